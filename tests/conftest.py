@@ -1,0 +1,75 @@
+"""Shared fixtures: a real Mosquitto on a free port, and real speech from espeak-ng."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Broker:
+    host: str
+    port: int
+    process: subprocess.Popen[bytes]
+    config: Path
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+def start_mosquitto(directory: Path, port: int | None = None) -> Broker:
+    """Start a throwaway Mosquitto listening on 127.0.0.1 and wait until it accepts connections."""
+    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    port = port or free_port()
+    directory.mkdir(parents=True, exist_ok=True)
+    config = directory / f"mosquitto-{port}.conf"
+    config.write_text(
+        f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\n"
+    )
+    log = (directory / f"mosquitto-{port}.log").open("wb")
+    process = subprocess.Popen([binary, "-c", str(config)], stdout=log, stderr=log)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return Broker("127.0.0.1", port, process, config)
+        except OSError:
+            if process.poll() is not None:
+                break
+            time.sleep(0.02)
+    process.kill()
+    raise RuntimeError(f"mosquitto did not start on port {port}")
+
+
+@pytest.fixture
+def mosquitto(tmp_path: Path) -> Iterator[Broker]:
+    """A real Mosquitto broker for one test."""
+    broker = start_mosquitto(tmp_path / "broker")
+    yield broker
+    broker.stop()
+
+
+def synthesize(text: str, path: Path, voice: str = "en-us") -> Path:
+    """Speak ``text`` with espeak-ng into a 16 kHz mono PCM16 WAV at ``path``."""
+    raw = path.with_suffix(".espeak.wav")
+    subprocess.run(["espeak-ng", "-v", voice, "-w", str(raw), text], check=True)
+    subprocess.run(
+        ["sox", str(raw), "-r", "16000", "-c", "1", "-b", "16", str(path)], check=True
+    )
+    raw.unlink()
+    return path
