@@ -1,0 +1,239 @@
+"""The gateway's one strict TOML configuration: typed, documented, bounded, no unknown keys.
+
+Every field carries a description, a default and (where numeric) bounds, so the schema can drive
+documentation and forms. Secrets are never config values: the config names *files* that hold them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import tomllib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gateway.errors import GatewayError
+
+_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+class ConfigError(GatewayError):
+    """The configuration file is missing, malformed or has values out of bounds."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+def setting(default: Any, doc: str, *, lo: float | None = None, hi: float | None = None,
+            choices: tuple[str, ...] | None = None, pattern: re.Pattern[str] | None = None) -> Any:
+    """Declare a config field with its default, description and bounds."""
+    meta = {"doc": doc, "lo": lo, "hi": hi, "choices": choices, "pattern": pattern}
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass
+class SiteConfig:
+    """Who this gateway is."""
+
+    id: str = setting("store-001", "Site identifier used in badge topics.", pattern=_ID)
+    gateway_id: str = setting("gw-001", "This gateway's identifier, unique in the fleet.",
+                              pattern=_ID)
+
+
+@dataclass
+class PathsConfig:
+    """Where the gateway keeps its state."""
+
+    data_dir: str = setting("/var/lib/salestag", "State directory: database, spool, keys, models.")
+
+
+@dataclass
+class BrokerConfig:
+    """The local Mosquitto broker that badges publish to."""
+
+    host: str = setting("127.0.0.1", "Address of the local broker.")
+    port: int = setting(1883, "Port of the broker's gateway listener.", lo=1, hi=65535)
+    client_id: str = setting("salestag-gateway", "MQTT client id of the gateway.", pattern=_ID)
+
+
+@dataclass
+class IngestConfig:
+    """Reassembly of badge audio."""
+
+    session_timeout_s: float = setting(
+        30.0, "Seconds without frames after which a session is finished.", lo=1, hi=3600)
+    reorder_window: int = setting(
+        4096, "How far ahead of the next expected frame a frame may arrive.", lo=16, hi=1_000_000)
+
+
+@dataclass
+class SpeechConfig:
+    """Speech recognition on the device."""
+
+    model: str = setting("tiny.en", "Catalogue model name.", choices=("tiny.en",))
+    quant: str = setting("q8_0", "Model quantization.", choices=("q8_0", "f16"))
+    model_path: str = setting(
+        "", "Explicit ggml model file placed by an operator; overrides model/quant when set.")
+    threads: int = setting(0, "Threads for whisper.cpp; 0 means cores minus one (at least 1).",
+                           lo=0, hi=64)
+    vad_aggressiveness: int = setting(2, "WebRTC VAD aggressiveness, 0 (least) to 3.", lo=0, hi=3)
+    workers: int = setting(1, "Transcription workers running at once.", lo=1, hi=8)
+
+
+@dataclass
+class TaggerConfig:
+    """Tagging of transcripts."""
+
+    competitors: list[str] = setting(
+        [], "Extra competitor names mentioned by customers (added to the built-in list).")
+
+
+@dataclass
+class RetentionConfig:
+    """How long data is kept on the device."""
+
+    raw_audio_days: int = setting(
+        0, "Days to keep encrypted raw audio after transcription; 0 deletes it at once.",
+        lo=0, hi=3650)
+
+
+@dataclass
+class UpstreamConfig:
+    """Sealed metadata sync to HQ."""
+
+    enabled: bool = setting(False, "Send sealed metadata envelopes to the HQ broker.")
+    host: str = setting("", "HQ broker address.")
+    port: int = setting(8883, "HQ broker port.", lo=1, hi=65535)
+    tls: bool = setting(True, "Use TLS to the HQ broker.")
+    ca_file: str = setting("", "CA bundle for the HQ broker (empty: system trust store).")
+    tenant_public_key: str = setting(
+        "keys/tenant.pub", "File with HQ's X25519 public key (relative to data_dir).")
+
+
+@dataclass
+class Config:
+    """The whole gateway configuration."""
+
+    site: SiteConfig = field(default_factory=SiteConfig)
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    broker: BrokerConfig = field(default_factory=BrokerConfig)
+    ingest: IngestConfig = field(default_factory=IngestConfig)
+    speech: SpeechConfig = field(default_factory=SpeechConfig)
+    tagger: TaggerConfig = field(default_factory=TaggerConfig)
+    retention: RetentionConfig = field(default_factory=RetentionConfig)
+    upstream: UpstreamConfig = field(default_factory=UpstreamConfig)
+
+    @property
+    def data_dir(self) -> Path:
+        return Path(self.paths.data_dir)
+
+    def data_path(self, value: str) -> Path:
+        """Resolve a path setting relative to the data directory."""
+        path = Path(value)
+        return path if path.is_absolute() else self.data_dir / path
+
+    @property
+    def threads(self) -> int:
+        return self.speech.threads or max(1, (os.cpu_count() or 2) - 1)
+
+
+def iter_fields() -> Iterator[tuple[str, dataclasses.Field[Any]]]:
+    """Yield (dotted name, field) for every setting, in declaration order."""
+    defaults = Config()
+    for section in dataclasses.fields(Config):
+        for item in dataclasses.fields(getattr(defaults, section.name)):
+            yield f"{section.name}.{item.name}", item
+
+
+def _check_value(name: str, item: dataclasses.Field[Any], value: Any) -> str | None:
+    expected = str(item.type)
+    kinds: dict[str, type | tuple[type, ...]] = {
+        "str": str, "int": int, "float": (int, float), "bool": bool, "list[str]": list,
+    }
+    if isinstance(value, bool) and expected in ("int", "float"):
+        return f"{name}: expected {expected}, got a boolean"
+    if not isinstance(value, kinds[expected]):
+        return f"{name}: expected {expected}, got {type(value).__name__}"
+    if isinstance(value, list) and not all(isinstance(v, str) for v in value):
+        return f"{name}: expected a list of strings"
+    meta = item.metadata
+    if meta["lo"] is not None and value < meta["lo"]:
+        return f"{name}: {value} is below the minimum {meta['lo']}"
+    if meta["hi"] is not None and value > meta["hi"]:
+        return f"{name}: {value} is above the maximum {meta['hi']}"
+    if meta["choices"] and value not in meta["choices"]:
+        return f"{name}: {value!r} is not one of {', '.join(meta['choices'])}"
+    if meta["pattern"] and not meta["pattern"].match(value):
+        return f"{name}: {value!r} must be 1-64 letters, digits, '-' or '_'"
+    return None
+
+
+def parse_config(data: dict[str, Any]) -> Config:
+    """Build a Config from parsed TOML, collecting every problem before failing."""
+    problems: list[str] = []
+    config = Config()
+    sections = {f.name: f for f in dataclasses.fields(Config)}
+    for section_name, table in data.items():
+        if section_name not in sections:
+            problems.append(f"unknown section [{section_name}]")
+            continue
+        if not isinstance(table, dict):
+            problems.append(f"{section_name}: expected a table")
+            continue
+        section = getattr(config, section_name)
+        known = {f.name: f for f in dataclasses.fields(section)}
+        for key, value in table.items():
+            name = f"{section_name}.{key}"
+            if key not in known:
+                problems.append(f"unknown key {name}")
+                continue
+            problem = _check_value(name, known[key], value)
+            if problem:
+                problems.append(problem)
+            else:
+                setattr(section, key, float(value) if known[key].type == "float" else value)
+    if problems:
+        raise ConfigError(problems)
+    return config
+
+
+def load_config(path: Path) -> Config:
+    """Read and validate a TOML config file."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError([f"{path}: no such file"]) from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"{path}: not valid TOML: {exc}"]) from None
+    return parse_config(data)
+
+
+def render_toml(config: Config, *, with_docs: bool = True) -> str:
+    """Write a config back as TOML, each key preceded by its description."""
+    lines: list[str] = []
+    current = ""
+    for name, item in iter_fields():
+        section, key = name.split(".")
+        if section != current:
+            lines.append(("\n" if lines else "") + f"[{section}]")
+            current = section
+        if with_docs:
+            lines.append(f"# {item.metadata['doc']}")
+        lines.append(f"{key} = {_toml_value(getattr(getattr(config, section), key))}")
+    return "\n".join(lines) + "\n"
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return repr(value)
