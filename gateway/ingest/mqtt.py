@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
@@ -82,7 +83,7 @@ class MqttIngest:
         self.recorder.close()
 
     def _connect(self) -> None:
-        props = Properties(mqtt.PacketTypes.CONNECT)
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         props.SessionExpiryInterval = 3600
         self.client.connect(self.host, self.port, keepalive=30, clean_start=False,
                             properties=props)
@@ -112,7 +113,7 @@ class MqttIngest:
                     message: mqtt.MQTTMessage) -> None:
         self.stats.messages += 1
         try:
-            self.handle(message.topic, message.payload, time.time())
+            self.handle(message.topic, bytes(message.payload), time.time())
         except ProtocolError as exc:
             self.stats.rejected[exc.reason] += 1
             log.warning("rejected message on %s: %s", message.topic, exc)

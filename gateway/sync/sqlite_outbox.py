@@ -1,21 +1,16 @@
-"""The durable outbox: sealed envelopes wait here until the upstream broker acknowledged them."""
+"""The durable outbox in the gateway's SQLite database: sealed envelopes wait here until the
+upstream broker acknowledged them."""
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
 import sqlite_utils
 
-
-@dataclass(frozen=True, slots=True)
-class StoredItem:
-    id: int
-    topic: str
-    payload: bytes
+from gateway.sync.outbox import OutboxItem
 
 
-class OutboxRepo:
+class SqliteOutbox:
     """Envelopes persisted before anything is acknowledged; one row per idempotency key."""
 
     def __init__(self, db: sqlite_utils.Database) -> None:
@@ -30,11 +25,11 @@ class OutboxRepo:
             [idempotency_key, conversation_id, topic, payload, time.time()])
         return cursor.rowcount == 1
 
-    def pending(self, limit: int) -> list[StoredItem]:
+    def pending(self, limit: int) -> list[OutboxItem]:
         rows = self.db.execute(
             "SELECT id, topic, payload FROM outbox WHERE sent_at IS NULL ORDER BY id LIMIT ?",
             [limit]).fetchall()
-        return [StoredItem(r[0], r[1], bytes(r[2])) for r in rows]
+        return [OutboxItem(r[0], r[1], bytes(r[2])) for r in rows]
 
     def mark_sent(self, item_id: int) -> None:
         self.db.execute("UPDATE outbox SET sent_at = ? WHERE id = ?", [time.time(), item_id])

@@ -1,0 +1,218 @@
+"""The ``salestag-gateway`` command line: parses arguments, calls the core, maps errors to exits."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from gateway import __version__
+from gateway.config import Config, ConfigError, load_config, render_toml
+from gateway.errors import GatewayError
+
+DEFAULT_CONFIG = Path("/etc/salestag/gateway.toml")
+log = logging.getLogger("gateway")
+
+
+def _config(args: argparse.Namespace) -> Config:
+    """The config named on the command line, else $SALESTAG_CONFIG, else the system default."""
+    path = args.config or os.environ.get("SALESTAG_CONFIG")
+    if path:
+        return load_config(Path(path))
+    if DEFAULT_CONFIG.exists():
+        return load_config(DEFAULT_CONFIG)
+    return Config()
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    load_config(Path(args.file))
+    print(f"{args.file}: OK")
+    return 0
+
+
+def cmd_config_defaults(args: argparse.Namespace) -> int:
+    print(render_toml(Config()), end="")
+    return 0
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from gateway.service import initialize
+
+    for line in initialize(_config(args)):
+        print(line)
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from gateway.service import run_service
+
+    return run_service(_config(args))
+
+
+def cmd_badge_sim(args: argparse.Namespace) -> int:
+    from gateway.ingest.badge_sim import BadgeSimulator
+    from gateway.speech.audio import load_audio
+
+    config = _config(args)
+    audio = load_audio(Path(args.wav))
+    badge = BadgeSimulator(host=args.host or config.broker.host,
+                           port=args.port or config.broker.port,
+                           site=args.site or config.site.id, badge_id=args.badge_id)
+    try:
+        result = badge.stream(audio.samples, rep_id=args.rep_id, realtime=not args.fast,
+                              frame_ms=args.frame_ms)
+    finally:
+        badge.close()
+    print(json.dumps({"session_id": result.session_id, "frames": result.frames,
+                      "seconds": round(result.seconds, 3)}))
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from gateway.speech import catalogue
+
+    models_dir = Path(args.models_dir) if args.models_dir else _config(args).data_dir / "models"
+    if args.action == "install":
+        for model in catalogue.install(models_dir, args.name, quants=args.quant or ("q8_0", "f16")):
+            print(f"{model.name} {model.quant} {model.path} sha256={model.sha256}")
+        return 0
+    if args.action == "list":
+        for model in catalogue.installed(models_dir):
+            print(f"{model.name} {model.quant} {model.size} bytes {model.path}")
+        return 0
+    failed = 0
+    for model, ok in catalogue.verify(models_dir):
+        print(f"{model.name} {model.quant} {'OK' if ok else 'MISMATCH'} {model.path}")
+        failed += not ok
+    return 1 if failed else 0
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from gateway.speech.analyze import analyze_files
+    from gateway.speech.factory import build_pipeline
+
+    config = _config(args)
+    if args.model:
+        config.speech.model_path = args.model
+    if args.threads:
+        config.speech.threads = args.threads
+    return analyze_files(args.files, build_pipeline(config), sys.stdout)
+
+
+def cmd_conversations(args: argparse.Namespace) -> int:
+    from gateway.service import show_conversations
+
+    return show_conversations(_config(args), args.id, latest=args.latest, wait_s=args.wait,
+                              limit=args.limit, out=sys.stdout)
+
+
+def cmd_hq_receive(args: argparse.Namespace) -> int:
+    from gateway.sync.hq import receive_main
+
+    return receive_main(args.host, args.port, Path(args.key), [Path(p) for p in args.signer],
+                        Path(args.db) if args.db else None, None, args.count, args.timeout)
+
+
+def cmd_hq_keygen(args: argparse.Namespace) -> int:
+    from gateway.crypto.identity import generate_tenant_keypair
+
+    generate_tenant_keypair(Path(args.private), Path(args.public))
+    print(f"wrote {args.private} (keep at HQ) and {args.public} (give to gateways)")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="salestag-gateway",
+        description="Transcribe and tag sales-badge audio on the device; sync sealed metadata.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--config", help=f"config file (default: $SALESTAG_CONFIG or "
+                                         f"{DEFAULT_CONFIG}, else built-in defaults)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, func: Callable[[argparse.Namespace], int], help: str
+            ) -> argparse.ArgumentParser:
+        command = sub.add_parser(name, help=help, description=help)
+        command.set_defaults(func=func)
+        return command
+
+    add("run", cmd_run, "run the gateway service (ingest, transcription, sync)")
+    add("init", cmd_init, "create the data directory, keys and the local broker's config")
+    check = add("check-config", cmd_check_config, "validate a config file and exit")
+    check.add_argument("file", help="TOML config file")
+    add("config-defaults", cmd_config_defaults, "print every setting with its default and help")
+
+    sim = add("badge-sim", cmd_badge_sim, "stream a WAV file like a real badge")
+    sim.add_argument("--wav", required=True, help="audio file to stream")
+    sim.add_argument("--host", help="broker address (default: from config)")
+    sim.add_argument("--port", type=int, help="broker port (default: from config)")
+    sim.add_argument("--site", help="site id (default: from config)")
+    sim.add_argument("--badge-id", default="badge-sim", help="badge id (default: badge-sim)")
+    sim.add_argument("--rep-id", default="rep-demo", help="sales rep id (default: rep-demo)")
+    sim.add_argument("--fast", action="store_true", help="send as fast as the broker acks")
+    sim.add_argument("--frame-ms", type=int, default=100, help="frame length (default: 100)")
+
+    models = add("models", cmd_models, "install, list or verify offline speech models")
+    models.add_argument("action", choices=("install", "list", "verify"))
+    models.add_argument("name", nargs="?", default="tiny.en", help="model (default: tiny.en)")
+    models.add_argument("--quant", action="append", choices=("q8_0", "f16"),
+                        help="quantization to install (repeatable; default: both)")
+    models.add_argument("--models-dir", help="model folder (default: DATA_DIR/models)")
+
+    analyze = add("analyze", cmd_analyze, "transcribe and tag local audio files")
+    analyze.add_argument("files", nargs="+", metavar="FILE")
+    analyze.add_argument("--json", action="store_true", required=True,
+                         help="print one JSON object per file per line")
+    analyze.add_argument("--model", help="ggml model file (default: from config)")
+    analyze.add_argument("--threads", type=int, help="whisper.cpp threads")
+
+    conv = add("conversations", cmd_conversations, "show conversations stored on this gateway")
+    conv.add_argument("id", nargs="?", help="conversation id (default: list recent ones)")
+    conv.add_argument("--latest", action="store_true", help="show the newest conversation")
+    conv.add_argument("--wait", type=float, default=0.0,
+                      help="wait up to this many seconds for it to be transcribed")
+    conv.add_argument("--limit", type=int, default=20, help="how many to list")
+
+    hq = add("hq", lambda a: 2, "reference HQ tools: receive envelopes, make tenant keys")
+    hq_sub = hq.add_subparsers(dest="hq_command", required=True, metavar="HQ_COMMAND")
+    receive = hq_sub.add_parser("receive", help="verify, decrypt and de-duplicate envelopes")
+    receive.set_defaults(func=cmd_hq_receive)
+    receive.add_argument("--host", default="127.0.0.1", help="HQ broker address")
+    receive.add_argument("--port", type=int, default=1883, help="HQ broker port")
+    receive.add_argument("--key", required=True, help="tenant X25519 private key file")
+    receive.add_argument("--signer", action="append", required=True,
+                         help="trusted gateway public key file (repeatable)")
+    receive.add_argument("--db", help="SQLite file to store envelopes in")
+    receive.add_argument("--count", type=int, help="exit after this many envelopes")
+    receive.add_argument("--timeout", type=float, help="exit after this many idle seconds")
+    keygen = hq_sub.add_parser("keygen", help="make a tenant X25519 key pair")
+    keygen.set_defaults(func=cmd_hq_keygen)
+    keygen.add_argument("--private", required=True, help="private key file to write")
+    keygen.add_argument("--public", required=True, help="public key file to write")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        stream=sys.stderr)
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:
+        print("config error:\n  " + "\n  ".join(exc.problems), file=sys.stderr)
+        return 2
+    except GatewayError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,204 @@
+"""Wires the adapters to the logic and owns the process's lifecycle."""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from gateway.broker import write_mosquitto_config
+from gateway.config import Config
+from gateway.crypto.datakeys import KeyStore
+from gateway.crypto.identity import GatewayIdentity, load_tenant_public_key
+from gateway.errors import GatewayError
+from gateway.ingest.mqtt import MqttIngest
+from gateway.ingest.recorder import Recorder
+from gateway.notify import Notifier, watchdog_interval_s
+from gateway.protocol.assembler import Assembler
+from gateway.store.conversations import (
+    DONE,
+    FAILED,
+    Conversation,
+    Conversations,
+    public_fields,
+)
+from gateway.store.db import open_db
+from gateway.store.errors import NotFound
+from gateway.store.jobs import JobQueue
+from gateway.store.spool import AudioSpool
+from gateway.supervisor import Supervisor
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where everything lives under the data directory."""
+
+    root: Path
+
+    @property
+    def db(self) -> Path:
+        return self.root / "gateway.db"
+
+    @property
+    def keys(self) -> Path:
+        return self.root / "keys"
+
+    @property
+    def kek(self) -> Path:
+        return self.keys / "kek.key"
+
+    @property
+    def signing_key(self) -> Path:
+        return self.keys / "gateway-signing.key"
+
+    @property
+    def signing_public(self) -> Path:
+        return self.keys / "gateway-signing.pub"
+
+    @property
+    def spool(self) -> Path:
+        return self.root / "spool"
+
+
+def initialize(config: Config) -> list[str]:
+    """Create the data directory, keys, database and broker config; safe to run again."""
+    layout = Layout(config.data_dir)
+    layout.root.mkdir(parents=True, exist_ok=True, mode=0o750)
+    KeyStore.open_or_create(layout.kek)
+    identity = GatewayIdentity.load_or_create(layout.signing_key, config.site.gateway_id)
+    if not layout.signing_public.exists():
+        identity.export_public(layout.signing_public)
+    open_db(layout.db).close()
+    AudioSpool(layout.spool)
+    broker_conf = write_mosquitto_config(config)
+    return [f"data directory: {layout.root}",
+            f"gateway signing key id: {identity.key_id} (public key: {layout.signing_public})",
+            f"broker config: {broker_conf}"]
+
+
+def run_service(config: Config) -> int:
+    """Run until SIGTERM/SIGINT; returns the process exit code."""
+    from gateway.speech.factory import build_pipeline
+    from gateway.worker import TranscriptionWorker, Upstream
+
+    notifier = Notifier()
+    initialize(config)
+    layout = Layout(config.data_dir)
+    keys = KeyStore.load(layout.kek)
+    spool = AudioSpool(layout.spool)
+    pipeline = build_pipeline(config)
+    db = open_db(layout.db)
+    resumed = JobQueue(db).resume_interrupted()
+    recorder = Recorder(site=config.site.id, keys=keys, conversations=Conversations(db),
+                        jobs=JobQueue(db), spool=spool)
+    recovered = recorder.recover()
+    if resumed or recovered:
+        log.info("resumed %d interrupted jobs and %d interrupted receptions", resumed, recovered)
+    db.close()
+
+    stop = threading.Event()
+    supervisor = Supervisor(stop)
+    upstream = None
+    if config.upstream.enabled:
+        identity = GatewayIdentity.load_or_create(layout.signing_key, config.site.gateway_id)
+        recipient = load_tenant_public_key(config.data_path(config.upstream.tenant_public_key))
+        upstream = Upstream(identity, recipient)
+        supervisor.add("upstream", lambda s: _run_upstream(config, layout, s))
+    for n in range(config.speech.workers):
+        worker = TranscriptionWorker(db_path=layout.db, keys=keys, spool=spool,
+                                     pipeline=pipeline, upstream=upstream,
+                                     keep_raw_audio=config.retention.raw_audio_days > 0)
+        supervisor.add(f"transcribe-{n}", worker.run)
+    supervisor.add("ingest", lambda s: _run_ingest(config, layout, keys, spool, s))
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    supervisor.start()
+    notifier.ready(f"listening on {config.broker.host}:{config.broker.port}")
+    log.info("gateway %s for site %s running", config.site.gateway_id, config.site.id)
+    interval = min(watchdog_interval_s() or 5.0, 5.0)
+    while not stop.wait(interval):
+        supervisor.check()
+        notifier.watchdog()
+    notifier.stopping()
+    log.info("stopping")
+    supervisor.join()
+    return 1 if supervisor.failed else 0
+
+
+def _run_ingest(config: Config, layout: Layout, keys: KeyStore, spool: AudioSpool,
+                stop: threading.Event) -> None:
+    db = open_db(layout.db)
+    recorder = Recorder(site=config.site.id, keys=keys, conversations=Conversations(db),
+                        jobs=JobQueue(db), spool=spool)
+    assembler = Assembler(session_timeout_s=config.ingest.session_timeout_s,
+                          reorder_window=config.ingest.reorder_window)
+    MqttIngest(site=config.site.id, host=config.broker.host, port=config.broker.port,
+               client_id=config.broker.client_id, assembler=assembler,
+               recorder=recorder).run(stop)
+    db.close()
+
+
+def _run_upstream(config: Config, layout: Layout, stop: threading.Event) -> None:
+    import ssl
+
+    from gateway.sync.sqlite_outbox import SqliteOutbox
+    from gateway.sync.upstream import UpstreamPublisher
+
+    tls = None
+    if config.upstream.tls:
+        tls = ssl.create_default_context(
+            cafile=str(config.data_path(config.upstream.ca_file))
+            if config.upstream.ca_file else None)
+    db = open_db(layout.db)
+    UpstreamPublisher(SqliteOutbox(db), host=config.upstream.host, port=config.upstream.port,
+                      client_id=f"gateway-{config.site.gateway_id}", tls=tls).run(stop)
+    db.close()
+
+
+def show_conversations(config: Config, conversation_id: str | None, *, latest: bool,
+                       wait_s: float, limit: int, out: TextIO) -> int:
+    """Print conversations as JSON lines; with an id (or --latest) include transcript and tags."""
+    layout = Layout(config.data_dir)
+    if not layout.db.exists():
+        raise GatewayError(f"no database at {layout.db}: run `salestag-gateway init` first")
+    db = open_db(layout.db)
+    conversations = Conversations(db)
+    if not conversation_id and not latest:
+        for conversation in conversations.recent(limit):
+            out.write(json.dumps(public_fields(conversation)) + "\n")
+        return 0
+    deadline = time.monotonic() + wait_s
+    while True:
+        recent = conversations.recent(1)
+        target = conversation_id or (recent[0].id if recent else None)
+        conversation: Conversation | None
+        try:
+            conversation = conversations.get(target or "")
+        except NotFound:
+            conversation = None
+        if conversation and conversation.status in (DONE, FAILED):
+            break
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(0.5)
+    if conversation is None:
+        raise NotFound(f"no conversation {conversation_id or 'yet'}")
+    keys = KeyStore.load(layout.kek)
+    data_key = keys.unwrap(conversation.wrapped_key or b"", context=conversation.id.encode())
+    record = public_fields(conversation)
+    record["segments"] = [{"start": round(s.start, 2), "end": round(s.end, 2),
+                           "speaker": s.speaker, "text": s.text}
+                          for s in conversations.segments(conversation.id, data_key)]
+    record["tags"] = [{"tag": t.tag, "start": round(t.start, 2), "end": round(t.end, 2),
+                       "confidence": round(t.confidence, 2), "text": t.text}
+                      for t in conversations.tags(conversation.id, data_key)]
+    out.write(json.dumps(record) + "\n")
+    return 0

@@ -1,0 +1,101 @@
+"""The transcription worker: spooled audio → transcript and tags → sealed envelope in the outbox."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
+
+from gateway.crypto.datakeys import KeyStore
+from gateway.crypto.identity import GatewayIdentity
+from gateway.errors import GatewayError
+from gateway.protocol.frames import Codec
+from gateway.speech.audio import pcm16_to_audio
+from gateway.speech.pipeline import SpeechPipeline
+from gateway.store.conversations import DONE, FAILED, TRANSCRIBING, Conversations
+from gateway.store.db import open_db
+from gateway.store.jobs import TRANSCRIBE, Job, JobQueue
+from gateway.store.spool import AudioSpool
+from gateway.sync.metadata import conversation_envelope, queue_envelope
+from gateway.sync.sqlite_outbox import SqliteOutbox
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """Who signs the envelopes and whom they are sealed to."""
+
+    identity: GatewayIdentity
+    recipient: X25519PublicKey
+
+
+class TranscriptionWorker:
+    """Takes transcription jobs from the queue one at a time, in its own thread."""
+
+    def __init__(self, *, db_path: Path, keys: KeyStore, spool: AudioSpool,
+                 pipeline: SpeechPipeline, upstream: Upstream | None,
+                 keep_raw_audio: bool, poll_s: float = 0.5) -> None:
+        self.db_path = db_path
+        self.keys = keys
+        self.spool = spool
+        self.pipeline = pipeline
+        self.upstream = upstream
+        self.keep_raw_audio = keep_raw_audio
+        self.poll_s = poll_s
+
+    def run(self, stop: threading.Event) -> None:
+        db = open_db(self.db_path)
+        jobs = JobQueue(db)
+        conversations = Conversations(db)
+        outbox = SqliteOutbox(db)
+        while not stop.is_set():
+            job = jobs.claim()
+            if job is None:
+                stop.wait(self.poll_s)
+                continue
+            try:
+                self.process(job, conversations, outbox)
+            except GatewayError as exc:
+                retry = jobs.fail(job, str(exc))
+                log.error("job %d for conversation %s failed (%s): %s", job.id,
+                          job.conversation_id, "will retry" if retry else "giving up", exc)
+                if not retry:
+                    conversations.set_status(job.conversation_id, FAILED, str(exc))
+            else:
+                jobs.complete(job.id)
+        db.close()
+
+    def process(self, job: Job, conversations: Conversations, outbox: SqliteOutbox) -> None:
+        if job.kind != TRANSCRIBE:
+            raise GatewayError(f"unknown job kind {job.kind!r}")
+        conversation = conversations.get(job.conversation_id)
+        if conversation.status == DONE:
+            log.info("conversation %s was already transcribed", conversation.id)
+            return
+        conversations.set_status(conversation.id, TRANSCRIBING)
+        data_key = self.keys.unwrap(conversation.wrapped_key or b"",
+                                    context=conversation.id.encode())
+        if conversation.codec != Codec.PCM16:
+            raise GatewayError(f"codec {conversation.codec} is not supported yet")
+        pcm = self.spool.read(conversation.id, data_key)
+        audio = pcm16_to_audio(pcm, conversation.sample_rate, conversation.channels)
+        result = self.pipeline.process(audio)
+        if self.upstream is not None:
+            envelope = conversation_envelope(
+                conversations.get(conversation.id), result.tags,
+                gateway_id=self.upstream.identity.gateway_id,
+                duration_s=result.duration_s, speech_s=result.speech_s)
+            queue_envelope(outbox, envelope, identity=self.upstream.identity,
+                           recipient=self.upstream.recipient)
+        conversations.save_transcript(conversation.id, data_key, segments=result.segments,
+                                      tags=result.tags, duration_s=result.duration_s,
+                                      speech_s=result.speech_s)
+        if not self.keep_raw_audio:
+            self.spool.delete(conversation.id)
+        log.info("conversation %s transcribed: %.1f s audio, %d segments, %d tags in %.1f s",
+                 conversation.id, result.duration_s, len(result.segments), len(result.tags),
+                 result.total_s)
