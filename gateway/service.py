@@ -169,30 +169,14 @@ def show_conversations(config: Config, conversation_id: str | None, *, latest: b
     layout = Layout(config.data_dir)
     if not layout.db.exists():
         raise GatewayError(f"no database at {layout.db}: run `salestag-gateway init` first")
-    db = open_db(layout.db)
-    conversations = Conversations(db)
+    conversations = Conversations(open_db(layout.db))
     if not conversation_id and not latest:
-        for conversation in conversations.recent(limit):
-            out.write(json.dumps(public_fields(conversation)) + "\n")
+        for item in conversations.recent(limit):
+            out.write(json.dumps(public_fields(item)) + "\n")
         return 0
-    deadline = time.monotonic() + wait_s
-    while True:
-        recent = conversations.recent(1)
-        target = conversation_id or (recent[0].id if recent else None)
-        conversation: Conversation | None
-        try:
-            conversation = conversations.get(target or "")
-        except NotFound:
-            conversation = None
-        if conversation and conversation.status in (DONE, FAILED):
-            break
-        if time.monotonic() >= deadline:
-            break
-        time.sleep(0.5)
-    if conversation is None:
-        raise NotFound(f"no conversation {conversation_id or 'yet'}")
-    keys = KeyStore.load(layout.kek)
-    data_key = keys.unwrap(conversation.wrapped_key or b"", context=conversation.id.encode())
+    conversation = _wait_until_settled(conversations, conversation_id, wait_s)
+    data_key = KeyStore.load(layout.kek).unwrap(conversation.wrapped_key or b"",
+                                                context=conversation.id.encode())
     record = public_fields(conversation)
     record["segments"] = [{"start": round(s.start, 2), "end": round(s.end, 2),
                            "speaker": s.speaker, "text": s.text}
@@ -202,3 +186,21 @@ def show_conversations(config: Config, conversation_id: str | None, *, latest: b
                       for t in conversations.tags(conversation.id, data_key)]
     out.write(json.dumps(record) + "\n")
     return 0
+
+
+def _wait_until_settled(conversations: Conversations, conversation_id: str | None,
+                        wait_s: float) -> Conversation:
+    """The conversation (or the newest), once transcribed or failed or when time is up."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        recent = conversations.recent(1)
+        target = conversation_id or (recent[0].id if recent else "")
+        try:
+            conversation = conversations.get(target)
+        except NotFound:
+            if time.monotonic() >= deadline:
+                raise
+        else:
+            if conversation.status in (DONE, FAILED) or time.monotonic() >= deadline:
+                return conversation
+        time.sleep(0.5)
