@@ -167,6 +167,7 @@ def ggml_tensors(
 def _map_variable(
     name: str, data: npt.NDArray[np.generic]
 ) -> Iterator[tuple[str, npt.NDArray[np.generic]]]:
+    """Map one CTranslate2 variable to the whisper.cpp tensor(s) it holds."""
     if name == "decoder/embeddings/weight":
         yield "decoder.token_embedding.weight", data
         return
@@ -216,6 +217,7 @@ def _hz_to_mel(hz: float) -> float:
 
 
 def _mel_to_hz(mel: float) -> float:
+    """Inverse of :func:`_hz_to_mel`."""
     if mel < _MEL_LOG_START:
         return _MEL_HZ_STEP * mel
     return _MEL_LOG_HZ * math.exp(_MEL_LOG_STEP * (mel - _MEL_LOG_START))
@@ -281,18 +283,19 @@ def quantize_q8_0(data: npt.NDArray[np.float32]) -> npt.NDArray[np.uint8]:
     """ggml q8_0 blocks for a float32 array whose size is a multiple of 32 (34 bytes per block)."""
     blocks = data.reshape(-1, _QK8_0)
     scale = np.abs(blocks).max(axis=1) / np.float32(127)
-    inverse = np.divide(np.float32(1), scale, out=np.zeros_like(scale), where=scale != 0).astype(
-        np.float32
-    )
+    stored = scale.astype("<f2")
+    # Blocks whose scale rounds to zero in f16 decode to zeros whatever their quants are.
+    inverse = np.divide(np.float32(1), scale, out=np.zeros_like(scale), where=stored != 0)
     scaled = (blocks * inverse[:, None]).astype(np.float64)
     quants = np.trunc(scaled + np.copysign(0.5, scaled)).astype(np.int8)  # C roundf
     out = np.empty((blocks.shape[0], 2 + _QK8_0), np.uint8)
-    out[:, :2] = scale.astype("<f2").view(np.uint8).reshape(-1, 2)
+    out[:, :2] = stored.view(np.uint8).reshape(-1, 2)
     out[:, 2:] = quants.view(np.uint8)
     return out
 
 
 def _tensor_type(name: str, data: npt.NDArray[np.generic], ftype: FType) -> int:
+    """ggml type per whisper.cpp: vectors, conv biases and positions f32; matrices ``ftype``."""
     if data.ndim < 2 or name.endswith((".positional_embedding", ".conv1.bias", ".conv2.bias")):
         return _T_F32
     if ftype == "q8_0" and data.ndim == 2 and data.shape[-1] % _QK8_0 == 0:
@@ -301,6 +304,7 @@ def _tensor_type(name: str, data: npt.NDArray[np.generic], ftype: FType) -> int:
 
 
 def _write_tensor(out: BinaryIO, name: str, data: npt.NDArray[np.generic], ftype: FType) -> None:
+    """Write one tensor record: n_dims, name length, type, dims (innermost first), name, data."""
     if name.endswith((".conv1.bias", ".conv2.bias")):
         data = data.reshape(-1, 1)
     ttype = _tensor_type(name, data, ftype)
@@ -311,12 +315,14 @@ def _write_tensor(out: BinaryIO, name: str, data: npt.NDArray[np.generic], ftype
     if ttype == _T_Q8_0:
         for start in range(0, data.shape[0], _Q8_ROWS_PER_CHUNK):
             rows = data[start : start + _Q8_ROWS_PER_CHUNK].astype(np.float32)
-            out.write(quantize_q8_0(rows).tobytes())
+            out.write(quantize_q8_0(rows).data)
     else:
-        out.write(np.ascontiguousarray(data, "<f4" if ttype == _T_F32 else "<f2").tobytes())
+        out.write(np.ascontiguousarray(data, "<f4" if ttype == _T_F32 else "<f2").data)
 
 
 def _hparams(index: dict[str, Ct2Variable], src: BinaryIO, ftype: FType) -> list[int]:
+    """The eleven int32 header fields whisper.cpp reads, derived from the tensor shapes."""
+
     def shape(name: str) -> tuple[int, ...]:
         if name not in index:
             raise ConversionError(f"model.bin has no {name!r}")
@@ -356,7 +362,7 @@ def convert(source_dir: Path, dest: Path, ftype: FType) -> None:
             out.write(struct.pack("<i", GGML_MAGIC))
             out.write(struct.pack(f"<{len(hparams)}i", *hparams))
             out.write(struct.pack("<ii", *filters.shape))
-            out.write(filters.astype("<f4").tobytes())
+            out.write(filters.astype("<f4").data)
             out.write(struct.pack("<i", len(tokens)))
             for token in tokens:
                 out.write(struct.pack("<i", len(token)))
