@@ -133,7 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", help=f"config file (default: $SALESTAG_CONFIG or "
                                          f"{DEFAULT_CONFIG}, else built-in defaults)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                help="what to do")
 
     def add(name: str, func: Callable[[argparse.Namespace], int], help: str
             ) -> argparse.ArgumentParser:
@@ -158,7 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--frame-ms", type=int, default=100, help="frame length (default: 100)")
 
     models = add("models", cmd_models, "install, list or verify offline speech models")
-    models.add_argument("action", choices=("install", "list", "verify"))
+    models.add_argument("action", choices=("install", "list", "verify"),
+                        help="install a model, list installed ones, or re-check their hashes")
     models.add_argument("name", nargs="?", default="tiny.en", help="model (default: tiny.en)")
     models.add_argument("--quant", action="append", choices=("q8_0", "f16"),
                         help="quantization to install (repeatable; default: both)")
@@ -179,8 +181,10 @@ def build_parser() -> argparse.ArgumentParser:
     conv.add_argument("--limit", type=int, default=20, help="how many to list")
 
     hq = add("hq", lambda a: 2, "reference HQ tools: receive envelopes, make tenant keys")
-    hq_sub = hq.add_subparsers(dest="hq_command", required=True, metavar="HQ_COMMAND")
-    receive = hq_sub.add_parser("receive", help="verify, decrypt and de-duplicate envelopes")
+    hq_sub = hq.add_subparsers(dest="hq_command", required=True, metavar="HQ_COMMAND",
+                               help="what to do")
+    receive = hq_sub.add_parser("receive", help="verify, decrypt and de-duplicate envelopes",
+                                description="Verify, decrypt and de-duplicate envelopes.")
     receive.set_defaults(func=cmd_hq_receive)
     receive.add_argument("--host", default="127.0.0.1", help="HQ broker address")
     receive.add_argument("--port", type=int, default=1883, help="HQ broker port")
@@ -190,7 +194,8 @@ def build_parser() -> argparse.ArgumentParser:
     receive.add_argument("--db", help="SQLite file to store envelopes in")
     receive.add_argument("--count", type=int, help="exit after this many envelopes")
     receive.add_argument("--timeout", type=float, help="exit after this many idle seconds")
-    keygen = hq_sub.add_parser("keygen", help="make a tenant X25519 key pair")
+    keygen = hq_sub.add_parser("keygen", help="make a tenant X25519 key pair",
+                               description="Make a tenant X25519 key pair.")
     keygen.set_defaults(func=cmd_hq_keygen)
     keygen.add_argument("--private", required=True, help="private key file to write")
     keygen.add_argument("--public", required=True, help="public key file to write")

