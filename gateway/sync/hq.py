@@ -274,6 +274,8 @@ def receive_main(
                 break
     except KeyboardInterrupt:
         code = 130
+    if not stop.is_set() and not worker.is_alive():
+        code = 1  # the consumer stopped on an error it could not handle; it was logged
     stop.set()
     worker.join(timeout=10)
     store.close()

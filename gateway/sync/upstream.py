@@ -165,13 +165,7 @@ class UpstreamPublisher:
             in_flight.append((item, info))
         sent = refused = 0
         for item, info in in_flight:
-            try:
-                info.wait_for_publish(max(0.0, deadline - time.monotonic()))
-                published = info.is_published()
-            except (RuntimeError, ValueError) as err:
-                raise UpstreamError(f"publish failed: {err}") from None
-            if not published:
-                raise UpstreamError(f"no PUBACK within {timeout:.1f} s ({sent} acked)")
+            self._await_puback(info, deadline, timeout)
             with self._lock:
                 code = self._acks.pop(info.mid, None)
             if code is not None and code.is_failure:
@@ -183,6 +177,18 @@ class UpstreamPublisher:
         if refused:
             raise UpstreamError(f"upstream broker refused {refused} envelope(s)")
         return sent
+
+    def _await_puback(self, info: mqtt.MQTTMessageInfo, deadline: float, timeout: float) -> None:
+        try:
+            while not info.is_published():
+                if not self.connected:
+                    raise UpstreamError("connection lost while waiting for PUBACK")
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise UpstreamError(f"no PUBACK within {timeout:.1f} s")
+                info.wait_for_publish(min(0.25, remaining))
+        except (RuntimeError, ValueError) as err:
+            raise UpstreamError(f"publish failed: {err}") from None
 
     def run(self, stop: threading.Event) -> None:
         """Connect, drain, idle until notified; on failure back off with jitter and reconnect."""
