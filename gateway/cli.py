@@ -167,7 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_argument("--models-dir", help="model folder (default: DATA_DIR/models)")
 
     analyze = add("analyze", cmd_analyze, "transcribe and tag local audio files")
-    analyze.add_argument("files", nargs="+", metavar="FILE")
+    analyze.add_argument("files", nargs="+", metavar="FILE", help="audio files (WAV, FLAC, Ogg)")
     analyze.add_argument("--json", action="store_true", required=True,
                          help="print one JSON object per file per line")
     analyze.add_argument("--model", help="ggml model file (default: from config)")
