@@ -23,7 +23,7 @@ REASONS = frozenset({
     "out_of_range",     # seq too far ahead of the reorder window or past the session's end
     "late",             # a frame that arrives after its gap was already reported
     "format_mismatch",  # codec, rate or channels differ from the session's
-    "conflict",         # a second, different start for a session already started
+    "conflict",         # a start, stop or final frame contradicting what the session has
     "unknown_session",  # a stop for a session the gateway never saw
 })
 
