@@ -49,6 +49,8 @@ class _Token:
 
 _PLACEHOLDER = r"\[(?:PHONE|EMAIL)\]"
 _TOKEN = re.compile(rf"{_PLACEHOLDER}|[A-Za-z0-9]+(?:'[A-Za-z]+)*|[@._-]", re.ASCII)
+# For phone numbers letters and digits are separate tokens: "call5552124368" holds a number.
+_PHONE_TOKEN = re.compile(rf"{_PLACEHOLDER}|[A-Za-z]+(?:'[A-Za-z]+)*|[0-9]+", re.ASCII)
 _WRITTEN_EMAIL = re.compile(
     r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
     r"\.[A-Za-z]{2,}(?![A-Za-z0-9-])",
@@ -59,6 +61,7 @@ _AMOUNT = re.compile(
     r"\$[0-9][0-9,]*(?:\.[0-9]+)?|(?<![0-9,])[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?(?![,0-9])",
     re.ASCII,
 )
+_YEAR = re.compile(r"(?:19|20)[0-9]{2}")
 _PHONE_GAP = re.compile(r"[\s,.()+-]{0,5}")
 
 _UNITS = {
@@ -194,7 +197,7 @@ def _spoken_email(text: str, tokens: list[_Token], at: int) -> tuple[Finding, in
 
 def _find_phones(text: str, taken: list[tuple[int, int]]) -> list[Finding]:
     blocked = taken + [(m.start(), m.end()) for m in _AMOUNT.finditer(text)]
-    tokens = [t for t in _tokens(text) if t.text not in "@._-" or len(t.text) != 1]
+    tokens = _tokens(text, _PHONE_TOKEN)
     found: list[Finding] = []
     run: list[_Token] = []
     for token in tokens + [_Token("[END]", len(text), len(text))]:
@@ -234,92 +237,56 @@ def _phone_from_run(text: str, run: list[_Token]) -> list[Finding]:
     digits = _digits(run)
     if len(digits) < MIN_PHONE_DIGITS or all(t.low in _ZERO_LETTERS for t in run):
         return []
+    if _year_list(text, run):
+        return []
     start = run[0].start
     while start > 0 and text[start - 1] in "(+":
         start -= 1
     return [Finding("phone", start, run[-1].end, digits)]
 
 
+def _year_list(text: str, run: list[_Token]) -> bool:
+    """True for "2019, 2020": comma-separated years rather than one number."""
+    return all(_YEAR.fullmatch(t.text) for t in run) and all(
+        "," in text[a.end : b.start] for a, b in zip(run, run[1:], strict=False)
+    )
+
+
 def _digits(run: list[_Token]) -> str:
     """The digits a run of numerals and spoken number words stands for."""
     out: list[str] = []
-    repeat = 1
-    for i, token in enumerate(run):
-        low = token.low
+    i = 0
+    while i < len(run):
+        low = run[i].low
         nxt = run[i + 1].low if i + 1 < len(run) else ""
+        step = 1
         if low.isdigit():
-            out.append(low * repeat if len(low) == 1 else low)
-            repeat = 1
+            out.append(low)
         elif low in _REPEAT:
-            repeat = _REPEAT[low]
+            if nxt in _UNITS or (nxt.isdigit() and len(nxt) == 1):
+                out.append(str(_UNITS.get(nxt, nxt)) * _REPEAT[low])
+                step = 2
         elif low in _UNITS:
-            out.append(str(_UNITS[low]) * repeat)
-            repeat = 1
+            out.append(str(_UNITS[low]))
         elif low in _TEENS:
             out.append(str(_TEENS[low]))
         elif low in _TENS:
-            out.append(str(_TENS[low]) if nxt in _UNITS and nxt not in _ZERO_LETTERS else
-                       f"{_TENS[low]}0")
+            if _UNITS.get(nxt, 0) > 0:
+                out.append(f"{_TENS[low]}{_UNITS[nxt]}")
+                step = 2
+            else:
+                out.append(f"{_TENS[low]}0")
         elif low == "hundred":
-            out.append("" if nxt in _TENS or nxt in _TEENS else "0" if nxt in _UNITS else "00")
-    joined = "".join(out)
-    # "twenty one" arrives as "2" + "1": fold the unit into the tens digit emitted before it.
-    return _fold_tens(run, joined)
-
-
-def _fold_tens(run: list[_Token], joined: str) -> str:
-    if not any(t.low in _TENS for t in run):
-        return joined
-    out: list[str] = []
-    skip = False
-    for i, token in enumerate(run):
-        low = token.low
-        if skip:
-            skip = False
-            continue
-        if low in _TENS and i + 1 < len(run) and run[i + 1].low in _UNITS and (
-            run[i + 1].low not in _ZERO_LETTERS and _UNITS[run[i + 1].low] > 0
-        ):
-            out.append(f"{_TENS[low]}{_UNITS[run[i + 1].low]}")
-            skip = True
-        else:
-            out.append(_digits_single(run, i))
-    return "".join(out)
-
-
-def _digits_single(run: list[_Token], i: int) -> str:
-    return _digits_plain(run[: i + 1])[len(_digits_plain(run[:i])) :]
-
-
-def _digits_plain(run: list[_Token]) -> str:
-    """Digits for a run without folding tens ("twenty" -> "20")."""
-    out: list[str] = []
-    repeat = 1
-    for i, token in enumerate(run):
-        low = token.low
-        nxt = run[i + 1].low if i + 1 < len(run) else ""
-        if low.isdigit():
-            out.append(low * repeat if len(low) == 1 else low)
-            repeat = 1
-        elif low in _REPEAT:
-            repeat = _REPEAT[low]
-        elif low in _UNITS:
-            out.append(str(_UNITS[low]) * repeat)
-            repeat = 1
-        elif low in _TEENS:
-            out.append(str(_TEENS[low]))
-        elif low in _TENS:
-            out.append(f"{_TENS[low]}0")
-        elif low == "hundred":
-            out.append("" if nxt in _TENS or nxt in _TEENS else "0" if nxt in _UNITS else "00")
+            out.append("" if nxt in _TENS or nxt in _TEENS else "00")
+        i += step
     return "".join(out)
 
 
 # --- shared -------------------------------------------------------------------------------
 
 
-def _tokens(text: str) -> list[_Token]:
-    return [_Token(m.group(), m.start(), m.end()) for m in _TOKEN.finditer(text)]
+def _tokens(text: str, pattern: re.Pattern[str] = _TOKEN) -> list[_Token]:
+    return [_Token(m.group(), m.start(), m.end()) for m in pattern.finditer(text)]
 
 
 def _inside(token: _Token, spans: list[tuple[int, int]]) -> bool:

@@ -1,0 +1,181 @@
+"""Redaction of phone numbers and e-mail addresses, written and as speech recognition gives them."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from gateway.intel.redactor import EMAIL_PLACEHOLDER, PHONE_PLACEHOLDER, redact
+
+PHONES = [
+    ("Call 555-212-4368 today.", "Call [PHONE] today.", "5552124368"),
+    ("(555) 212 4368", "[PHONE]", "5552124368"),
+    ("+1 555 212 4368 is my cell", "[PHONE] is my cell", "15552124368"),
+    ("555.212.4368", "[PHONE]", "5552124368"),
+    ("It's 555, 212, 4368.", "It's [PHONE].", "5552124368"),
+    ("5-5-5-2-1-2-4-3-6-8...", "[PHONE]...", "5552124368"),
+    (
+        "You can reach me at five five five, two one two, four three six eight.",
+        "You can reach me at [PHONE].",
+        "5552124368",
+    ),
+    ("five five five two one two four three six eight", "[PHONE]", "5552124368"),
+    ("555 two one two 4368 works", "[PHONE] works", "5552124368"),
+    ("It's oh two oh seven double five, one two three.", "It's [PHONE].", "020755123"),
+    ("Oh, five five five, two one two, four three six eight", "Oh, [PHONE]", "5552124368"),
+    ("one eight hundred five five five one two one two", "[PHONE]", "18005551212"),
+    ("five five five twenty one twenty, forty three sixty eight", "[PHONE]", "5552120" "4368"),
+    ("Try triple five dash two one two dash four three six eight", "Try [PHONE]", "5552124368"),
+    ("my cell is 212-4368", "my cell is [PHONE]", "2124368"),
+]
+
+EMAILS = [
+    ("jane.doe@example.com is me", "[EMAIL] is me", "jane.doe@example.com"),
+    ("Write to JANE.DOE@Example.COM.", "Write to [EMAIL].", "jane.doe@example.com"),
+    ("It's jane dot doe at example dot com.", "It's [EMAIL].", "jane.doe@example.com"),
+    ("jane underscore doe at gmail dot com", "[EMAIL]", "jane_doe@gmail.com"),
+    ("reach me at jane dot doe at gmail dot com", "reach me at [EMAIL]", "jane.doe@gmail.com"),
+    ("send it to jane.doe at example.com", "send it to [EMAIL]", "jane.doe@example.com"),
+    ("it is j d o e at gmail dot com", "it is [EMAIL]", "jdoe@gmail.com"),
+    ("mark dash lee at acme dot co dot uk", "[EMAIL]", "mark-lee@acme.co.uk"),
+]
+
+CLEAN = [
+    "The system comes with a twenty five year warranty on the panels.",
+    "We moved into this house about six years ago.",
+    "It costs $12,000 before the credit, or 12,000 dollars.",
+    "The whole project was $1,250,000 across the county.",
+    "We had quotes in 2019, 2020 and 2021.",
+    "Each panel is 400 watts and the system is 7.2 kilowatts.",
+    "Oh, I see, one or two of them.",
+    "Check us out at sunrun dot com.",
+    "Look at example dot com for the specs.",
+    "The kids are at school until three.",
+    "We installed 2,500 systems and 300 batteries last year.",
+]
+
+
+@pytest.mark.parametrize(("text", "expected", "digits"), PHONES)
+def test_phone_numbers_are_replaced(text: str, expected: str, digits: str) -> None:
+    result = redact(text)
+    assert result.text == expected
+    assert [(f.kind, f.normalized) for f in result.findings] == [("phone", digits)]
+
+
+@pytest.mark.parametrize(("text", "expected", "address"), EMAILS)
+def test_email_addresses_are_replaced(text: str, expected: str, address: str) -> None:
+    result = redact(text)
+    assert result.text == expected
+    assert [(f.kind, f.normalized) for f in result.findings] == [("email", address)]
+
+
+@pytest.mark.parametrize("text", CLEAN)
+def test_ordinary_numbers_and_words_are_kept(text: str) -> None:
+    assert redact(text) == redact(text).__class__(text, ())
+
+
+def test_spans_point_into_the_original_text() -> None:
+    text = "Call five five five, two one two, four three six eight or mail jo@ex.org."
+    result = redact(text)
+    assert [text[f.start : f.end] for f in result.findings] == [
+        "five five five, two one two, four three six eight",
+        "jo@ex.org",
+    ]
+    assert result.text == "Call [PHONE] or mail [EMAIL]."
+
+
+def test_phone_and_email_in_one_text() -> None:
+    result = redact("I'm at 555 212 4368, or jane dot doe at example dot com")
+    assert result.text == "I'm at [PHONE], or [EMAIL]"
+    assert [f.kind for f in result.findings] == ["phone", "email"]
+
+
+# --- properties ---------------------------------------------------------------------------
+
+# Seven or more digits with at most one space, dot, dash or bracket between them, not an amount.
+PHONE_LIKE = re.compile(r"(?<![0-9$,.])[0-9](?:[ .()-]?[0-9]){6,}", re.ASCII)
+
+DIGIT_WORDS = ["zero", "oh", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+SEPARATORS = [" ", ", ", "-", ". ", " "]
+
+
+@st.composite
+def phone_numbers(draw: st.DrawFn) -> tuple[str, str]:
+    """A 7 to 11 digit phone number, written or spoken, and its digits."""
+    digits = draw(st.text(alphabet="0123456789", min_size=7, max_size=11))
+    groups, rest = [], digits
+    while rest:
+        size = draw(st.integers(1, 4))
+        groups.append(rest[:size])
+        rest = rest[size:]
+    spoken = draw(st.booleans())
+    parts = [
+        " ".join(DIGIT_WORDS[int(d) + (d != "0")] for d in group) if spoken else group
+        for group in groups
+    ]
+    sep = draw(st.sampled_from(SEPARATORS))
+    return sep.join(parts), digits
+
+
+WORDS = st.sampled_from(
+    ["call", "me", "at", "the", "price", "is", "my", "cell", "please", "thanks", "okay", "so"]
+)
+
+
+@given(phone_numbers(), st.lists(WORDS, max_size=4), st.lists(WORDS, max_size=4))
+def test_phone_numbers_in_sentences_are_always_removed(
+    phone: tuple[str, str], before: list[str], after: list[str]
+) -> None:
+    spoken, digits = phone
+    text = " ".join([*before, spoken, *after])
+    result = redact(text)
+    assert PHONE_PLACEHOLDER in result.text
+    assert digits in {f.normalized for f in result.findings}
+    assert not PHONE_LIKE.search(result.text)
+
+
+@given(st.text())
+def test_never_leaves_a_phone_like_digit_run(text: str) -> None:
+    assert not PHONE_LIKE.search(redact(text).text)
+
+
+def pieces(*items: str) -> st.SearchStrategy[str]:
+    """Texts glued together from the given pieces."""
+    return st.lists(st.sampled_from(items), max_size=30).map("".join)
+
+
+@given(pieces(*"0123456789 ,.-()+$@_aot", "dot ", "at "))
+def test_digit_heavy_text_never_leaves_a_phone_like_run(text: str) -> None:
+    assert not PHONE_LIKE.search(redact(text).text)
+
+
+@given(st.text())
+def test_redaction_is_idempotent(text: str) -> None:
+    once = redact(text).text
+    assert redact(once).text == once
+
+
+@given(
+    pieces(
+        "five ", "oh ", "double ", "twenty ", "hundred ", "at ", "dot ", "com ", "jane ", "gmail ",
+        "underscore ", ", ", "-", "5", "12", "@", ".", "[PHONE]", "[EMAIL]", " ", "$", "1,000",
+    )
+)
+def test_redaction_is_idempotent_on_identifier_like_text(text: str) -> None:
+    once = redact(text).text
+    assert redact(once).text == once
+
+
+@given(st.text())
+def test_findings_are_ordered_disjoint_spans_of_the_original(text: str) -> None:
+    result = redact(text)
+    last = 0
+    for finding in result.findings:
+        assert last <= finding.start < finding.end <= len(text)
+        last = finding.end
+    assert result.text.count(PHONE_PLACEHOLDER) + result.text.count(EMAIL_PLACEHOLDER) >= len(
+        result.findings
+    )
