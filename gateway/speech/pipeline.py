@@ -7,7 +7,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from gateway.intel import annotate
+from gateway.intel import Finding, annotate
 from gateway.intel.types import Segment, Tag
 from gateway.speech.audio import Audio
 from gateway.speech.engine import Engine
@@ -23,7 +23,7 @@ class PipelineResult:
 
     segments: tuple[Segment, ...]
     tags: tuple[Tag, ...]
-    identifiers: tuple[object, ...]
+    identifiers: tuple[Finding, ...]
     duration_s: float
     speech_s: float
     asr_s: float
