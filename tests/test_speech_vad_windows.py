@@ -97,6 +97,17 @@ def test_short_pauses_are_kept_and_long_silences_dropped() -> None:
     assert window.to_original(99.0) == pytest.approx(22.0)
 
 
+def test_segment_spans_are_kept_off_dropped_silences() -> None:
+    [window] = pack_windows([Region(1.0, 5.0), Region(20.0, 22.0)], max_gap_s=1.0)
+    # starts in the last 0.5 s of the first piece but is mostly in the second
+    assert window.span_to_original(3.7, 6.0) == pytest.approx((20.0, 21.8))
+    # ends just into the second piece but is mostly in the first
+    assert window.span_to_original(1.0, 4.5) == pytest.approx((2.0, 5.0))
+    # a segment really spanning both pieces keeps both ends
+    assert window.span_to_original(2.0, 5.5) == pytest.approx((3.0, 21.3))
+    assert window.span_to_original(4.3, 5.0) == pytest.approx((20.1, 20.8))
+
+
 def test_a_long_region_is_split_and_windows_fill_in_order() -> None:
     windows = pack_windows([Region(0.0, 70.0), Region(75.0, 80.0)], max_window_s=30.0)
     assert [(w.start_s, w.end_s) for w in windows] == [
@@ -137,6 +148,9 @@ def test_time_map_is_exact_inside_pieces_and_never_decreases(
             mapped = [window.to_original(t, in_gap=side) for t in sorted(times)]
             assert mapped == sorted(mapped)
             assert all(window.start_s <= m <= window.end_s for m in mapped)
+        for a, b in zip(sorted(times), sorted(times)[1:], strict=False):
+            first, last = window.span_to_original(a, b)
+            assert window.start_s <= first <= last <= window.end_s
 
 
 def test_extract_concatenates_pieces_with_silence_between() -> None:

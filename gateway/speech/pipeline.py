@@ -91,8 +91,7 @@ class SpeechPipeline:
             heard = self.engine.transcribe(samples)
             asr_s += time.perf_counter() - started
             for seg in heard:
-                start = window.to_original(seg.start)
-                end = max(start, window.to_original(seg.end, in_gap="previous"))
+                start, end = window.span_to_original(seg.start, seg.end)
                 segments.append(Segment(start, end, seg.text, seg.speaker))
         speech_s = sum(region.duration_s for region in regions)
         log.debug(

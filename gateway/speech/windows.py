@@ -70,6 +70,24 @@ class Window:
             previous_end = piece.end_s
         return self.end_s
 
+    def span_to_original(
+        self, start: float, end: float, snap_s: float = 0.5
+    ) -> tuple[float, float]:
+        """Map a segment's span to the original recording, keeping it off dropped silences.
+
+        Engines place segment boundaries loosely, so a segment that starts within ``snap_s`` of
+        a piece's end (or ends within ``snap_s`` of a piece's start) and runs on into the next
+        (or back into the previous) piece is moved to begin (or finish) at that boundary.
+        """
+        for before, after in zip(self.pieces, self.pieces[1:], strict=False):
+            boundary_end = before.window_s + before.duration_s
+            if boundary_end - snap_s <= start < after.window_s and end > after.window_s + snap_s:
+                start = after.window_s
+            if boundary_end < end <= after.window_s + snap_s and start < boundary_end - snap_s:
+                end = boundary_end
+        first = self.to_original(start)
+        return first, max(first, self.to_original(end, in_gap="previous"))
+
     def extract(self, samples: np.ndarray, sample_rate: int) -> np.ndarray:
         """Cut this window's audio out of the whole recording's samples."""
         out = np.zeros(round(self.duration_s * sample_rate), dtype=np.float32)
