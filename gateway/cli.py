@@ -63,6 +63,8 @@ def cmd_badge_sim(args: argparse.Namespace) -> int:
                            port=args.port or config.broker.port,
                            site=args.site or config.site.id, badge_id=args.badge_id)
     try:
+        if args.wait_gateway > 0:
+            badge.wait_for_gateway(args.wait_gateway)
         result = badge.stream(audio.samples, rep_id=args.rep_id, realtime=not args.fast,
                               frame_ms=args.frame_ms)
     finally:
@@ -157,6 +159,9 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--rep-id", default="rep-demo", help="sales rep id (default: rep-demo)")
     sim.add_argument("--fast", action="store_true", help="send as fast as the broker acks")
     sim.add_argument("--frame-ms", type=int, default=100, help="frame length (default: 100)")
+    sim.add_argument("--wait-gateway", type=float, default=60.0, metavar="SECONDS",
+                     help="wait this long for the gateway to be online; 0 to not wait "
+                          "(default: 60)")
 
     models = add("models", cmd_models, "install, list or verify offline speech models")
     models.add_argument("action", choices=("install", "list", "verify"),

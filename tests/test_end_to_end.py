@@ -116,6 +116,7 @@ def test_badge_to_hq(tmp_path: Path, brokers: tuple[Broker, Broker], model_path:
         audio = load_audio(wav)
         badge = BadgeSimulator(host=local.host, port=local.port, site="store-42",
                                badge_id="badge-7")
+        badge.wait_for_gateway(60)
         # bad input from another badge must not disturb this session
         badge.client.publish("salestag/v1/store-42/badges/badge-9/audio", b"not a frame", qos=1)
         badge.client.publish("salestag/v1/store-42/badges/badge-9/control", b"{oops", qos=1)

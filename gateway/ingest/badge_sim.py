@@ -8,6 +8,7 @@ final.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -22,9 +23,10 @@ from gateway.protocol.control import (
     SessionStart,
     encode_control,
     encode_status,
+    parse_status,
 )
 from gateway.protocol.frames import AudioFrame, Codec, encode_frame
-from gateway.protocol.topics import TopicKind, badge_topic
+from gateway.protocol.topics import TopicKind, badge_topic, gateway_status_topic
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +65,25 @@ class BadgeSimulator:
         self.client.will_set(status_topic, encode_status(BadgeStatus(state="offline")),
                              qos=1, retain=True)
         self.client.max_inflight_messages_set(64)
+        self.gateway_online = threading.Event()
+        self.client.message_callback_add(gateway_status_topic(site), self._on_gateway_status)
         self.client.connect(host, port, keepalive=30)
         self.client.loop_start()
         self._publish(TopicKind.STATUS, encode_status(BadgeStatus(state="online")), retain=True)
+
+    def _on_gateway_status(self, client: mqtt.Client, userdata: object,
+                           message: mqtt.MQTTMessage) -> None:
+        if message.payload and parse_status(bytes(message.payload)).state == "online":
+            self.gateway_online.set()
+        else:
+            self.gateway_online.clear()
+
+    def wait_for_gateway(self, timeout_s: float) -> None:
+        """Block until the site's gateway announces itself online, as a badge does at power-up."""
+        self.client.subscribe(gateway_status_topic(self.site), qos=1)
+        if not self.gateway_online.wait(timeout_s):
+            raise BadgeSimError(f"the gateway of site {self.site} is not online "
+                                f"after {timeout_s:.0f} s")
 
     def _publish(self, kind: TopicKind, payload: bytes, *, retain: bool = False,
                  wait: bool = True) -> mqtt.MQTTMessageInfo:

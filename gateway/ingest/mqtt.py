@@ -20,15 +20,23 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from gateway.ingest.recorder import Recorder
 from gateway.protocol.assembler import Assembler
-from gateway.protocol.control import BadgeStatus, SessionStart, parse_control, parse_status
+from gateway.protocol.control import (
+    BadgeStatus,
+    SessionStart,
+    encode_status,
+    parse_control,
+    parse_status,
+)
 from gateway.protocol.errors import ProtocolError
 from gateway.protocol.frames import decode_frame
-from gateway.protocol.topics import TopicKind, parse_topic, subscription
+from gateway.protocol.topics import TopicKind, gateway_status_topic, parse_topic, subscription
 from gateway.store.errors import StoreError
 
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE_BYTES = 128 * 1024
+ONLINE = encode_status(BadgeStatus(state="online"))
+OFFLINE = encode_status(BadgeStatus(state="offline"))
 
 
 @dataclass
@@ -59,6 +67,8 @@ class MqttIngest:
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
+        self.client.on_subscribe = self._on_subscribe
+        self.client.will_set(gateway_status_topic(site), OFFLINE, qos=1, retain=True)
 
     def run(self, stop: threading.Event) -> None:
         """Connect, then pump messages and expire idle sessions until ``stop`` is set."""
@@ -79,6 +89,9 @@ class MqttIngest:
             if time.monotonic() >= next_expiry:
                 self.recorder.handle(self.assembler.expire(time.time()))
                 next_expiry = time.monotonic() + self.expire_every_s
+        if self.client.is_connected():
+            self.client.publish(gateway_status_topic(self.site), OFFLINE, qos=1, retain=True)
+            self.client.loop(timeout=0.5)
         self.client.disconnect()
         self.recorder.close()
 
@@ -102,6 +115,14 @@ class MqttIngest:
         self.stats.connected = True
         client.subscribe([(topic, 1) for topic in subscription(self.site)])
         log.info("connected to local broker %s:%d", self.host, self.port)
+
+    def _on_subscribe(self, client: mqtt.Client, userdata: object, mid: int,
+                      reason_codes: list[ReasonCode], properties: Properties | None) -> None:
+        failed = [code for code in reason_codes if code.is_failure]
+        if failed:
+            log.error("local broker refused a badge subscription: %s", failed[0])
+            return
+        client.publish(gateway_status_topic(self.site), ONLINE, qos=1, retain=True)
 
     def _on_disconnect(self, client: mqtt.Client, userdata: object,
                        flags: mqtt.DisconnectFlags, reason: ReasonCode,

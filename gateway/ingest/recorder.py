@@ -42,7 +42,10 @@ class Recorder:
 
     def _start(self, event: Started) -> None:
         if self.conversations.exists(event.session_id):
-            log.info("conversation %s resumes", event.session_id)
+            # a start message that arrived after the first frames: keep what it tells us
+            self.conversations.update_start(
+                event.session_id, rep_id=event.rep_id, started_at=event.started_at,
+                consent_declared=event.consent_declared)
             return
         data_key, wrapped = self.keys.new_data_key(event.session_id.encode())
         self.conversations.create(

@@ -65,3 +65,8 @@ def subscription(site: str) -> list[str]:
     """The topic filters a gateway of ``site`` subscribes to (QoS 1)."""
     site = _check("site", site)
     return [f"{PREFIX}/{site}/badges/+/{kind}" for kind in INBOUND]
+
+
+def gateway_status_topic(site: str) -> str:
+    """The retained presence topic of the site's gateway: online, or offline as its will."""
+    return f"{PREFIX}/{_check('site', site)}/gateway/status"

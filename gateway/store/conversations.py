@@ -76,6 +76,13 @@ class Conversations:
             "consent_declared": int(consent_declared), "wrapped_key": wrapped_key,
         })
 
+    def update_start(self, conversation_id: str, *, rep_id: str, started_at: float,
+                     consent_declared: bool) -> None:
+        """Apply a session start that arrived after the conversation's first frames."""
+        self.db.execute(
+            "UPDATE conversations SET rep_id = ?, started_at = ?, consent_declared = ? "
+            "WHERE id = ?", [rep_id, started_at, int(consent_declared), conversation_id])
+
     def get(self, conversation_id: str) -> Conversation:
         rows = list(self.db.query("SELECT * FROM conversations WHERE id = ?", [conversation_id]))
         if not rows:
