@@ -70,7 +70,8 @@ class Layout:
 def initialize(config: Config) -> list[str]:
     """Create the data directory, keys, database and broker config; safe to run again."""
     layout = Layout(config.data_dir)
-    layout.root.mkdir(parents=True, exist_ok=True, mode=0o750)
+    layout.root.mkdir(parents=True, exist_ok=True)
+    layout.root.chmod(0o711)  # the broker's own folder inside must be reachable; no listing
     KeyStore.open_or_create(layout.kek)
     identity = GatewayIdentity.load_or_create(layout.signing_key, config.site.gateway_id)
     if not layout.signing_public.exists():
