@@ -69,7 +69,8 @@ class WhisperCppEngine:
         if initial_prompt:
             params["initial_prompt"] = initial_prompt
         try:
-            self._model = Model(str(model_path), params_sampling_strategy=0, **params)
+            self._model = Model(str(model_path), params_sampling_strategy=0,
+                                redirect_whispercpp_logs_to=None, **params)
         except Exception as err:  # the bindings raise bare Exceptions and RuntimeErrors
             raise EngineError(f"cannot load speech model {model_path}: {err}") from err
         self._lock = threading.Lock()
