@@ -22,10 +22,15 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 from gateway.crypto.errors import IntegrityError
 from gateway.crypto.identity import GatewayIdentity, x25519_key_id
 from gateway.sync.schema import (
+    AuditCheckpoint,
     ConversationMetadata,
+    Correction,
+    DeletionNotice,
     Envelope,
     EnvelopeError,
+    GatewayHealth,
     TagSpan,
+    checkpoint_signing_input,
     canonical_json,
     from_json,
     strict_loads,
@@ -192,7 +197,8 @@ def open_sealed(
 
 
 __all__ = [
-    "ConversationMetadata", "Envelope", "EnvelopeError", "SealedHeader", "TagSpan",
-    "UnknownSignerError", "from_json", "open_sealed", "open_sealed_with_header", "seal",
+    "AuditCheckpoint", "ConversationMetadata", "Correction", "DeletionNotice", "Envelope",
+    "EnvelopeError", "GatewayHealth", "SealedHeader", "TagSpan", "UnknownSignerError",
+    "checkpoint_signing_input", "from_json", "open_sealed", "open_sealed_with_header", "seal",
     "to_json", "topic_gateway_id", "upstream_topic",
 ]  # fmt: skip
