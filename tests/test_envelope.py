@@ -30,6 +30,7 @@ from gateway.sync.envelope import (
     seal,
 )
 from gateway.sync.schema import (
+    BODY_TYPES,
     ID_PATTERN,
     MAX_TAGS,
     TAG_PATTERN,
@@ -136,8 +137,12 @@ def test_seal_refuses_another_gateways_metadata() -> None:
 
 
 def test_schema_has_no_text_or_bytes_fields() -> None:
-    allowed = {"str", "float", "int", "tuple[TagSpan, ...]", "Kind", "ConversationMetadata"}
-    for cls in (Envelope, ConversationMetadata, TagSpan):
+    allowed = {
+        "str", "float", "int", "str | None", "tuple[TagSpan, ...]", "tuple[str, ...]", "Kind",
+        "Body", "DeletionReason", "CorrectionAction",
+    }  # fmt: skip
+    classes = (Envelope, TagSpan, *BODY_TYPES.values())
+    for cls in classes:
         for field in dataclasses.fields(cls):
             assert field.type in allowed, (cls.__name__, field.name, field.type)
 

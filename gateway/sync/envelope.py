@@ -30,8 +30,8 @@ from gateway.sync.schema import (
     EnvelopeError,
     GatewayHealth,
     TagSpan,
-    checkpoint_signing_input,
     canonical_json,
+    checkpoint_signing_input,
     from_json,
     strict_loads,
     to_json,
@@ -136,6 +136,11 @@ def _parse_outer(blob: bytes) -> tuple[str, str, str, SealedHeader]:
     return outer["hdr"], outer["ct"], outer["sig"], SealedHeader(**doc)
 
 
+def parse_sealed_header(blob: bytes) -> SealedHeader:
+    """The header of a well-formed sealed blob, NOT verified: for routing and the egress guard."""
+    return _parse_outer(blob)[3]
+
+
 def _signer(
     trusted: Mapping[str, Ed25519PublicKey] | SignerLookup, header: SealedHeader
 ) -> Ed25519PublicKey:
@@ -199,6 +204,7 @@ def open_sealed(
 __all__ = [
     "AuditCheckpoint", "ConversationMetadata", "Correction", "DeletionNotice", "Envelope",
     "EnvelopeError", "GatewayHealth", "SealedHeader", "TagSpan", "UnknownSignerError",
-    "checkpoint_signing_input", "from_json", "open_sealed", "open_sealed_with_header", "seal",
+    "checkpoint_signing_input", "from_json", "open_sealed", "open_sealed_with_header",
+    "parse_sealed_header", "seal",
     "to_json", "topic_gateway_id", "upstream_topic",
 ]  # fmt: skip

@@ -1,17 +1,41 @@
-"""Builds the metadata envelope for a transcribed conversation and queues it, sealed."""
+"""Builds the typed metadata envelopes the gateway sends HQ and queues them, sealed.
+
+Idempotency keys are stable for the same fact, so re-queueing it (after a crash, a retry or a
+re-run) never makes HQ store it twice:
+
+* ``conversation:<conversation_id>``
+* ``deletion:<reason>:<digest of the notice>``
+* ``correction:<digest of the correction>``
+* ``audit:<seq>:<first 16 hex digits of head_hash>`` (a re-signed, forked log gets a new key,
+  so HQ sees the conflict instead of dropping it as a duplicate)
+* ``health:<gateway_id>:<milliseconds of at>``
+"""
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Sequence
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
-from gateway.crypto.identity import GatewayIdentity
+from gateway.crypto.identity import GatewayIdentity, x25519_key_id
 from gateway.intel.types import Tag
 from gateway.store.conversations import Conversation
+from gateway.sync.egress import check_envelope, check_sealed
 from gateway.sync.envelope import seal
-from gateway.sync.schema import ConversationMetadata, Envelope, TagSpan, upstream_topic
+from gateway.sync.schema import (
+    AuditCheckpoint,
+    Body,
+    ConversationMetadata,
+    Correction,
+    DeletionNotice,
+    Envelope,
+    GatewayHealth,
+    TagSpan,
+    body_json,
+    upstream_topic,
+)
 from gateway.sync.sqlite_outbox import SqliteOutbox
 
 
@@ -30,10 +54,56 @@ def conversation_envelope(conversation: Conversation, tags: Sequence[Tag], *,
                     created_at=time.time(), body=body)
 
 
+def _digest(body: Body) -> str:
+    return hashlib.sha256(body_json(body)).hexdigest()[:32]
+
+
+def deletion_envelope(notice: DeletionNotice) -> Envelope:
+    """A deletion notice: HQ deletes its metadata about the named conversations."""
+    key = f"deletion:{notice.reason}:{_digest(notice)}"
+    return Envelope("deletion", key, time.time(), notice)
+
+
+def correction_envelope(correction: Correction) -> Envelope:
+    """A tag correction made by a person on the gateway."""
+    return Envelope("correction", f"correction:{_digest(correction)}",
+                    time.time(), correction)
+
+
+def audit_checkpoint_envelope(checkpoint: AuditCheckpoint) -> Envelope:
+    """A signed audit-log checkpoint, so HQ can detect truncation or a rewritten log."""
+    key = f"audit:{checkpoint.seq}:{checkpoint.head_hash[:16]}"
+    return Envelope("audit_checkpoint", key, time.time(), checkpoint)
+
+
+def health_envelope(health: GatewayHealth) -> Envelope:
+    """A periodic health report."""
+    key = f"health:{health.gateway_id}:{round(health.at * 1000)}"
+    return Envelope("health", key, time.time(), health)
+
+
+def outbox_key(envelope: Envelope, recipient: X25519PublicKey) -> str:
+    """The outbox row key: one sealed copy per envelope and HQ recipient key."""
+    return f"{envelope.idempotency_key}>{x25519_key_id(recipient)}"
+
+
 def queue_envelope(outbox: SqliteOutbox, envelope: Envelope, *, identity: GatewayIdentity,
-                   recipient: X25519PublicKey) -> bool:
-    """Seal an envelope and persist it in the outbox; False if its key was already queued."""
-    return outbox.add(idempotency_key=envelope.idempotency_key,
-                      topic=upstream_topic(identity.gateway_id),
-                      payload=seal(envelope, identity=identity, recipient_public_key=recipient),
-                      conversation_id=envelope.body.conversation_id)
+                   recipient: X25519PublicKey | Sequence[X25519PublicKey]) -> bool:
+    """Seal an envelope to each HQ recipient key and persist the copies in the outbox, in one
+    transaction. Returns False if every copy was already queued.
+
+    Raises EgressError if the envelope is not a typed metadata envelope or a sealed copy exceeds
+    the size cap.
+    """
+    recipients = [recipient] if isinstance(recipient, X25519PublicKey) else list(recipient)
+    if not recipients:
+        raise ValueError("at least one HQ recipient key is needed")
+    check_envelope(envelope)
+    topic = upstream_topic(identity.gateway_id)
+    rows = []
+    for key in recipients:
+        payload = seal(envelope, identity=identity, recipient_public_key=key)
+        check_sealed(topic, payload, max_bytes=outbox.max_envelope_bytes)
+        rows.append((outbox_key(envelope, key), payload))
+    ids = envelope.conversation_ids
+    return outbox.add_many(rows, topic=topic, conversation_id=ids[0] if len(ids) == 1 else None)
