@@ -114,6 +114,28 @@ class UpstreamConfig:
     ca_file: str = setting("", "CA bundle for the HQ broker (empty: system trust store).")
     tenant_public_key: str = setting(
         "keys/tenant.pub", "File with HQ's X25519 public key (relative to data_dir).")
+    extra_tenant_public_keys: list[str] = setting(
+        [], "Further HQ X25519 public key files (key rotation): each envelope is sealed to every "
+        "key, tenant_public_key first.")
+    client_cert_file: str = setting(
+        "", "This gateway's TLS client certificate (PEM) for the HQ broker; empty: none.")
+    client_key_file: str = setting(
+        "", "Private key (PEM, mode 0600) of client_cert_file.")
+    client_id: str = setting(
+        "", "MQTT client id at the HQ broker (empty: the gateway id).")
+    outbox_quota_mb: int = setting(
+        256, "Disk quota for envelopes waiting to go upstream, in MiB; past it the gateway "
+        "holds new envelopes back (its local data is kept) until the backlog drains.",
+        lo=1, hi=1_000_000)
+    outbox_warn_pct: int = setting(
+        80, "Outbox fill level (percent of the quota) that raises a health warning.",
+        lo=10, hi=99)
+    max_envelope_kib: int = setting(
+        96, "Largest sealed envelope the egress guard lets out, in KiB.", lo=4, hi=128)
+    health_interval_s: int = setting(
+        900, "Seconds between gateway health envelopes; 0 sends none.", lo=0, hi=86400)
+    keep_sent_days: int = setting(
+        7, "Days an acknowledged envelope's key is remembered in the outbox.", lo=0, hi=3650)
 
 
 @dataclass

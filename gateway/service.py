@@ -11,10 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
+
 from gateway.broker import write_mosquitto_config
 from gateway.config import Config
 from gateway.crypto.datakeys import KeyStore
-from gateway.crypto.identity import GatewayIdentity, load_tenant_public_key
+from gateway.crypto.identity import GatewayIdentity
 from gateway.errors import GatewayError
 from gateway.ingest.mqtt import MqttIngest
 from gateway.ingest.recorder import Recorder
@@ -108,10 +110,13 @@ def run_service(config: Config) -> int:
     supervisor = Supervisor(stop)
     upstream = None
     if config.upstream.enabled:
+        from gateway.sync.runner import OutboxSettings, load_recipients
+
         identity = GatewayIdentity.load_or_create(layout.signing_key, config.site.gateway_id)
-        recipient = load_tenant_public_key(config.data_path(config.upstream.tenant_public_key))
-        upstream = Upstream(identity, recipient)
-        supervisor.add("upstream", lambda s: _run_upstream(config, layout, s))
+        recipients = load_recipients(config)
+        upstream = Upstream(identity, recipients, OutboxSettings.from_config(config))
+        supervisor.add("upstream",
+                       lambda s: _run_upstream(config, layout, identity, recipients, s))
     for n in range(config.speech.workers):
         worker = TranscriptionWorker(db_path=layout.db, keys=keys, spool=spool,
                                      pipeline=pipeline, upstream=upstream,
@@ -147,21 +152,11 @@ def _run_ingest(config: Config, layout: Layout, keys: KeyStore, spool: AudioSpoo
     db.close()
 
 
-def _run_upstream(config: Config, layout: Layout, stop: threading.Event) -> None:
-    import ssl
+def _run_upstream(config: Config, layout: Layout, identity: GatewayIdentity,
+                  recipients: list[X25519PublicKey], stop: threading.Event) -> None:
+    from gateway.sync.runner import run_upstream
 
-    from gateway.sync.sqlite_outbox import SqliteOutbox
-    from gateway.sync.upstream import UpstreamPublisher
-
-    tls = None
-    if config.upstream.tls:
-        tls = ssl.create_default_context(
-            cafile=str(config.data_path(config.upstream.ca_file))
-            if config.upstream.ca_file else None)
-    db = open_db(layout.db)
-    UpstreamPublisher(SqliteOutbox(db), host=config.upstream.host, port=config.upstream.port,
-                      client_id=f"gateway-{config.site.gateway_id}", tls=tls).run(stop)
-    db.close()
+    run_upstream(config, layout.db, identity, recipients, stop)
 
 
 def show_conversations(config: Config, conversation_id: str | None, *, latest: bool,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
@@ -20,17 +21,22 @@ from gateway.store.db import open_db
 from gateway.store.jobs import TRANSCRIBE, Job, JobQueue
 from gateway.store.spool import AudioSpool
 from gateway.sync.metadata import conversation_envelope, queue_envelope
-from gateway.sync.sqlite_outbox import SqliteOutbox
+from gateway.sync.runner import OutboxSettings
+from gateway.sync.sqlite_outbox import OutboxFullError, SqliteOutbox
 
 log = logging.getLogger(__name__)
+
+OUTBOX_FULL_WAIT_S = 30.0
+"""How long a worker pauses when the upstream outbox is full before it tries again."""
 
 
 @dataclass(frozen=True)
 class Upstream:
-    """Who signs the envelopes and whom they are sealed to."""
+    """Who signs the envelopes, whom they are sealed to (every HQ key), the outbox limits."""
 
     identity: GatewayIdentity
-    recipient: X25519PublicKey
+    recipients: X25519PublicKey | Sequence[X25519PublicKey]
+    outbox: OutboxSettings = field(default_factory=OutboxSettings)
 
 
 class TranscriptionWorker:
@@ -51,7 +57,7 @@ class TranscriptionWorker:
         db = open_db(self.db_path)
         jobs = JobQueue(db)
         conversations = Conversations(db)
-        outbox = SqliteOutbox(db)
+        outbox = self.upstream.outbox.open(db) if self.upstream else SqliteOutbox(db)
         while not stop.is_set():
             job = jobs.claim()
             if job is None:
@@ -59,6 +65,11 @@ class TranscriptionWorker:
                 continue
             try:
                 self.process(job, conversations, outbox)
+            except OutboxFullError as exc:  # not the job's fault: wait for the backlog to drain
+                log.warning("conversation %s waits: %s", job.conversation_id, exc)
+                jobs.complete(job.id)
+                jobs.enqueue(job.kind, job.conversation_id)
+                stop.wait(OUTBOX_FULL_WAIT_S)
             except GatewayError as exc:
                 retry = jobs.fail(job, str(exc))
                 log.error("job %d for conversation %s failed (%s): %s", job.id,
@@ -76,6 +87,8 @@ class TranscriptionWorker:
         if conversation.status == DONE:
             log.info("conversation %s was already transcribed", conversation.id)
             return
+        if self.upstream is not None and outbox.usage().level == "full":
+            raise OutboxFullError("the upstream outbox is full")
         conversations.set_status(conversation.id, TRANSCRIBING)
         data_key = self.keys.unwrap(conversation.wrapped_key or b"",
                                     context=conversation.id.encode())
@@ -90,7 +103,7 @@ class TranscriptionWorker:
                 gateway_id=self.upstream.identity.gateway_id,
                 duration_s=result.duration_s, speech_s=result.speech_s)
             queue_envelope(outbox, envelope, identity=self.upstream.identity,
-                           recipient=self.upstream.recipient)
+                           recipient=self.upstream.recipients)
         conversations.save_transcript(conversation.id, data_key, segments=result.segments,
                                       tags=result.tags, duration_s=result.duration_s,
                                       speech_s=result.speech_s)

@@ -7,7 +7,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -42,6 +42,7 @@ class MemoryOutbox:
     def __init__(self) -> None:
         self.items: dict[int, OutboxItem] = {}
         self.sent: list[int] = []
+        self.rejected: list[int] = []
         self.hold = threading.Event()
 
     def add(self, payload: bytes, topic: str = TOPIC) -> int:
@@ -52,10 +53,17 @@ class MemoryOutbox:
     def pending(self, limit: int) -> list[OutboxItem]:
         if self.hold.is_set():
             return []
-        return [item for i, item in self.items.items() if i not in self.sent][:limit]
+        done = {*self.sent, *self.rejected}
+        return [item for i, item in self.items.items() if i not in done][:limit]
 
     def mark_sent(self, item_id: int) -> None:
         self.sent.append(item_id)
+
+    def mark_sent_many(self, item_ids: Sequence[int]) -> None:
+        self.sent.extend(item_ids)
+
+    def reject(self, item_id: int, reason: str) -> None:
+        self.rejected.append(item_id)
 
 
 def envelope(n: int) -> Envelope:
@@ -134,15 +142,16 @@ def test_publisher_delivers_and_hq_deduplicates(mosquitto: Broker, tmp_path: Pat
         assert consumer.subscribed.wait(5)
         publisher = publisher_for(outbox, mosquitto.port)
         try:
-            assert publisher.drain_once(timeout=5) == 7
+            assert publisher.drain_once(timeout=5) == 6
             assert publisher.drain_once(timeout=5) == 0
         finally:
             publisher.close()
-        wait_for(lambda: consumer.stats.received == 7)
-        wait_for(lambda: len(seen) == 7)
+        wait_for(lambda: consumer.stats.received == 6)
+        wait_for(lambda: len(seen) == 6)
     stats = consumer.stats
-    assert (stats.accepted, stats.duplicates, stats.rejected) == (5, 1, 1)
-    assert sorted(outbox.sent) == list(range(1, 8))
+    assert (stats.accepted, stats.duplicates, stats.rejected) == (5, 1, 0)
+    assert outbox.rejected == [4]  # the egress guard kept the garbage in
+    assert sorted(outbox.sent) == [1, 2, 3, 5, 6, 7]
     assert received == [envelope(n) for n in range(5)]
     assert store.count() == 5
     for payload in seen:  # what left the gateway carries no readable metadata
@@ -165,7 +174,8 @@ def test_hq_offline_loses_nothing_and_receive_main(mosquitto: Broker, tmp_path: 
         outbox.add(seal(envelope(n), identity=IDENTITY, recipient_public_key=public))
     outbox.add(b"{}")
     publisher = publisher_for(outbox, mosquitto.port)
-    assert publisher.drain_once(timeout=5) == 4
+    assert publisher.drain_once(timeout=5) == 3
+    assert outbox.rejected == [4]
     publisher.close()
     out = io.StringIO()
     code = receive_main(mosquitto.host, mosquitto.port, tmp_path / "tenant.pem",

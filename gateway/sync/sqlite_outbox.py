@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -146,6 +146,16 @@ class SqliteOutbox:
         """The broker acknowledged ``item_id``: keep its key, drop its payload."""
         self.db.execute("UPDATE outbox SET sent_at = ?, payload = X'' WHERE id = ? "
                         "AND sent_at IS NULL", [time.time(), item_id])
+
+    def mark_sent_many(self, item_ids: Sequence[int]) -> None:
+        """:meth:`mark_sent` for several items in one transaction (one fsync)."""
+        if not item_ids:
+            return
+        with _atomic(self.db):
+            now = time.time()
+            for item_id in item_ids:
+                self.db.execute("UPDATE outbox SET sent_at = ?, payload = X'' WHERE id = ? "
+                                "AND sent_at IS NULL", [now, item_id])
 
     def reject(self, item_id: int, reason: str) -> None:
         """Take an item that must never be sent (the egress guard refused it) out of the queue."""

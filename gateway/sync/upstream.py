@@ -1,9 +1,10 @@
 """Publishes sealed envelopes from the durable outbox to the upstream (HQ) broker.
 
-Delivery is at least once: an item is marked sent only after the broker's PUBACK with a success
-reason code. Anything unacknowledged stays in the outbox and is published again after a
-reconnect; HQ drops the duplicates by idempotency key. All outbox calls happen on the thread
-that calls :meth:`UpstreamPublisher.run` or :meth:`UpstreamPublisher.drain_once`.
+Delivery is at least once: QoS 1 in a persistent MQTT v5 session, and an item is marked sent only
+after the broker's PUBACK with a success reason code. Anything unacknowledged stays in the outbox
+and is published again after a reconnect; HQ drops the duplicates by idempotency key. Every item
+passes the egress guard right before it is published. All outbox calls happen on the thread that
+calls :meth:`UpstreamPublisher.run` or :meth:`UpstreamPublisher.drain_once`.
 """
 
 from __future__ import annotations
@@ -13,13 +14,17 @@ import random
 import ssl
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from gateway.errors import GatewayError
+from gateway.sync.egress import DEFAULT_MAX_ENVELOPE_BYTES, EgressError, check_sealed
 from gateway.sync.outbox import Outbox, OutboxItem
 
 log = logging.getLogger(__name__)
@@ -53,13 +58,21 @@ class UpstreamPublisher:
         idle_interval: float = 5.0,
         backoff_initial: float = 1.0,
         backoff_max: float = 60.0,
+        session_expiry_s: int = 7 * 24 * 3600,
+        max_envelope_bytes: int = DEFAULT_MAX_ENVELOPE_BYTES,
+        tick: Callable[[], None] | None = None,
     ) -> None:
+        """``tick`` runs on the publisher's thread once per cycle (and at least every
+        ``idle_interval``), connected or not: the place for timers such as health reports."""
         self.outbox = outbox
         self.host, self.port, self.client_id, self.tls = host, port, client_id, tls
         self.keepalive, self.batch_size = keepalive, batch_size
         self.connect_timeout, self.publish_timeout = connect_timeout, publish_timeout
         self.idle_interval = idle_interval
         self.backoff_initial, self.backoff_max = backoff_initial, backoff_max
+        self.session_expiry_s = session_expiry_s
+        self.max_envelope_bytes = max_envelope_bytes
+        self.tick = tick
         self._client: mqtt.Client | None = None
         self._connected = threading.Event()
         self._connack = threading.Event()
@@ -108,9 +121,13 @@ class UpstreamPublisher:
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
         client.connect_timeout = timeout
+        client.max_inflight_messages_set(max(20, self.batch_size))
+        properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        properties.SessionExpiryInterval = self.session_expiry_s
         self._connack.clear()
         try:
-            client.connect(self.host, self.port, keepalive=self.keepalive, clean_start=True)
+            client.connect(self.host, self.port, keepalive=self.keepalive, clean_start=False,
+                           properties=properties)
         except (OSError, ValueError) as err:
             where = f"{self.host}:{self.port}"
             raise UpstreamError(f"cannot reach upstream broker {where}: {err}") from None
@@ -159,24 +176,32 @@ class UpstreamPublisher:
             raise UpstreamError("not connected to the upstream broker")
         in_flight = []
         for item in items:
+            try:
+                check_sealed(item.topic, item.payload, max_bytes=self.max_envelope_bytes)
+            except EgressError as err:
+                self.outbox.reject(item.id, str(err))
+                continue
             info = client.publish(item.topic, item.payload, qos=1)
             if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
                 raise UpstreamError(f"publish failed: {mqtt.error_string(info.rc)}")
             in_flight.append((item, info))
-        sent = refused = 0
-        for item, info in in_flight:
-            self._await_puback(info, deadline, timeout)
-            with self._lock:
-                code = self._acks.pop(info.mid, None)
-            if code is not None and code.is_failure:
-                log.warning("upstream broker refused outbox item %d: %s", item.id, code)
-                refused += 1
-                continue
-            self.outbox.mark_sent(item.id)
-            sent += 1
+        acked: list[int] = []
+        refused = 0
+        try:
+            for item, info in in_flight:
+                self._await_puback(info, deadline, timeout)
+                with self._lock:
+                    code = self._acks.pop(info.mid, None)
+                if code is not None and code.is_failure:
+                    log.warning("upstream broker refused outbox item %d: %s", item.id, code)
+                    refused += 1
+                    continue
+                acked.append(item.id)
+        finally:
+            self.outbox.mark_sent_many(acked)
         if refused:
             raise UpstreamError(f"upstream broker refused {refused} envelope(s)")
-        return sent
+        return len(acked)
 
     def _await_puback(self, info: mqtt.MQTTMessageInfo, deadline: float, timeout: float) -> None:
         try:
@@ -195,6 +220,7 @@ class UpstreamPublisher:
         attempt = 0
         try:
             while not stop.is_set():
+                self._tick()
                 try:
                     if not self.connected:
                         self.connect(self.connect_timeout)
@@ -212,6 +238,14 @@ class UpstreamPublisher:
                 self._idle(stop)
         finally:
             self.close()
+
+    def _tick(self) -> None:
+        if self.tick is None:
+            return
+        try:
+            self.tick()
+        except GatewayError as err:
+            log.warning("upstream periodic task failed: %s", err)
 
     def _idle(self, stop: threading.Event) -> None:
         deadline = time.monotonic() + self.idle_interval
