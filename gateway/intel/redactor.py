@@ -1,8 +1,10 @@
-"""Find phone numbers and e-mail addresses in transcript text and replace them with placeholders.
+"""Find identifiers in transcript text and replace them with placeholders.
 
-Both written forms ("555-212-4368", "jane.doe@example.com") and the spoken forms speech
-recognition produces ("five five five, two one two ...", "jane dot doe at example dot com")
-are recognised. Spans always refer to the original text.
+Phone numbers, e-mail addresses, payment card numbers (13-19 digits passing the Luhn check), US
+social security numbers (written 123-45-6789, or nine digits after "social security" / "SSN")
+and street addresses ("1234 Oak Street", "twelve thirty four Elm Avenue, apartment 5"). Both
+written forms and the spoken forms speech recognition produces ("five five five, two one two
+...", "jane dot doe at example dot com") are recognised. Spans always refer to the original text.
 """
 
 from __future__ import annotations
@@ -13,9 +15,16 @@ from typing import Literal
 
 PHONE_PLACEHOLDER = "[PHONE]"
 EMAIL_PLACEHOLDER = "[EMAIL]"
+CARD_PLACEHOLDER = "[CARD]"
+SSN_PLACEHOLDER = "[SSN]"
+ADDRESS_PLACEHOLDER = "[ADDRESS]"
 MIN_PHONE_DIGITS = 7
 
-Kind = Literal["phone", "email"]
+Kind = Literal["phone", "email", "card", "ssn", "address"]
+PLACEHOLDERS: dict[str, str] = {
+    "phone": PHONE_PLACEHOLDER, "email": EMAIL_PLACEHOLDER, "card": CARD_PLACEHOLDER,
+    "ssn": SSN_PLACEHOLDER, "address": ADDRESS_PLACEHOLDER,
+}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +56,7 @@ class _Token:
         return self.text.lower()
 
 
-_PLACEHOLDER = r"\[(?:PHONE|EMAIL)\]"
+_PLACEHOLDER = r"\[(?:PHONE|EMAIL|CARD|SSN|ADDRESS)\]"
 _TOKEN = re.compile(rf"{_PLACEHOLDER}|[A-Za-z0-9]+(?:'[A-Za-z]+)*|[@._-]", re.ASCII)
 # For phone numbers letters and digits are separate tokens: "call5552124368" holds a number.
 _PHONE_TOKEN = re.compile(rf"{_PLACEHOLDER}|[A-Za-z]+(?:'[A-Za-z]+)*|[0-9]+", re.ASCII)
@@ -95,15 +104,17 @@ _NOT_LOCAL = frozenset(
 
 
 def redact(text: str) -> Redaction:
-    """Replace phone numbers and e-mail addresses in ``text`` with placeholders."""
+    """Replace identifiers in ``text`` with placeholders such as ``[PHONE]`` or ``[CARD]``."""
     emails = _find_emails(text)
-    phones = _find_phones(text, [(f.start, f.end) for f in emails])
-    findings = tuple(sorted(emails + phones, key=lambda f: f.start))
+    numbers = _find_phones(text, [(f.start, f.end) for f in emails])
+    taken = [(f.start, f.end) for f in emails + numbers]
+    addresses = _find_addresses(text, taken)
+    findings = tuple(sorted(emails + numbers + addresses, key=lambda f: f.start))
     parts: list[str] = []
     cursor = 0
     for finding in findings:
         parts.append(text[cursor : finding.start])
-        parts.append(PHONE_PLACEHOLDER if finding.kind == "phone" else EMAIL_PLACEHOLDER)
+        parts.append(PLACEHOLDERS[finding.kind])
         cursor = finding.end
     parts.append(text[cursor:])
     return Redaction("".join(parts), findings)
@@ -242,7 +253,81 @@ def _phone_from_run(text: str, run: list[_Token]) -> list[Finding]:
     start = run[0].start
     while start > 0 and text[start - 1] in "(+":
         start -= 1
-    return [Finding("phone", start, run[-1].end, digits)]
+    return [Finding(_number_kind(text, start, run[-1].end, digits), start, run[-1].end, digits)]
+
+
+_WRITTEN_SSN = re.compile(r"[0-9]{3}[- ][0-9]{2}[- ][0-9]{4}")
+_SSN_CONTEXT = re.compile(r"\b(?:social(?: security)?|ssn|s s n)\b[^.?!]{0,40}$", re.IGNORECASE)
+
+
+def luhn_valid(digits: str) -> bool:
+    """The Luhn checksum every payment card number satisfies."""
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch)
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def _number_kind(text: str, start: int, end: int, digits: str) -> Kind:
+    """A run of digits is a card if it passes Luhn at card length, an SSN if written or
+    introduced as one, else a phone number; all of them are redacted either way."""
+    if 13 <= len(digits) <= 19 and luhn_valid(digits) and len(set(digits)) > 1:
+        return "card"
+    if len(digits) == 9 and (
+        _WRITTEN_SSN.fullmatch(text[start:end]) or _SSN_CONTEXT.search(text[:start])
+    ):
+        return "ssn"
+    return "phone"
+
+
+# --- street addresses -----------------------------------------------------------------------
+
+_NUMBER_WORD = (
+    r"(?:zero|oh|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|"
+    r"fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|"
+    r"seventy|eighty|ninety|hundred|thousand)"
+)
+_ORDINAL = (
+    r"(?:[0-9]+(?:st|nd|rd|th)|first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|"
+    r"tenth|eleventh|twelfth)"
+)
+_STREET_SUFFIX = (
+    r"(?:street|st|avenue|ave|road|rd|drive|dr|lane|ln|boulevard|blvd|court|ct|way|place|pl|"
+    r"circle|cir|terrace|parkway|pkwy|highway|hwy|trail|square|loop|alley|row)"
+)
+_ADDRESS = re.compile(
+    rf"""
+    (?<![\w$.,])
+    (?:[0-9]{{1,6}}[A-Za-z]?|{_NUMBER_WORD}(?:[\s-]+{_NUMBER_WORD}){{0,5}})  # house number
+    \s+
+    (?:(?:north|south|east|west|n|s|e|w)\.?\s+)?                            # direction
+    (?:(?:[A-Z][A-Za-z'.-]*|(?i:{_ORDINAL}))\s+){{1,3}}?                      # street name
+    (?i:{_STREET_SUFFIX})\b
+    (?:,?\s+(?i:apartment|apt\.?|unit|suite|number|\#)\s*
+       (?:[0-9]+[A-Za-z]?|[A-Za-z]\b|{_NUMBER_WORD}(?:[\s-]+{_NUMBER_WORD}){{0,2}}))?  # unit
+    """,
+    re.VERBOSE | re.IGNORECASE,
+)
+
+
+def _find_addresses(text: str, taken: list[tuple[int, int]]) -> list[Finding]:
+    found = []
+    for match in _ADDRESS.finditer(text):
+        if any(start < match.end() and match.start() < end for start, end in taken):
+            continue
+        if not _ADDRESS_NAME.search(match.group()):
+            continue
+        found.append(Finding("address", match.start(), match.end(),
+                             " ".join(match.group().lower().split())))
+    return found
+
+
+# The street name must hold a capitalised word or an ordinal (lower-case common words like
+# "3 cars on the way" are not addresses); the case-blind pattern above cannot tell.
+_ADDRESS_NAME = re.compile(rf"\s(?:[A-Z][a-z'.-]*|{_ORDINAL})\s")
 
 
 def _year_list(text: str, run: list[_Token]) -> bool:

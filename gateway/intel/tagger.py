@@ -40,6 +40,9 @@ _CONTRACTIONS = (
     (re.compile(r"%"), " percent "),
     (re.compile(r"\[phone\]"), " phonenumber "),
     (re.compile(r"\[email\]"), " emailaddress "),
+    (re.compile(r"\[card\]"), " cardnumber "),
+    (re.compile(r"\[ssn\]"), " ssnumber "),
+    (re.compile(r"\[address\]"), " streetaddress "),
 )
 _WORD = re.compile(r"[a-z0-9]+|[.,;:!?]+")
 _QUESTION_START = frozenset(

@@ -147,6 +147,32 @@ def load_audio(path: Path) -> Audio:
         raise AudioError(f"{path}: not a readable audio file ({err})") from err
 
 
+def pcm16_to_channels(pcm: bytes, sample_rate: int, channels: int) -> list[Audio]:
+    """Split interleaved little-endian PCM16 into one 16 kHz float32 :class:`Audio` per channel."""
+    _check_format(sample_rate, channels, "PCM16 audio")
+    if len(pcm) % (2 * channels):
+        raise AudioError(f"PCM16 audio: {len(pcm)} bytes is not a whole number of frames")
+    frames = np.frombuffer(pcm, dtype="<i2").reshape(-1, channels)
+    return [
+        _to_audio([frames[:, [c]].astype(np.float32) / 32768.0], sample_rate, "PCM16 audio")
+        for c in range(channels)
+    ]
+
+
+def load_channels(path: Path) -> list[Audio]:
+    """Decode a file into one 16 kHz float32 :class:`Audio` per channel (not downmixed)."""
+    import soundfile
+
+    if not path.is_file():
+        raise AudioError(f"{path}: no such file")
+    try:
+        data, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+    except soundfile.SoundFileError as err:
+        raise AudioError(f"{path}: not a readable audio file ({err})") from err
+    _check_format(rate, data.shape[1], str(path))
+    return [_to_audio([data[:, [c]]], rate, str(path)) for c in range(data.shape[1])]
+
+
 def pcm16_to_audio(pcm: bytes, sample_rate: int, channels: int) -> Audio:
     """Turn interleaved little-endian signed 16-bit PCM into 16 kHz mono float32 samples."""
     _check_format(sample_rate, channels, "PCM16 audio")

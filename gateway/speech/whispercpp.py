@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import re
 import threading
 from pathlib import Path
@@ -10,9 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from gateway.intel.types import Segment
 from gateway.speech.audio import SAMPLE_RATE
-from gateway.speech.engine import EngineInfo
+from gateway.speech.engine import EngineInfo, Heard
 from gateway.speech.errors import EngineError
 
 log = logging.getLogger(__name__)
@@ -20,11 +20,27 @@ log = logging.getLogger(__name__)
 _GGML_MAGIC = b"lmgg"  # 0x67676d6c, little-endian
 _ANNOTATION = re.compile(r"\[[^\]]*\]|\([^)]*\)|\*[^*]*\*|♪+")
 
+FULL_AUDIO_CTX = 1500  # encoder positions for Whisper's 30 s window (50 per second)
+_CTX_STEP = 64
+_CTX_MARGIN = 64  # positions of headroom past the audio (~1.3 s)
+
 
 def clean_text(text: str) -> str:
     """Strip non-speech annotations such as ``[BLANK_AUDIO]`` or ``(music)``; '' if no words."""
     text = " ".join(_ANNOTATION.sub(" ", text).split())
     return text if any(ch.isalnum() for ch in text) else ""
+
+
+def audio_ctx_for(duration_s: float, shrink_below_s: float) -> int:
+    """Encoder context for a window: the full 1500 unless it is shorter than ``shrink_below_s``.
+
+    Whisper encodes 30 s whatever the input holds; a short window with a context cut to fit it
+    (rounded up to a multiple of 64, with a margin) costs a fraction of that.
+    """
+    if duration_s >= shrink_below_s:
+        return 0  # whisper.cpp's "as trained"
+    needed = duration_s * SAMPLE_RATE / 320 + _CTX_MARGIN  # 320 samples per encoder position
+    return min(FULL_AUDIO_CTX, _CTX_STEP * math.ceil(needed / _CTX_STEP))
 
 
 def _check_model_file(path: Path) -> None:
@@ -39,7 +55,12 @@ def _check_model_file(path: Path) -> None:
 
 
 class WhisperCppEngine:
-    """A loaded whisper.cpp model: greedy decoding at temperature 0, one call at a time."""
+    """A loaded whisper.cpp model at temperature 0, one call at a time.
+
+    ``beam_size`` 1 decodes greedily; more runs beam search. ``initial_prompt`` primes the
+    decoder with the site's vocabulary (product and competitor names). Windows shorter than
+    ``shrink_ctx_below_s`` are encoded with a reduced audio context (0 turns that off).
+    """
 
     def __init__(
         self,
@@ -48,9 +69,13 @@ class WhisperCppEngine:
         *,
         language: str = "en",
         initial_prompt: str | None = None,
+        beam_size: int = 1,
+        shrink_ctx_below_s: float = 0.0,
     ) -> None:
         if threads < 1:
             raise ValueError(f"threads must be at least 1, not {threads}")
+        if beam_size < 1:
+            raise ValueError(f"beam_size must be at least 1, not {beam_size}")
         _check_model_file(model_path)
         from pywhispercpp.model import Model
 
@@ -66,26 +91,31 @@ class WhisperCppEngine:
             "suppress_blank": True,
             "suppress_nst": True,
         }
+        if beam_size > 1:
+            params["beam_search"] = {"beam_size": beam_size, "patience": -1.0}
         if initial_prompt:
             params["initial_prompt"] = initial_prompt
         try:
-            self._model = Model(str(model_path), params_sampling_strategy=0,
+            self._model = Model(str(model_path), params_sampling_strategy=int(beam_size > 1),
                                 redirect_whispercpp_logs_to=None, **params)
         except Exception as err:  # the bindings raise bare Exceptions and RuntimeErrors
             raise EngineError(f"cannot load speech model {model_path}: {err}") from err
         self._lock = threading.Lock()
+        self._shrink_below_s = shrink_ctx_below_s
         self.info = EngineInfo("whisper.cpp", str(model_path), threads)
-        log.info("loaded speech model %s with %d threads", model_path, threads)
+        log.info("loaded speech model %s with %d threads, beam %d", model_path, threads,
+                 beam_size)
 
-    def transcribe(self, samples: np.ndarray) -> list[Segment]:
+    def transcribe(self, samples: np.ndarray) -> list[Heard]:
         """Transcribe 16 kHz mono samples; segment times are seconds from their start."""
         if len(samples) == 0:
             return []
         audio = np.ascontiguousarray(samples, dtype=np.float32)
         duration = len(audio) / SAMPLE_RATE
+        ctx = audio_ctx_for(duration, self._shrink_below_s)
         try:
             with self._lock:
-                raw = self._model.transcribe(audio)
+                raw = self._model.transcribe(audio, audio_ctx=ctx, extract_probability=True)
         except Exception as err:
             raise EngineError(f"whisper.cpp failed: {err}") from err
         segments = []
@@ -94,5 +124,8 @@ class WhisperCppEngine:
             if text:
                 start = min(max(seg.t0 / 100, 0.0), duration)
                 end = min(max(seg.t1 / 100, start), duration)
-                segments.append(Segment(start, end, text))
+                probability = float(seg.probability)
+                logprob = math.log(probability) if probability > 0 else math.nan
+                segments.append(Heard(start, end, text, probability=probability,
+                                      avg_logprob=logprob))
         return segments
