@@ -25,7 +25,7 @@ from gateway.crypto.identity import (
     load_tenant_public_key,
 )
 from gateway.sync.envelope import seal
-from gateway.sync.hq import HqConsumer, HqStore, receive_main
+from gateway.sync.hq import HqConsumer, HqStore, ReceiveOptions, receive_main
 from gateway.sync.outbox import OutboxItem
 from gateway.sync.schema import ConversationMetadata, Envelope, TagSpan, upstream_topic
 from gateway.sync.upstream import UpstreamPublisher
@@ -178,8 +178,10 @@ def test_hq_offline_loses_nothing_and_receive_main(mosquitto: Broker, tmp_path: 
     assert outbox.rejected == [4]
     publisher.close()
     out = io.StringIO()
-    code = receive_main(mosquitto.host, mosquitto.port, tmp_path / "tenant.pem",
-                        [tmp_path / "gw-1.signer.json"], tmp_path / "hq.db", out, 3, 10.0)
+    options = ReceiveOptions(mosquitto.host, mosquitto.port, [tmp_path / "tenant.pem"],
+                             [tmp_path / "gw-1.signer.json"], db=tmp_path / "hq.db", count=3,
+                             timeout=10.0)  # fmt: skip
+    code = receive_main(options, out)
     assert code == 0
     lines = [json.loads(line) for line in out.getvalue().splitlines()]
     assert [line["idempotency_key"] for line in lines] == [f"conversation:c-{n}" for n in range(3)]
@@ -188,7 +190,8 @@ def test_hq_offline_loses_nothing_and_receive_main(mosquitto: Broker, tmp_path: 
 def test_receive_main_reports_bad_keys(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "tenant.pem").write_bytes(b"x" * 32)
     (tmp_path / "tenant.pem").chmod(0o644)
-    assert receive_main("127.0.0.1", 1, tmp_path / "tenant.pem", [], None, None, 1, 1.0) == 2
+    options = ReceiveOptions("127.0.0.1", 1, [tmp_path / "tenant.pem"], count=1, timeout=1.0)
+    assert receive_main(options) == 2
     assert "chmod 600" in capsys.readouterr().err
 
 

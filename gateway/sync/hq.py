@@ -1,8 +1,12 @@
-"""The reference HQ consumer: receives sealed envelopes, verifies, decrypts, de-duplicates, stores.
+"""The reference HQ consumer: receives sealed envelopes, verifies, decrypts, de-duplicates, applies.
 
 Bad messages are counted and logged (never their content) and the consumer carries on. Messages
-are acknowledged to the broker only after they were handled, and the MQTT session persists, so
-HQ being offline or crashing loses nothing; duplicates are dropped by idempotency key.
+are acknowledged to the broker only after they were applied, and the MQTT session persists, so
+HQ being offline or crashing loses nothing; duplicates are dropped by idempotency key in the
+shared :class:`HqStore`. Several consumers split the load with an MQTT v5 shared subscription
+(``$share/<group>/...``); because they share one store, each envelope is applied exactly once.
+HQ may hold several tenant private keys at once (key rotation): a gateway seals one copy per key,
+and a copy for a key this consumer lacks is skipped, not rejected.
 """
 
 from __future__ import annotations
@@ -10,13 +14,12 @@ from __future__ import annotations
 import json
 import logging
 import queue
-import sqlite3
 import ssl
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
@@ -29,82 +32,36 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from gateway.crypto.errors import CryptoError
-from gateway.crypto.identity import TrustedSigner, load_signer, load_tenant_private_key
-from gateway.sync.envelope import SealedHeader, SignerLookup, open_sealed_with_header
-from gateway.sync.schema import Envelope, EnvelopeError, to_json, topic_gateway_id
+from gateway.crypto.identity import (
+    TrustedSigner,
+    load_signer,
+    load_tenant_private_key,
+    x25519_key_id,
+)
+from gateway.sync.continuity import AuditKeyLookup
+from gateway.sync.envelope import SignerLookup, open_sealed_with_header, parse_sealed_header
+from gateway.sync.hq_store import HqStore
+from gateway.sync.schema import Envelope, EnvelopeError, topic_gateway_id
+from gateway.sync.tls import client_tls_context
 
 log = logging.getLogger(__name__)
 
 DEFAULT_TOPIC = "salestag/v1/hq/+/envelopes"
-Outcome = Literal["accepted", "duplicate", "rejected"]
+Outcome = Literal["accepted", "duplicate", "deleted", "not_ours", "rejected"]
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS envelopes (
-    gateway_id TEXT NOT NULL,
-    idempotency_key TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    signer_key_id TEXT NOT NULL,
-    created_at REAL NOT NULL,
-    received_at REAL NOT NULL,
-    envelope TEXT NOT NULL,
-    PRIMARY KEY (gateway_id, idempotency_key)
-)
-"""
-
-
-class HqStore:
-    """Received envelopes in SQLite, one row per (gateway id, idempotency key); optional JSONL."""
-
-    def __init__(self, path: Path | None = None, *, jsonl: TextIO | None = None) -> None:
-        self._db = sqlite3.connect(":memory:" if path is None else path, check_same_thread=False)
-        self._lock = threading.Lock()
-        self._jsonl = jsonl
-        with self._lock, self._db:
-            if path is not None:
-                self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute(_SCHEMA)
-
-    def add(self, envelope: Envelope, header: SealedHeader) -> bool:
-        """Store ``envelope``; returns False (and stores nothing) if it was already received."""
-        text = to_json(envelope).decode("ascii")
-        with self._lock, self._db:
-            cursor = self._db.execute(
-                "INSERT OR IGNORE INTO envelopes VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    header.gateway_id,
-                    envelope.idempotency_key,
-                    envelope.kind,
-                    header.signer_key_id,
-                    envelope.created_at,
-                    time.time(),
-                    text,
-                ),
-            )
-        if cursor.rowcount != 1:
-            return False
-        if self._jsonl is not None:
-            self._jsonl.write(text + "\n")
-            self._jsonl.flush()
-        return True
-
-    def count(self) -> int:
-        """How many distinct envelopes are stored."""
-        with self._lock:
-            row = self._db.execute("SELECT count(*) FROM envelopes").fetchone()
-        return int(row[0])
-
-    def close(self) -> None:
-        """Close the database."""
-        self._db.close()
+__all__ = ["DEFAULT_TOPIC", "HqConsumer", "HqStats", "HqStore", "ReceiveOptions", "receive_main",
+           "signer_lookup", "audit_key_lookup"]  # fmt: skip
 
 
 @dataclass
 class HqStats:
-    """Message counters; ``received == accepted + duplicates + rejected``."""
+    """Message counters; ``received`` is the sum of all the others."""
 
     received: int = 0
     accepted: int = 0
     duplicates: int = 0
+    deleted: int = 0
+    not_ours: int = 0
     rejected: int = 0
 
 
@@ -119,26 +76,38 @@ def signer_lookup(signers: Iterable[TrustedSigner]) -> SignerLookup:
     return lookup
 
 
+def audit_key_lookup(signers: Iterable[TrustedSigner]) -> AuditKeyLookup:
+    """Gateway id -> the audit-checkpoint keys HQ trusts for it."""
+    by_gateway: dict[str, list[Ed25519PublicKey]] = {}
+    for signer in signers:
+        by_gateway.setdefault(signer.gateway_id, []).append(signer.public_key)
+    return lambda gateway_id: by_gateway.get(gateway_id, [])
+
+
 class HqConsumer:
-    """Subscribes (MQTT v5, QoS 1) to gateways' envelopes and stores the authentic ones."""
+    """Subscribes (MQTT v5, QoS 1) to gateways' envelopes and applies the authentic ones."""
 
     def __init__(
         self,
         host: str,
         port: int,
         *,
-        recipient_private_key: X25519PrivateKey,
+        recipient_private_key: X25519PrivateKey | Sequence[X25519PrivateKey],
         trusted_signers: Mapping[str, Ed25519PublicKey] | SignerLookup,
         store: HqStore,
         topic: str = DEFAULT_TOPIC,
+        share_group: str | None = None,
         client_id: str = "salestag-hq",
         tls: ssl.SSLContext | None = None,
         session_expiry_s: int = 7 * 24 * 3600,
         on_envelope: Callable[[Envelope], None] | None = None,
     ) -> None:
-        self.host, self.port, self.topic = host, port, topic
+        self.host, self.port = host, port
+        self.topic = f"$share/{share_group}/{topic}" if share_group else topic
         self.client_id, self.tls = client_id, tls
-        self._private_key = recipient_private_key
+        keys = ([recipient_private_key] if isinstance(recipient_private_key, X25519PrivateKey)
+                else list(recipient_private_key))
+        self._keys = {x25519_key_id(k): k for k in keys}
         self._trusted = trusted_signers
         self.store = store
         self.session_expiry_s = session_expiry_s
@@ -148,11 +117,15 @@ class HqConsumer:
         self._inbox: queue.Queue[tuple[str, bytes, int, int]] = queue.Queue()
 
     def handle(self, topic: str, payload: bytes) -> Outcome:
-        """Verify, decrypt, de-duplicate and store one message; counts the outcome."""
+        """Verify, decrypt, de-duplicate and apply one message; counts the outcome."""
         self.stats.received += 1
         try:
+            key = self._keys.get(parse_sealed_header(payload).recipient_key_id)
+            if key is None:
+                self.stats.not_ours += 1
+                return "not_ours"
             envelope, header = open_sealed_with_header(
-                payload, recipient_private_key=self._private_key, trusted_signers=self._trusted
+                payload, recipient_private_key=key, trusted_signers=self._trusted
             )
             if topic_gateway_id(topic) != header.gateway_id:
                 raise EnvelopeError("topic does not name the signing gateway")
@@ -160,14 +133,18 @@ class HqConsumer:
             self.stats.rejected += 1
             log.warning("rejected a %d-byte message on %s: %s", len(payload), topic, err)
             return "rejected"
-        if not self.store.add(envelope, header):
+        outcome = self.store.add(envelope, header.signer_key_id)
+        if outcome == "duplicate":
             self.stats.duplicates += 1
-            log.info("duplicate envelope from gateway %s dropped", header.gateway_id)
-            return "duplicate"
-        self.stats.accepted += 1
-        if self.on_envelope is not None:
-            self.on_envelope(envelope)
-        return "accepted"
+            log.debug("duplicate envelope from gateway %s dropped", header.gateway_id)
+        elif outcome == "deleted":
+            self.stats.deleted += 1
+            log.info("envelope about a deleted conversation from %s dropped", header.gateway_id)
+        else:
+            self.stats.accepted += 1
+            if self.on_envelope is not None:
+                self.on_envelope(envelope)
+        return outcome
 
     def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, code: ReasonCode, _p: Any) -> None:
         if code.is_failure:
@@ -228,47 +205,67 @@ class HqConsumer:
             self.subscribed.clear()
 
 
-def receive_main(
-    host: str,
-    port: int,
-    private_key_path: Path,
-    signer_public_key_paths: list[Path],
-    db_path: Path | None,
-    jsonl: TextIO | None,
-    count: int | None,
-    timeout: float | None,
-) -> int:
-    """``salestag-gateway hq receive``: print each new envelope as a JSON line.
+@dataclass
+class ReceiveOptions:
+    """What ``salestag-gateway hq receive`` was asked to do."""
 
-    Lines go to ``jsonl`` or stdout; a summary goes to stderr. Exit codes: 0 when ``count``
-    envelopes arrived (or the timeout passed with no count), 1 on a timeout before ``count``,
-    2 for unusable keys, 130 on Ctrl-C.
+    host: str = "127.0.0.1"
+    port: int = 1883
+    private_keys: list[Path] = field(default_factory=list)
+    signers: list[Path] = field(default_factory=list)
+    audit_signers: list[Path] = field(default_factory=list)
+    db: Path | None = None
+    jsonl: Path | None = None
+    count: int | None = None
+    timeout: float | None = None
+    share_group: str | None = None
+    client_id: str = "salestag-hq"
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    tls: bool = False
+
+
+def receive_main(options: ReceiveOptions, out: TextIO | None = None) -> int:
+    """``salestag-gateway hq receive``: apply envelopes, print each new one as a JSON line.
+
+    Lines go to ``options.jsonl``, else ``out``, else stdout; a summary goes to stderr. Exit
+    codes: 0 when ``count`` envelopes arrived (or the timeout passed with no count), 1 on a timeout
+    before ``count``, 2 for unusable keys, 130 on Ctrl-C.
     """
     try:
-        private_key = load_tenant_private_key(private_key_path)
-        signers = [load_signer(path) for path in signer_public_key_paths]
+        private_keys = [load_tenant_private_key(path) for path in options.private_keys]
+        signers = [load_signer(path) for path in options.signers]
+        audit = [load_signer(path) for path in options.audit_signers]
+        tls = (client_tls_context(options.ca_file, options.cert_file, options.key_file)
+               if options.tls or options.ca_file or options.cert_file else None)
     except CryptoError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    if not signers:
-        print("error: trust at least one gateway signer file", file=sys.stderr)
+    if not signers or not private_keys:
+        print("error: give at least one tenant key and one trusted gateway signer file",
+              file=sys.stderr)
         return 2
+    sink = options.jsonl.open("a", encoding="utf-8") if options.jsonl else None
     stop = threading.Event()
-    store = HqStore(db_path, jsonl=jsonl if jsonl is not None else sys.stdout)
+    store = HqStore(options.db, jsonl=sink or out or sys.stdout,
+                    audit_keys=audit_key_lookup(audit) if audit else None)
+    count = options.count
 
     def accepted(_envelope: Envelope) -> None:
         if count is not None and consumer.stats.accepted >= count:
             stop.set()
 
     consumer = HqConsumer(
-        host, port, recipient_private_key=private_key, trusted_signers=signer_lookup(signers),
-        store=store, on_envelope=accepted,
+        options.host, options.port, recipient_private_key=private_keys,
+        trusted_signers=signer_lookup(signers), store=store, on_envelope=accepted,
+        share_group=options.share_group, client_id=options.client_id, tls=tls,
     )  # fmt: skip
     worker = threading.Thread(target=consumer.run, args=(stop,), name="hq-receive", daemon=True)
     worker.start()
     code = 0
     try:
-        deadline = None if timeout is None else time.monotonic() + timeout
+        deadline = None if options.timeout is None else time.monotonic() + options.timeout
         while not stop.wait(0.2) and worker.is_alive():
             if deadline is not None and time.monotonic() >= deadline:
                 break
@@ -278,9 +275,14 @@ def receive_main(
         code = 1  # the consumer stopped on an error it could not handle; it was logged
     stop.set()
     worker.join(timeout=10)
+    alerts = store.alerts()
     store.close()
+    if sink is not None:
+        sink.close()
     stats = consumer.stats
-    print(json.dumps({"summary": vars(stats)}), file=sys.stderr)
+    print(json.dumps({"summary": vars(stats), "audit_alerts": len(alerts)}),
+          file=sys.stderr)
     if code == 0 and count is not None and stats.accepted < count:
         code = 1
     return code
+
