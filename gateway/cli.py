@@ -13,6 +13,7 @@ from pathlib import Path
 from gateway import __version__
 from gateway.config import Config, ConfigError, load_config, render_toml
 from gateway.errors import GatewayError
+from gateway.logsetup import configure_logging
 
 DEFAULT_CONFIG = Path("/etc/salestag/gateway.toml")
 log = logging.getLogger("gateway")
@@ -51,6 +52,43 @@ def cmd_run(args: argparse.Namespace) -> int:
     from gateway.service import run_service
 
     return run_service(_config(args))
+
+
+def cmd_provision(args: argparse.Namespace) -> int:
+    from gateway.appliance import provision
+
+    config = _config(args)
+    result = provision(config, Path(args.credstore), owner=args.owner,
+                       broker_group=args.broker_group)
+    print(f"gateway {config.site.gateway_id}: created "
+          f"{', '.join(result.created) if result.created else 'nothing (already provisioned)'}")
+    print(f"gateway signing key id: {result.signing_key_id}")
+    if result.setup_code:
+        print(f"SETUP CODE: {result.setup_code}  (type it into the web UI's setup wizard)")
+        log.info("a one-time setup code was printed to the console")
+    return 0
+
+
+def cmd_capture(args: argparse.Namespace) -> int:
+    from gateway.service import record_microphone
+
+    config = _config(args)
+    if args.device is not None:
+        config.capture.device = args.device
+    if args.rate:
+        config.capture.sample_rate = args.rate
+    frames = args.frames or max(1, int(args.seconds * 1000) // config.capture.frame_ms)
+    stats = record_microphone(config, frames)
+    print(json.dumps({"frames": stats.frames, "conversations": stats.sessions}))
+    return 0
+
+
+def cmd_capture_devices(args: argparse.Namespace) -> int:
+    from gateway.ingest.capture import input_devices
+
+    for index, name, channels in input_devices():
+        print(f"{index}\t{name}\t{channels} input channels")
+    return 0
 
 
 def cmd_badge_sim(args: argparse.Namespace) -> int:
@@ -158,6 +196,22 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("file", help="TOML config file")
     add("config-defaults", cmd_config_defaults, "print every setting with its default and help")
 
+    prov = add("provision", cmd_provision,
+               "first boot (as root): keys and local CA in the credential store, setup code")
+    prov.add_argument("--credstore", default="/etc/credstore/salestag",
+                      help="root-only folder for the keys (default: /etc/credstore/salestag)")
+    prov.add_argument("--owner", help="service user to hand the data directory to")
+    prov.add_argument("--broker-group", help="group of the broker, which shares its folder")
+
+    cap = add("capture", cmd_capture,
+              "record the local microphone into one conversation (count frames or seconds)")
+    cap.add_argument("--seconds", type=float, default=10.0,
+                     help="how long to record (default: 10)")
+    cap.add_argument("--frames", type=int, help="record exactly this many frames instead")
+    cap.add_argument("--device", help="input device name or index (default: from config)")
+    cap.add_argument("--rate", type=int, help="sample rate in Hz (default: from config)")
+    add("capture-devices", cmd_capture_devices, "list the sound input devices")
+
     sim = add("badge-sim", cmd_badge_sim, "stream a WAV file like a real badge")
     sim.add_argument("--wav", required=True, help="audio file to stream")
     sim.add_argument("--host", help="broker address (default: from config)")
@@ -234,10 +288,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     os.umask(0o077)  # keys, database and spool are the gateway's alone
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        stream=sys.stderr)
-    logging.getLogger("pywhispercpp").setLevel(logging.DEBUG if args.verbose else logging.WARNING)
+    configure_logging(verbose=args.verbose)  # journald fields under systemd, else stderr
     try:
         return int(args.func(args))
     except ConfigError as exc:

@@ -139,6 +139,25 @@ class UpstreamConfig:
 
 
 @dataclass
+class CaptureConfig:
+    """A microphone on the gateway itself (a USB mic or a badge dock), recorded like a badge."""
+
+    enabled: bool = setting(
+        False, "Record the local microphone (started by `salestag-gateway run`).")
+    device: str = setting(
+        "", "Input device: a PortAudio device name or index, or an ALSA PCM name; empty: default.")
+    sample_rate: int = setting(16000, "Sample rate asked of the device, in Hz.",
+                               lo=8000, hi=48000)
+    channels: int = setting(1, "Channels to record: 1, or 2 for a two-mic dock.", lo=1, hi=2)
+    badge_id: str = setting("local-mic", "Badge id under which the microphone's audio is stored.",
+                            pattern=_ID)
+    frame_ms: int = setting(100, "Audio per frame, in milliseconds.", lo=10, hi=1000)
+    session_s: float = setting(
+        300.0, "A recording is cut into conversations of at most this many seconds.",
+        lo=5, hi=14400)
+
+
+@dataclass
 class Config:
     """The whole gateway configuration."""
 
@@ -150,6 +169,7 @@ class Config:
     tagger: TaggerConfig = field(default_factory=TaggerConfig)
     retention: RetentionConfig = field(default_factory=RetentionConfig)
     upstream: UpstreamConfig = field(default_factory=UpstreamConfig)
+    capture: CaptureConfig = field(default_factory=CaptureConfig)
 
     @property
     def data_dir(self) -> Path:

@@ -15,9 +15,11 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
 from gateway.broker import write_mosquitto_config
 from gateway.config import Config
+from gateway.credentials import credential_path
 from gateway.crypto.datakeys import KeyStore
 from gateway.crypto.identity import GatewayIdentity
 from gateway.errors import GatewayError
+from gateway.ingest.capture import CaptureStats
 from gateway.ingest.mqtt import MqttIngest
 from gateway.ingest.recorder import Recorder
 from gateway.notify import Notifier, watchdog_interval_s
@@ -54,11 +56,11 @@ class Layout:
 
     @property
     def kek(self) -> Path:
-        return self.keys / "kek.key"
+        return credential_path("kek.key", self.keys / "kek.key")
 
     @property
     def signing_key(self) -> Path:
-        return self.keys / "gateway-signing.key"
+        return credential_path("gateway-signing.key", self.keys / "gateway-signing.key")
 
     @property
     def signing_public(self) -> Path:
@@ -123,6 +125,8 @@ def run_service(config: Config) -> int:
                                      keep_raw_audio=config.retention.raw_audio_days > 0)
         supervisor.add(f"transcribe-{n}", worker.run)
     supervisor.add("ingest", lambda s: _run_ingest(config, layout, keys, spool, s))
+    if config.capture.enabled:
+        supervisor.add("capture", lambda s: _capture_until(config, layout, keys, spool, s))
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
@@ -150,6 +154,44 @@ def _run_ingest(config: Config, layout: Layout, keys: KeyStore, spool: AudioSpoo
                client_id=config.broker.client_id, assembler=assembler,
                recorder=recorder).run(stop)
     db.close()
+
+
+def _run_capture(config: Config, layout: Layout, keys: KeyStore, spool: AudioSpool,
+                 stop: threading.Event, max_frames: int | None = None) -> CaptureStats:
+    """Record the local microphone into conversations until ``stop`` (or ``max_frames``)."""
+    from gateway.ingest.capture import CaptureFormat, MicCapture, SoundDeviceInput, parse_device
+
+    fmt = CaptureFormat(sample_rate=config.capture.sample_rate,
+                        channels=config.capture.channels, frame_ms=config.capture.frame_ms)
+    db = open_db(layout.db)
+    recorder = Recorder(site=config.site.id, keys=keys, conversations=Conversations(db),
+                        jobs=JobQueue(db), spool=spool)
+    assembler = Assembler(session_timeout_s=config.ingest.session_timeout_s,
+                          reorder_window=config.ingest.reorder_window)
+    capture = MicCapture(open_input=lambda: SoundDeviceInput(parse_device(config.capture.device),
+                                                             fmt),
+                         assembler=assembler, recorder=recorder, fmt=fmt,
+                         badge_id=config.capture.badge_id, rep_id=config.capture.badge_id,
+                         session_s=config.capture.session_s)
+    try:
+        return capture.run(stop, max_frames=max_frames)
+    finally:
+        recorder.close()
+        db.close()
+
+
+def _capture_until(config: Config, layout: Layout, keys: KeyStore, spool: AudioSpool,
+                   stop: threading.Event) -> None:
+    stats = _run_capture(config, layout, keys, spool, stop)
+    log.info("local microphone stopped after %d frames", stats.frames)
+
+
+def record_microphone(config: Config, frames: int) -> CaptureStats:
+    """Record ``frames`` frames of the local microphone as one conversation (the CLI's capture)."""
+    initialize(config)
+    layout = Layout(config.data_dir)
+    return _run_capture(config, layout, KeyStore.load(layout.kek), AudioSpool(layout.spool),
+                        threading.Event(), max_frames=frames)
 
 
 def _run_upstream(config: Config, layout: Layout, identity: GatewayIdentity,
