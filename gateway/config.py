@@ -44,6 +44,7 @@ class SiteConfig:
     id: str = setting("store-001", "Site identifier used in badge topics.", pattern=_ID)
     gateway_id: str = setting("gw-001", "This gateway's identifier, unique in the fleet.",
                               pattern=_ID)
+    name: str = setting("", "Human-readable site name shown in the web UI (e.g. a store's name).")
 
 
 @dataclass
@@ -158,6 +159,24 @@ class CaptureConfig:
 
 
 @dataclass
+class WebConfig:
+    """The installer's and manager's web UI, served over HTTPS by the gateway."""
+
+    enabled: bool = setting(True, "Serve the web UI (started by `salestag-gateway run`).")
+    bind: str = setting("127.0.0.1", "Address the web UI listens on; 0.0.0.0 for the store LAN.")
+    port: int = setting(8443, "HTTPS port of the web UI.", lo=1, hi=65535)
+    tls_cert: str = setting(
+        "", "PEM certificate for the web UI (empty: web/server.crt, made by init).")
+    tls_key: str = setting("", "PEM private key for tls_cert (empty: web/server.key).")
+    session_idle_minutes: int = setting(
+        30, "Minutes without activity after which a login session ends.", lo=5, hi=720)
+    login_max_failures: int = setting(
+        5, "Failed logins in a row that lock an account.", lo=3, hi=20)
+    lockout_minutes: int = setting(
+        15, "Minutes an account stays locked after too many failed logins.", lo=1, hi=1440)
+
+
+@dataclass
 class Config:
     """The whole gateway configuration."""
 
@@ -169,6 +188,7 @@ class Config:
     tagger: TaggerConfig = field(default_factory=TaggerConfig)
     retention: RetentionConfig = field(default_factory=RetentionConfig)
     upstream: UpstreamConfig = field(default_factory=UpstreamConfig)
+    web: WebConfig = field(default_factory=WebConfig)
     capture: CaptureConfig = field(default_factory=CaptureConfig)
 
     @property

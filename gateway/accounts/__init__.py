@@ -1,0 +1,1 @@
+"""People who use the web UI: accounts, roles, password hashing, lockout and the setup code."""

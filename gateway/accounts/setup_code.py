@@ -1,0 +1,66 @@
+"""The one-time setup code that unlocks the first-run wizard until the first account exists.
+
+The code itself is never stored: ``DATA_DIR/setup-code.json`` holds its digest (the format
+``salestag-gateway provision`` writes at an appliance's first boot, see ``gateway.appliance``).
+When the web UI starts and no code exists yet (a box set up without ``provision``), it makes
+one and prints it on the console and in the journal. Creating the first account consumes the
+code and leaves ``DATA_DIR/setup-done``, so no code is ever made again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import json
+import time
+from pathlib import Path
+
+import sqlite_utils
+
+from gateway.accounts.errors import SetupCodeInvalid
+from gateway.appliance import ISSUE_FILE, new_setup_code, setup_code_digest
+from gateway.crypto.keyfiles import write_file_atomically
+
+
+class SetupCode:
+    """Issue and redeem the setup code; it works only while no account exists."""
+
+    def __init__(self, db: sqlite_utils.Database, data_dir: Path,
+                 issue_file: Path | None = ISSUE_FILE) -> None:
+        self.db = db
+        self.code_file = data_dir / "setup-code.json"
+        self.done_file = data_dir / "setup-done"
+        self.issue_file = issue_file
+
+    def needed(self) -> bool:
+        """True until the first account exists."""
+        users = int(self.db.execute("SELECT count(*) FROM users").fetchone()[0])
+        return users == 0 and not self.done_file.exists()
+
+    def issue(self, *, renew: bool = False) -> str | None:
+        """A new code if setup is needed and none exists (or ``renew``); else None."""
+        if not self.needed() or (self.code_file.exists() and not renew):
+            return None
+        code = new_setup_code()
+        record = {"sha256": setup_code_digest(code), "created_at": int(time.time())}
+        write_file_atomically(self.code_file, (json.dumps(record) + "\n").encode(), 0o600,
+                              replace=True)
+        return code
+
+    def check(self, code: str) -> None:
+        """Raise SetupCodeInvalid unless ``code`` is the current, unused code."""
+        try:
+            stored = json.loads(self.code_file.read_text(encoding="utf-8"))["sha256"]
+        except (OSError, ValueError, KeyError, TypeError):
+            raise SetupCodeInvalid("no setup code is waiting to be used") from None
+        if not self.needed() or not hmac.compare_digest(str(stored), setup_code_digest(code)):
+            raise SetupCodeInvalid("that setup code is not valid")
+
+    def consume(self) -> None:
+        """The first account exists: the code is spent and setup is never unlocked again."""
+        write_file_atomically(self.done_file, f"{int(time.time())}\n".encode(), 0o644,
+                              replace=True)
+        self.code_file.unlink(missing_ok=True)
+        if self.issue_file is not None:
+            with contextlib.suppress(OSError):  # root's console banner; a service user may not
+                self.issue_file.unlink(missing_ok=True)

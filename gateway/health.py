@@ -1,0 +1,167 @@
+"""Health of the box for the dashboard, /healthz and /metrics.
+
+The service writes a small status snapshot (broker link, badges, engine, workers) to
+``DATA_DIR/run/status.json`` every few seconds; anything else (job queue, sync backlog, disk,
+CPU temperature and load) is read where it lives. :func:`evaluate` turns the facts into
+``ok``/``degraded`` with reasons, as a pure function.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from gateway.crypto.keyfiles import write_file_atomically
+
+STALE_AFTER_S = 20.0
+DISK_LOW_FRACTION = 0.10
+HOT_CELSIUS = 80.0
+BADGE_RECENT_S = 120.0
+
+Provider = Callable[[], Mapping[str, Any]]
+
+
+def status_path(data_dir: Path) -> Path:
+    return data_dir / "run" / "status.json"
+
+
+class StatusBoard:
+    """Named providers of live facts, gathered into one snapshot the service writes out."""
+
+    def __init__(self) -> None:
+        self._providers: dict[str, Provider] = {}
+
+    def provide(self, name: str, provider: Provider) -> None:
+        self._providers[name] = provider
+
+    def snapshot(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"written_at": time.time(), "pid": os.getpid()}
+        for name, provider in list(self._providers.items()):
+            try:
+                data[name] = dict(provider())
+            except Exception as exc:  # noqa: BLE001 - one bad provider must not hide the rest
+                data[name] = {"error": type(exc).__name__}
+        return data
+
+    def write(self, path: Path) -> None:
+        write_file_atomically(path, json.dumps(self.snapshot()).encode(), 0o600, replace=True)
+
+
+def read_status(path: Path) -> dict[str, Any]:
+    """The service's last snapshot, or {} if there is none or it is unreadable."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+@dataclass
+class Facts:
+    """Everything the dashboard shows, gathered at one moment."""
+
+    now: float
+    service_running: bool
+    service_age_s: float | None
+    broker_connected: bool | None
+    engine: dict[str, Any]
+    jobs: dict[str, int]
+    sync_backlog: int
+    sync_last_success: float | None
+    upstream_enabled: bool
+    disk_total: int
+    disk_free: int
+    cpu_temp_c: float | None
+    load: tuple[float, float, float]
+    badges: list[dict[str, Any]] = field(default_factory=list)
+    ingest: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def cpu_temperature(thermal: Path = Path("/sys/class/thermal")) -> float | None:
+    """The highest thermal-zone temperature in °C, or None where the hardware has none."""
+    temps: list[float] = []
+    for zone in sorted(thermal.glob("thermal_zone*/temp")):
+        try:
+            temps.append(int(zone.read_text().strip()) / 1000.0)
+        except (OSError, ValueError):
+            continue
+    return max(temps) if temps else None
+
+
+def queue_facts(db: sqlite_utils.Database) -> tuple[dict[str, int], int, float | None]:
+    """Job counts by state, pending outbox envelopes, and the time of the last one sent."""
+    jobs = {str(r[0]): int(r[1]) for r in db.execute(
+        "SELECT state, count(*) FROM jobs GROUP BY state").fetchall()}
+    backlog = int(db.execute("SELECT count(*) FROM outbox WHERE sent_at IS NULL").fetchone()[0])
+    last = db.execute("SELECT max(sent_at) FROM outbox").fetchone()[0]
+    return jobs, backlog, float(last) if last is not None else None
+
+
+def badge_rows(status: Mapping[str, Any], now: float) -> list[dict[str, Any]]:
+    """Badges from the snapshot, online ones first, each with seconds since last seen."""
+    ingest = status.get("ingest") or {}
+    badges = ingest.get("badges") or {}
+    seen = ingest.get("last_seen") or {}
+    rows = []
+    for badge_id in sorted(set(badges) | set(seen)):
+        info = badges.get(badge_id) or {}
+        last = seen.get(badge_id)
+        rows.append({"badge_id": badge_id, "state": info.get("state", "unknown"),
+                     "battery_pct": info.get("battery_pct"), "rssi_dbm": info.get("rssi_dbm"),
+                     "last_seen": last,
+                     "last_seen_ago_s": round(now - last, 1) if last else None})
+    rows.sort(key=lambda r: (r["state"] != "online", r["badge_id"]))
+    return rows
+
+
+def gather(data_dir: Path, db: sqlite_utils.Database, *, upstream_enabled: bool,
+           now: float | None = None) -> Facts:
+    """Read every fact for the dashboard (cheap: a few small queries and file reads)."""
+    now = time.time() if now is None else now
+    status = read_status(status_path(data_dir))
+    written = status.get("written_at")
+    age = now - float(written) if isinstance(written, (int, float)) else None
+    running = age is not None and age <= STALE_AFTER_S
+    ingest = status.get("ingest") or {}
+    jobs, backlog, last_sent = queue_facts(db)
+    disk = shutil.disk_usage(data_dir)
+    return Facts(
+        now=now, service_running=running, service_age_s=round(age, 1) if age else age,
+        broker_connected=bool(ingest.get("connected")) if running and ingest else None,
+        engine=dict(status.get("engine") or {}), jobs=jobs, sync_backlog=backlog,
+        sync_last_success=last_sent, upstream_enabled=upstream_enabled,
+        disk_total=disk.total, disk_free=disk.free, cpu_temp_c=cpu_temperature(),
+        load=os.getloadavg(), badges=badge_rows(status, now),
+        ingest={"messages": ingest.get("messages", 0), "rejected": ingest.get("rejected", {})})
+
+
+def evaluate(facts: Facts) -> tuple[str, list[str]]:
+    """``ok`` or ``degraded``, and the reasons a person should act on."""
+    reasons: list[str] = []
+    if not facts.service_running:
+        reasons.append("the gateway service is not running")
+    elif facts.broker_connected is False:
+        reasons.append("the gateway is not connected to the local broker")
+    if facts.engine.get("error"):
+        reasons.append("the speech engine is not ready")
+    if facts.jobs.get("failed"):
+        reasons.append(f"{facts.jobs['failed']} transcription jobs failed")
+    if facts.disk_total and facts.disk_free / facts.disk_total < DISK_LOW_FRACTION:
+        reasons.append("less than 10% disk space left")
+    if facts.cpu_temp_c is not None and facts.cpu_temp_c >= HOT_CELSIUS:
+        reasons.append(f"CPU is hot ({facts.cpu_temp_c:.0f} °C)")
+    if facts.upstream_enabled and facts.sync_backlog and facts.sync_last_success is not None \
+            and facts.now - facts.sync_last_success > 3600:
+        reasons.append("no envelope reached HQ for over an hour")
+    return ("degraded" if reasons else "ok"), reasons

@@ -1,0 +1,92 @@
+"""Serving the web UI over HTTPS with gunicorn (one worker process, a few threads).
+
+One worker keeps memory low on a Pi and keeps the in-memory parts (login rate limits, the
+search index) in one place; threads serve a handful of people at once. The access log leaves
+out query strings, which may hold search words.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from gunicorn.app.base import BaseApplication
+
+from gateway.accounts.setup_code import SetupCode
+from gateway.config import Config
+from gateway.service import Layout
+from gateway.store.db import open_db
+from gateway.webcert import ensure_web_cert, fingerprint, host_names
+
+log = logging.getLogger(__name__)
+
+ACCESS_FORMAT = '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms'
+
+
+class _Gunicorn(BaseApplication):  # type: ignore[misc]
+    def __init__(self, app: Flask, options: dict[str, Any]) -> None:
+        self.app = app
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Flask:
+        return self.app
+
+
+def urls(config: Config) -> list[str]:
+    """Where a browser reaches the web UI."""
+    port = "" if config.web.port == 443 else f":{config.web.port}"
+    if config.web.bind in ("0.0.0.0", "::"):  # noqa: S104 - describing the bind, not binding
+        return [f"https://{name}{port}/" for name in host_names()[1:] or ["localhost"]]
+    host = f"[{config.web.bind}]" if ":" in config.web.bind else config.web.bind
+    return [f"https://{host}{port}/"]
+
+
+def announce(config: Config, out: Any = None, *, renew_code: bool = False) -> str | None:
+    """Print the web UI's address and, while no account exists, a new one-time setup code."""
+    out = out or sys.stdout
+    db = open_db(Layout(config.data_dir).db)
+    try:
+        setup = SetupCode(db, config.data_dir)
+        code = setup.issue(renew=renew_code)
+        waiting = setup.needed()
+    finally:
+        db.close()
+    cert = ensure_web_cert(config)
+    print(f"web UI: {' '.join(urls(config))} (certificate SHA-256 {fingerprint(cert.cert)})",
+          file=out, flush=True)
+    if code:
+        print(f"web UI setup code: {code}  (open the web UI and type it to create the first "
+              "account; it works once)", file=out, flush=True)
+    elif waiting:
+        print("web UI setup: use the setup code shown when this gateway was first set up, or "
+              "make a new one with `salestag-gateway web --new-setup-code`", file=out, flush=True)
+    return code
+
+
+def serve(config: Config, config_path: Path | None, *, threads: int = 4,
+          renew_code: bool = False) -> int:
+    """Run the web UI until SIGTERM/SIGINT."""
+    from webui.app import create_app
+
+    announce(config, renew_code=renew_code)
+    cert = ensure_web_cert(config)
+    app = create_app(config, config_path=config_path)
+    options = {
+        "bind": f"{config.web.bind}:{config.web.port}",
+        "workers": 1, "worker_class": "gthread", "threads": threads,
+        "certfile": str(cert.cert), "keyfile": str(cert.key),
+        "accesslog": "-", "access_log_format": ACCESS_FORMAT, "errorlog": "-",
+        "timeout": 60, "graceful_timeout": 10, "keepalive": 5,
+        "proc_name": "salestag-web", "forwarded_allow_ips": "",
+        "limit_request_line": 8190,
+    }
+    _Gunicorn(app, options).run()
+    return 0
