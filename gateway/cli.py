@@ -228,9 +228,11 @@ def build_parser() -> argparse.ArgumentParser:
     models = add("models", cmd_models, "install, list or verify offline speech models")
     models.add_argument("action", choices=("install", "list", "verify"),
                         help="install a model, list installed ones, or re-check their hashes")
-    models.add_argument("name", nargs="?", default="tiny.en", help="model (default: tiny.en)")
-    models.add_argument("--quant", action="append", choices=("q8_0", "f16"),
-                        help="quantization to install (repeatable; default: both)")
+    models.add_argument("name", nargs="?", default="tiny.en", choices=("tiny.en", "base"),
+                        help="model (default: tiny.en)")
+    models.add_argument("--quant", action="append", choices=("q8_0", "f16", "ct2"),
+                        help="quantization to install (repeatable; default: q8_0 and f16; "
+                        "ct2 is the CTranslate2 model for the faster-whisper engine)")
     models.add_argument("--models-dir", help="model folder (default: DATA_DIR/models)")
 
     analyze = add("analyze", cmd_analyze, "transcribe and tag local audio files")

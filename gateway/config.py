@@ -77,14 +77,38 @@ class IngestConfig:
 class SpeechConfig:
     """Speech recognition on the device."""
 
-    model: str = setting("tiny.en", "Catalogue model name.", choices=("tiny.en",))
-    quant: str = setting("q8_0", "Model quantization.", choices=("q8_0", "f16"))
+    model: str = setting("tiny.en", "Catalogue model name: tiny.en (English) or base "
+                         "(multilingual, more accurate, about 2x slower).",
+                         choices=("tiny.en", "base"))
+    quant: str = setting("q8_0", "Model quantization (whisper.cpp engine).", choices=("q8_0", "f16"))
     model_path: str = setting(
         "", "Explicit ggml model file placed by an operator; overrides model/quant when set.")
-    threads: int = setting(0, "Threads for whisper.cpp; 0 means cores minus one (at least 1).",
-                           lo=0, hi=64)
+    threads: int = setting(0, "Threads per transcription worker; 0 means cores minus one, "
+                           "shared among the workers (at least 1).", lo=0, hi=64)
     vad_aggressiveness: int = setting(2, "WebRTC VAD aggressiveness, 0 (least) to 3.", lo=0, hi=3)
-    workers: int = setting(1, "Transcription workers running at once.", lo=1, hi=8)
+    workers: int = setting(0, "Transcription workers running at once; 0 means cores minus one "
+                           "(at least 1). Each loads its own model.", lo=0, hi=8)
+    engine: str = setting("whisper.cpp", "Speech engine: whisper.cpp, or faster-whisper "
+                          "(CTranslate2; needs the faster-whisper extra and "
+                          "`models install MODEL --quant ct2`).",
+                          choices=("whisper.cpp", "faster-whisper"))
+    language: str = setting("en", "Spoken language (ISO 639-1 code), or auto to detect it "
+                            "(multilingual models only).",
+                            pattern=re.compile(r"^(auto|[a-z]{2,3})$"))
+    beam_size: int = setting(1, "Beam width; 1 decodes greedily (see the README's figures "
+                             "before raising it).", lo=1, hi=8)
+    vocabulary: list[str] = setting(
+        [], "Product and brand names used at this site; with the competitor names they prime "
+        "the recognizer (initial prompt) so it spells them right.")
+    vocabulary_prompt: bool = setting(
+        True, "Prime the recognizer with the vocabulary and competitor names.")
+    shrink_window_below_s: float = setting(
+        20.0, "Encode speech windows shorter than this with a cut-down audio context "
+        "(whisper.cpp), so short utterances do not pay for a full 30 s; 0 turns it off.",
+        lo=0, hi=30)
+    vad: str = setting("webrtc", "Voice activity detector: webrtc (tiny, fast) or silero "
+                       "(rejects loud noise; needs the faster-whisper extra, ~35 MB more RSS).",
+                       choices=("webrtc", "silero"))
 
 
 @dataclass
@@ -93,6 +117,9 @@ class TaggerConfig:
 
     competitors: list[str] = setting(
         [], "Extra competitor names mentioned by customers (added to the built-in list).")
+    trackers: list[str] = setting(
+        [], "Site trackers, each tagged tracker.<label>: \"phrase\", \"label = phrase | "
+        "phrase\" or \"label @customer = phrase\" (only when that speaker says it).")
 
 
 @dataclass
@@ -201,8 +228,14 @@ class Config:
         return path if path.is_absolute() else self.data_dir / path
 
     @property
+    def workers(self) -> int:
+        """Transcription workers: the setting, or cores minus one (at least 1)."""
+        return self.speech.workers or max(1, (os.cpu_count() or 2) - 1)
+
+    @property
     def threads(self) -> int:
-        return self.speech.threads or max(1, (os.cpu_count() or 2) - 1)
+        """Engine threads per worker: the setting, or the spare cores shared among workers."""
+        return self.speech.threads or max(1, ((os.cpu_count() or 2) - 1) // self.workers)
 
 
 def iter_fields() -> Iterator[tuple[str, dataclasses.Field[Any]]]:

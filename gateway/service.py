@@ -119,9 +119,10 @@ def run_service(config: Config) -> int:
         upstream = Upstream(identity, recipients, OutboxSettings.from_config(config))
         supervisor.add("upstream",
                        lambda s: _run_upstream(config, layout, identity, recipients, s))
-    for n in range(config.speech.workers):
+    for n in range(config.workers):  # each worker its own engine: one model call at a time
         worker = TranscriptionWorker(db_path=layout.db, keys=keys, spool=spool,
-                                     pipeline=pipeline, upstream=upstream,
+                                     pipeline=pipeline if n == 0 else build_pipeline(config),
+                                     upstream=upstream,
                                      keep_raw_audio=config.retention.raw_audio_days > 0)
         supervisor.add(f"transcribe-{n}", worker.run)
     supervisor.add("ingest", lambda s: _run_ingest(config, layout, keys, spool, s))

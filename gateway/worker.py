@@ -13,8 +13,9 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 from gateway.crypto.datakeys import KeyStore
 from gateway.crypto.identity import GatewayIdentity
 from gateway.errors import GatewayError
+from gateway.intel.talk import SPEAKERS
 from gateway.protocol.frames import Codec
-from gateway.speech.audio import pcm16_to_audio
+from gateway.speech.audio import pcm16_to_audio, pcm16_to_channels
 from gateway.speech.pipeline import SpeechPipeline
 from gateway.store.conversations import DONE, FAILED, TRANSCRIBING, Conversations
 from gateway.store.db import open_db
@@ -95,8 +96,12 @@ class TranscriptionWorker:
         if conversation.codec != Codec.PCM16:
             raise GatewayError(f"codec {conversation.codec} is not supported yet")
         pcm = self.spool.read(conversation.id, data_key)
-        audio = pcm16_to_audio(pcm, conversation.sample_rate, conversation.channels)
-        result = self.pipeline.process(audio)
+        if conversation.channels == len(SPEAKERS):  # two-channel badge: rep, then customer
+            result = self.pipeline.process_channels(
+                pcm16_to_channels(pcm, conversation.sample_rate, conversation.channels), SPEAKERS)
+        else:
+            audio = pcm16_to_audio(pcm, conversation.sample_rate, conversation.channels)
+            result = self.pipeline.process(audio)
         if self.upstream is not None:
             envelope = conversation_envelope(
                 conversations.get(conversation.id), result.tags,
@@ -106,7 +111,8 @@ class TranscriptionWorker:
                            recipient=self.upstream.recipients)
         conversations.save_transcript(conversation.id, data_key, segments=result.segments,
                                       tags=result.tags, duration_s=result.duration_s,
-                                      speech_s=result.speech_s)
+                                      speech_s=result.speech_s, sentiments=result.sentiments,
+                                      talk=result.talk)
         if not self.keep_raw_audio:
             self.spool.delete(conversation.id)
         log.info("conversation %s transcribed: %.1f s audio, %d segments, %d tags in %.1f s",

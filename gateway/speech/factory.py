@@ -1,24 +1,79 @@
-"""Builds the speech pipeline a config asks for; the model loads here, once."""
+"""Builds the speech engine and pipeline a config asks for; the model loads here, once."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from gateway.config import Config
+from gateway.intel.lexicon import DEFAULT_COMPETITORS
 from gateway.speech import catalogue
+from gateway.speech.engine import Engine
+from gateway.speech.errors import EngineError
 from gateway.speech.pipeline import SpeechPipeline
-from gateway.speech.whispercpp import WhisperCppEngine
+from gateway.speech.vad import SileroVad
+
+MAX_PROMPT_CHARS = 600  # Whisper keeps at most 223 prompt tokens; stay well inside
 
 
 def model_path(config: Config) -> Path:
-    """The operator's model file if the config names one, else the installed catalogue model."""
+    """The operator's model file if the config names one, else the installed catalogue model.
+
+    For the faster-whisper engine this is the CTranslate2 ``model.bin`` (its folder is loaded).
+    """
     if config.speech.model_path:
         return config.data_path(config.speech.model_path)
-    return catalogue.resolve(config.data_dir / "models", config.speech.model, config.speech.quant)
+    quant = catalogue.CT2 if config.speech.engine == "faster-whisper" else config.speech.quant
+    return catalogue.resolve(config.data_dir / "models", config.speech.model, quant)
+
+
+def competitors(config: Config) -> list[str]:
+    """The built-in competitor names plus the site's own."""
+    names = list(DEFAULT_COMPETITORS)
+    names += [n for n in config.tagger.competitors if n not in names]
+    return names
+
+
+def vocabulary_prompt(vocabulary: Sequence[str], brands: Sequence[str]) -> str:
+    """An initial prompt that shows the recognizer how the site's names are spelled."""
+    parts = []
+    if vocabulary:
+        parts.append("Products: " + ", ".join(vocabulary) + ".")
+    if brands:
+        parts.append("Other companies: " + ", ".join(brands) + ".")
+    return " ".join(parts)[:MAX_PROMPT_CHARS]
+
+
+def build_engine(config: Config) -> Engine:
+    """Load the configured engine and model with the configured threads."""
+    path = model_path(config)
+    prompt = None
+    if config.speech.vocabulary_prompt:
+        prompt = vocabulary_prompt(config.speech.vocabulary, competitors(config)) or None
+    multilingual = config.speech.model in catalogue.MULTILINGUAL or bool(config.speech.model_path)
+    if config.speech.language != "en" and not multilingual:
+        raise EngineError(f"model {config.speech.model} understands English only; "
+                          "choose speech.model = \"base\" for other languages")
+    language = "" if config.speech.language == "auto" else config.speech.language
+    if config.speech.engine == "faster-whisper":
+        from gateway.speech.fasterwhisper import FasterWhisperEngine
+
+        return FasterWhisperEngine(path.parent if path.name == "model.bin" else path,
+                                   config.threads, language=language or "en",
+                                   initial_prompt=prompt, beam_size=config.speech.beam_size)
+    from gateway.speech.whispercpp import WhisperCppEngine
+
+    return WhisperCppEngine(path, config.threads, language=language or "auto",
+                            initial_prompt=prompt, beam_size=config.speech.beam_size,
+                            shrink_ctx_below_s=config.speech.shrink_window_below_s)
 
 
 def build_pipeline(config: Config) -> SpeechPipeline:
-    engine = WhisperCppEngine(model_path(config), config.threads)
-    competitors = list(config.tagger.competitors) or None
-    return SpeechPipeline(engine, vad_aggressiveness=config.speech.vad_aggressiveness,
-                          competitors=competitors)
+    """The whole speech pipeline of a config: engine, VAD, guards, tagger settings."""
+    return SpeechPipeline(
+        build_engine(config),
+        vad_aggressiveness=config.speech.vad_aggressiveness,
+        competitors=competitors(config),
+        silero=SileroVad() if config.speech.vad == "silero" else None,
+        trackers=config.tagger.trackers,
+    )

@@ -25,7 +25,8 @@ class PipelineResult:
     """A processed recording: redacted segments, tags, identifiers found, and timings (s).
 
     ``talk`` holds the talk metrics (speakers unknown for single-channel audio); ``dropped``
-    counts the segments the hallucination guards removed.
+    counts the segments the hallucination guards removed; ``sentiments`` scores each segment
+    in [-1, 1].
     """
 
     segments: tuple[Segment, ...]
@@ -37,6 +38,7 @@ class PipelineResult:
     total_s: float
     talk: TalkMetrics = TalkMetrics((UNKNOWN,))
     dropped: dict[str, int] = field(default_factory=dict)
+    sentiments: tuple[float, ...] = ()
 
     @property
     def text(self) -> str:
@@ -120,6 +122,7 @@ class SpeechPipeline:
             total_s=time.perf_counter() - started,
             talk=talk_metrics(annotation.segments, speakers_known=speakers_known),
             dropped=transcript.dropped,
+            sentiments=annotation.sentiments,
         )
 
     def _transcribe(self, audio: Audio, speaker: str) -> _Transcript:

@@ -11,6 +11,7 @@ from typing import Any
 import sqlite_utils
 
 from gateway.crypto.content import open_content, seal_content
+from gateway.intel.talk import TalkMetrics
 from gateway.intel.types import Segment, Tag
 from gateway.store.db import transaction
 from gateway.store.errors import NotFound
@@ -121,12 +122,18 @@ class Conversations:
 
     def save_transcript(self, conversation_id: str, data_key: bytes, *,
                         segments: Sequence[Segment], tags: Sequence[Tag],
-                        duration_s: float, speech_s: float) -> None:
-        """Store sealed segments and tags and mark the conversation done, in one transaction."""
+                        duration_s: float, speech_s: float,
+                        sentiments: Sequence[float] = (),
+                        talk: TalkMetrics | None = None) -> None:
+        """Store sealed segments and tags and mark the conversation done, in one transaction.
+
+        ``sentiments`` (one score per segment) and ``talk`` metrics are metadata, kept in clear.
+        """
         seg_rows = [{
             "conversation_id": conversation_id, "idx": i, "start": s.start, "end": s.end,
             "speaker": s.speaker,
             "text_ct": seal_content(data_key, s.text.encode(), _aad(conversation_id, "seg", i)),
+            "sentiment": sentiments[i] if i < len(sentiments) else None,
         } for i, s in enumerate(segments)]
         tag_rows = [{
             "conversation_id": conversation_id, "tag": t.tag, "start": t.start, "end": t.end,
@@ -141,6 +148,38 @@ class Conversations:
             self.db.execute(
                 "UPDATE conversations SET status = ?, duration_s = ?, speech_s = ?, error = NULL "
                 "WHERE id = ?", [DONE, duration_s, speech_s, conversation_id])
+            if talk is not None:
+                self._save_talk(conversation_id, talk)
+
+    def _save_talk(self, conversation_id: str, talk: TalkMetrics) -> None:
+        self.db.execute("DELETE FROM talk_metrics WHERE conversation_id = ?", [conversation_id])
+        self.db.table("talk_metrics").insert({
+            "conversation_id": conversation_id, "speakers": ",".join(talk.speakers),
+            "rep_talk_ratio": talk.rep_talk_ratio,
+            "longest_monologue_s": talk.longest_monologue_s,
+            "longest_monologue_speaker": talk.longest_monologue_speaker,
+            "questions_rep": talk.questions.get("rep"),
+            "questions_customer": talk.questions.get("customer"),
+            "interruptions_rep": talk.interruptions.get("rep"),
+            "interruptions_customer": talk.interruptions.get("customer"),
+        })
+
+    def talk(self, conversation_id: str) -> dict[str, Any] | None:
+        """The conversation's talk metrics (None before transcription); no content."""
+        rows = list(self.db.query(
+            "SELECT * FROM talk_metrics WHERE conversation_id = ?", [conversation_id]))
+        if not rows:
+            return None
+        row = dict(rows[0])
+        del row["conversation_id"]
+        row["speakers"] = row["speakers"].split(",")
+        return row
+
+    def sentiments(self, conversation_id: str) -> list[float | None]:
+        """Each segment's sentiment score in [-1, 1], in segment order."""
+        return [r[0] for r in self.db.execute(
+            "SELECT sentiment FROM segments WHERE conversation_id = ? ORDER BY idx",
+            [conversation_id]).fetchall()]
 
     def segments(self, conversation_id: str, data_key: bytes) -> list[Segment]:
         rows = self.db.query(

@@ -26,7 +26,8 @@ PRIORITY_PURGE = 100
 PRIORITY_TRANSCRIBE = 0
 """Transcription of a received conversation."""
 
-DEFAULT_LEASE_S = 900.0
+DEFAULT_LEASE_S = 6 * 3600.0
+"""Longer than any job runs (a 4 h conversation on a Pi), so only a hung worker loses one."""
 
 QUEUED = "queued"
 RUNNING = "running"
