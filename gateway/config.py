@@ -129,6 +129,51 @@ class RetentionConfig:
     raw_audio_days: int = setting(
         0, "Days to keep encrypted raw audio after transcription; 0 deletes it at once.",
         lo=0, hi=3650)
+    transcript_days: int = setting(
+        90, "Days to keep a transcript (segments, tag evidence); then its data key is destroyed.",
+        lo=1, hi=3650)
+    tags_days: int = setting(
+        365, "Days to keep tag names, spans and talk metrics (no text) of a conversation.",
+        lo=1, hi=3650)
+    held_days: int = setting(
+        7, "Days a conversation held for missing consent is kept before it is purged.",
+        lo=0, hi=365)
+    audit_days: int = setting(
+        730, "Days to keep audit log entries (pruned only at a signed checkpoint).",
+        lo=30, hi=36500)
+    min_free_mb: int = setting(
+        512, "Free-space floor of the data disk in MiB; below it the oldest raw audio goes "
+        "first.", lo=0, hi=10_000_000)
+    sweep_interval_s: int = setting(
+        300, "Seconds between retention sweeps.", lo=10, hi=86400)
+
+
+@dataclass
+class ConsentConfig:
+    """Recording consent rules of the site's jurisdiction."""
+
+    jurisdiction: str = setting(
+        "all_party", "one_party, or all_party (every party must be told; e.g. CA, FL, IL, MD, "
+        "MA, MT, NH, PA, WA). When in doubt, all_party.", choices=("one_party", "all_party"))
+    disclosure_window_s: float = setting(
+        60.0, "All-party: seconds from the start within which the disclosure must be heard "
+        "(or declared on the badge).", lo=1, hi=3600)
+    policy_action: str = setting(
+        "hold", "All-party, no disclosure in time: hold (withheld, purged after "
+        "retention.held_days) or purge at once.", choices=("hold", "purge"))
+    disclosure_version: str = setting(
+        "v1", "Version label of the disclosure script reps use; recorded in the consent ledger.",
+        pattern=_ID)
+    min_confidence: float = setting(
+        0.8, "Tagger confidence at which a disclosure or opt-out phrase counts.", lo=0.1, hi=1.0)
+
+
+@dataclass
+class AuditConfig:
+    """The tamper-evident audit log."""
+
+    checkpoint_interval_s: int = setting(
+        3600, "Seconds between signed audit checkpoints (also sent to HQ).", lo=10, hi=86400)
 
 
 @dataclass
@@ -214,6 +259,8 @@ class Config:
     speech: SpeechConfig = field(default_factory=SpeechConfig)
     tagger: TaggerConfig = field(default_factory=TaggerConfig)
     retention: RetentionConfig = field(default_factory=RetentionConfig)
+    consent: ConsentConfig = field(default_factory=ConsentConfig)
+    audit: AuditConfig = field(default_factory=AuditConfig)
     upstream: UpstreamConfig = field(default_factory=UpstreamConfig)
     web: WebConfig = field(default_factory=WebConfig)
     capture: CaptureConfig = field(default_factory=CaptureConfig)

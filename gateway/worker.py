@@ -14,6 +14,8 @@ from gateway.crypto.datakeys import KeyStore
 from gateway.crypto.identity import GatewayIdentity
 from gateway.errors import GatewayError
 from gateway.intel.talk import SPEAKERS
+from gateway.privacy.context import PrivacyContext
+from gateway.privacy.gate import TranscriptGate
 from gateway.protocol.frames import Codec
 from gateway.speech.audio import pcm16_to_audio, pcm16_to_channels
 from gateway.speech.pipeline import SpeechPipeline
@@ -45,7 +47,8 @@ class TranscriptionWorker:
 
     def __init__(self, *, db_path: Path, keys: KeyStore, spool: AudioSpool,
                  pipeline: SpeechPipeline, upstream: Upstream | None,
-                 keep_raw_audio: bool, poll_s: float = 0.5) -> None:
+                 keep_raw_audio: bool, poll_s: float = 0.5,
+                 privacy: PrivacyContext | None = None) -> None:
         self.db_path = db_path
         self.keys = keys
         self.spool = spool
@@ -53,11 +56,17 @@ class TranscriptionWorker:
         self.upstream = upstream
         self.keep_raw_audio = keep_raw_audio
         self.poll_s = poll_s
+        self.privacy = privacy
+        self._gate: TranscriptGate | None = None
 
     def run(self, stop: threading.Event) -> None:
         db = open_db(self.db_path)
         jobs = JobQueue(db)
         conversations = Conversations(db)
+        if self.privacy is not None:
+            from gateway.privacy.access import AccessLayer
+
+            self._gate = TranscriptGate(AccessLayer(db, self.privacy))
         outbox = self.upstream.outbox.open(db) if self.upstream else SqliteOutbox(db)
         while not stop.is_set():
             job = jobs.claim()
@@ -85,14 +94,20 @@ class TranscriptionWorker:
         if job.kind != TRANSCRIBE:
             raise GatewayError(f"unknown job kind {job.kind!r}")
         conversation = conversations.get(job.conversation_id)
+        gate = self._gate
+        if gate is not None and (gate.gone(conversation) or conversation.status == "held"):
+            log.info("conversation %s is %s; nothing to transcribe", conversation.id,
+                     conversation.status)
+            return
         if conversation.status == DONE:
             log.info("conversation %s was already transcribed", conversation.id)
             return
         if self.upstream is not None and outbox.usage().level == "full":
             raise OutboxFullError("the upstream outbox is full")
         conversations.set_status(conversation.id, TRANSCRIBING)
-        data_key = self.keys.unwrap(conversation.wrapped_key or b"",
-                                    context=conversation.id.encode())
+        data_key = (gate.data_key(conversation) if gate is not None else
+                    self.keys.unwrap(conversation.wrapped_key or b"",
+                                     context=conversation.id.encode()))
         if conversation.codec != Codec.PCM16:
             raise GatewayError(f"codec {conversation.codec} is not supported yet")
         pcm = self.spool.read(conversation.id, data_key)
@@ -102,7 +117,12 @@ class TranscriptionWorker:
         else:
             audio = pcm16_to_audio(pcm, conversation.sample_rate, conversation.channels)
             result = self.pipeline.process(audio)
-        if self.upstream is not None:
+        verdict = gate.review(conversation, result.tags) if gate is not None else None
+        if verdict is not None and verdict.outcome == "purge":
+            log.info("conversation %s purged after transcription (%s)", conversation.id,
+                     verdict.reason)
+            return
+        if self.upstream is not None and (verdict is None or verdict.outcome == "keep"):
             envelope = conversation_envelope(
                 conversations.get(conversation.id), result.tags,
                 gateway_id=self.upstream.identity.gateway_id,
@@ -113,6 +133,8 @@ class TranscriptionWorker:
                                       tags=result.tags, duration_s=result.duration_s,
                                       speech_s=result.speech_s, sentiments=result.sentiments,
                                       talk=result.talk)
+        if gate is not None and verdict is not None:
+            gate.settle(conversation, verdict, result.identifiers, data_key)
         if not self.keep_raw_audio:
             self.spool.delete(conversation.id)
         log.info("conversation %s transcribed: %.1f s audio, %d segments, %d tags in %.1f s",

@@ -199,6 +199,26 @@ class Conversations:
                                  _aad(conversation_id, "tag", i)).decode(), r["confidence"])
                 for i, r in enumerate(rows)]
 
+    def replace_tags(self, conversation_id: str, data_key: bytes, tags: Sequence[Tag]) -> None:
+        """Re-seal a conversation's tags (after a person corrected them), in one transaction."""
+        rows = [{
+            "conversation_id": conversation_id, "tag": t.tag, "start": t.start, "end": t.end,
+            "confidence": t.confidence,
+            "text_ct": seal_content(data_key, t.text.encode(), _aad(conversation_id, "tag", i)),
+        } for i, t in enumerate(tags)]
+        with transaction(self.db):
+            self.db.execute("DELETE FROM tags WHERE conversation_id = ?", [conversation_id])
+            self.db.table("tags").insert_all(rows)
+
+    def replace_segment_text(self, conversation_id: str, data_key: bytes, index: int,
+                             text: str) -> bool:
+        """Re-seal one segment's text; False if there is no such segment."""
+        cursor = self.db.execute(
+            "UPDATE segments SET text_ct = ? WHERE conversation_id = ? AND idx = ?",
+            [seal_content(data_key, text.encode(), _aad(conversation_id, "seg", index)),
+             conversation_id, index])
+        return cursor.rowcount == 1
+
     def tag_spans(self, conversation_id: str) -> list[dict[str, Any]]:
         """Tags without their text: the metadata that may leave the device."""
         return [dict(r) for r in self.db.query(
