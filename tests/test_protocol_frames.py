@@ -28,8 +28,13 @@ def frames(draw: st.DrawFn) -> AudioFrame:
     """Any valid frame, PCM16 payloads a whole number of samples."""
     codec = draw(st.sampled_from(Codec))
     channels = draw(st.sampled_from([1, 2]))
-    unit = 2 * channels if codec is Codec.PCM16 else 1
-    payload = draw(st.binary(max_size=512).map(lambda b: b[: len(b) // unit * unit]))
+    if codec is Codec.PCM16:
+        payload = draw(st.binary(max_size=512).map(lambda b: b[: len(b) // (2 * channels) * 2
+                                                               * channels]))
+    else:  # an empty payload, or a one-frame Opus packet (code 0) of any configuration
+        toc = draw(st.integers(0, 255).map(lambda b: b & 0xFC))
+        payload = draw(st.one_of(st.just(b""), st.binary(max_size=512).map(
+            lambda b: bytes([toc]) + b)))
     return AudioFrame(
         session_id=draw(st.uuids(version=4)).hex,
         seq=draw(st.integers(0, 2**32 - 1)),
@@ -88,7 +93,7 @@ def test_empty_final_frame_is_valid() -> None:
 
 
 def test_plain_int_codec_is_coerced() -> None:
-    assert frame(codec=2).codec is Codec.OPUS
+    assert frame(codec=2, payload=b"\x08ab").codec is Codec.OPUS
 
 
 @given(st.binary(max_size=200))
@@ -165,6 +170,22 @@ def test_largest_payload_is_accepted_and_one_more_byte_refused() -> None:
 
 def test_odd_opus_payload_is_accepted() -> None:
     assert decode_frame(header(codec=2, length=3) + b"abc").codec is Codec.OPUS
+
+
+@pytest.mark.parametrize("packet", [
+    b"\x01abc",  # code 1: two equal frames in an odd number of bytes
+    b"\x02\xfc",  # code 2: frame length cut short
+    b"\x02\x05ab",  # code 2: first frame longer than the packet
+    b"\x03",  # code 3: frame count missing
+    b"\x03\x00",  # code 3: zero frames
+    b"\x0b\x07",  # code 3: 7 x 20 ms = 140 ms, above 120 ms
+    b"\x03\x02abc",  # code 3 CBR: 3 bytes in 2 equal frames
+    b"\x03\x42\xff",  # code 3: padding length cut short
+    b"\x03\x82\x09ab",  # code 3 VBR: lengths exceed the packet
+    b"\x00" + bytes(1276),  # code 0: a frame above 1275 bytes
+])
+def test_corrupt_opus_packets_are_refused(packet: bytes) -> None:
+    assert reason(header(codec=2, length=len(packet)) + packet) == "bad_payload"
 
 
 @pytest.mark.parametrize(("changes", "expected"), [

@@ -1,42 +1,78 @@
-"""Turns assembler events into stored conversations: encrypted spool files and queued jobs."""
+"""Turns assembler events into stored conversations: encrypted spool files and queued jobs.
+
+Durability: chunks are appended to the spool as they are released; :meth:`Recorder.flush` then
+makes them durable (fsync per policy) and records each session's progress (``next_seq`` and the
+spool's record count) in one transaction. Only what a flush returned may be acked. After a crash,
+:meth:`Recorder.recover` cuts each spool file back to its recorded record count and resumes the
+session in the assembler at its recorded ``next_seq``: frames past it were never acked, so the
+badge sends them again, and nothing is stored twice.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from gateway.crypto.datakeys import KeyStore
-from gateway.protocol.assembler import Chunk, Event, Finished, Gap, Started
+from gateway.ingest.codecs import Decoder, decoder_for, spool_format
+from gateway.protocol.assembler import Assembler, Chunk, Event, Finished, Gap, Started
+from gateway.protocol.control import SessionStart
+from gateway.protocol.errors import ProtocolError
+from gateway.protocol.frames import Codec
 from gateway.store.conversations import RECEIVING, Conversations
+from gateway.store.db import transaction
 from gateway.store.jobs import TRANSCRIBE, JobQueue
 from gateway.store.spool import AudioSpool, SpoolWriter
 
 log = logging.getLogger(__name__)
 
+REMEMBER_FINISHED = 1024
+RECORD_OVERHEAD = 32  # length prefix, nonce and tag of a sealed spool record
+
+
+@dataclass
+class _Progress:
+    """What a session has appended since its last flush."""
+
+    badge_id: str
+    next_seq: int = 0
+    records: int = 0
+    frames: int = 0
+    audio_bytes: int = 0
+    dirty: bool = False
+
 
 class Recorder:
-    """Persists what the assembler releases. Owned by the single ingest thread."""
+    """Persists what the assembler releases. Owned by one thread (ingest or capture)."""
 
     def __init__(self, *, site: str, keys: KeyStore, conversations: Conversations,
-                 jobs: JobQueue, spool: AudioSpool) -> None:
+                 jobs: JobQueue, spool: AudioSpool, fsync: bool = True) -> None:
         self.site = site
         self.keys = keys
         self.conversations = conversations
         self.jobs = jobs
         self.spool = spool
+        self.fsync = fsync
+        self.written_bytes = 0  #: sealed bytes appended since start, for the disk quota
+        self.decode_errors: dict[str, int] = {}
         self._writers: dict[str, SpoolWriter] = {}
+        self._decoders: dict[str, Decoder] = {}
+        self._progress: dict[str, _Progress] = {}
 
     def handle(self, events: Iterable[Event]) -> None:
         for event in events:
             if isinstance(event, Started):
                 self._start(event)
             elif isinstance(event, Chunk):
-                self._writer(event.session_id).append(event.payload)
-                self.conversations.add_audio(event.session_id, 1, len(event.payload))
+                self._chunk(event)
             elif isinstance(event, Gap):
                 log.warning("conversation %s misses frames %d-%d", event.session_id,
                             event.first_missing, event.last_missing)
+                progress = self._progress.get(event.session_id)
+                if progress is not None:
+                    progress.next_seq, progress.dirty = event.last_missing + 1, True
             elif isinstance(event, Finished):
                 self._finish(event)
 
@@ -48,13 +84,49 @@ class Recorder:
                 consent_declared=event.consent_declared)
             return
         data_key, wrapped = self.keys.new_data_key(event.session_id.encode())
-        self.conversations.create(
-            id=event.session_id, badge_id=event.badge_id, rep_id=event.rep_id, site=self.site,
-            started_at=event.started_at, codec=int(event.codec), sample_rate=event.sample_rate,
-            channels=event.channels, wrapped_key=wrapped,
-            consent_declared=event.consent_declared)
+        codec, rate = spool_format(event.codec, event.sample_rate)
+        with transaction(self.conversations.db) as db:
+            self.conversations.create(
+                id=event.session_id, badge_id=event.badge_id, rep_id=event.rep_id,
+                site=self.site, started_at=event.started_at, codec=int(codec), sample_rate=rate,
+                channels=event.channels, wrapped_key=wrapped,
+                consent_declared=event.consent_declared)
+            db.execute("INSERT INTO ingest_sessions (conversation_id, badge_id, codec, "
+                       "sample_rate, channels, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+                       [event.session_id, event.badge_id, int(event.codec), event.sample_rate,
+                        event.channels, time.time()])
         self._writers[event.session_id] = self.spool.writer(event.session_id, data_key)
+        self._decoders[event.session_id] = decoder_for(event.codec, event.channels)
+        self._progress[event.session_id] = _Progress(event.badge_id)
         log.info("conversation %s started on badge %s", event.session_id, event.badge_id)
+
+    def _chunk(self, event: Chunk) -> None:
+        sid = event.session_id
+        try:
+            pcm = self._decoder(sid).decode(event.payload)
+        except ProtocolError as exc:  # a packet that passed the checks but libopus refused
+            self.decode_errors[event.badge_id] = self.decode_errors.get(event.badge_id, 0) + 1
+            log.warning("conversation %s: frame %d dropped: %s", sid, event.seq, exc)
+            pcm = b""
+        progress = self._progress.setdefault(sid, _Progress(event.badge_id))
+        if pcm:
+            self._writer(sid).append(pcm)
+            progress.records += 1
+            self.written_bytes += len(pcm) + RECORD_OVERHEAD
+        progress.next_seq = event.seq + 1
+        progress.frames += 1
+        progress.audio_bytes += len(pcm)
+        progress.dirty = True
+
+    def _decoder(self, conversation_id: str) -> Decoder:
+        decoder = self._decoders.get(conversation_id)
+        if decoder is None:
+            row = self.conversations.db.execute(
+                "SELECT codec, channels FROM ingest_sessions WHERE conversation_id = ?",
+                [conversation_id]).fetchone()
+            codec, channels = (Codec(row[0]), row[1]) if row else (Codec.PCM16, 1)
+            decoder = self._decoders[conversation_id] = decoder_for(codec, channels)
+        return decoder
 
     def _writer(self, conversation_id: str) -> SpoolWriter:
         writer = self._writers.get(conversation_id)
@@ -64,7 +136,34 @@ class Recorder:
             writer = self._writers[conversation_id] = self.spool.writer(conversation_id, data_key)
         return writer
 
+    def flush(self) -> list[str]:
+        """Make appended audio durable and record progress; returns the sessions flushed."""
+        dirty = [(sid, p) for sid, p in self._progress.items() if p.dirty]
+        if not dirty:
+            return []
+        if self.fsync:
+            for sid, _ in dirty:
+                writer = self._writers.get(sid)
+                if writer is not None:
+                    writer.sync()
+        now = time.time()
+        with transaction(self.conversations.db) as db:
+            for sid, progress in dirty:
+                db.execute("UPDATE conversations SET frames = frames + ?, "
+                           "audio_bytes = audio_bytes + ? WHERE id = ?",
+                           [progress.frames, progress.audio_bytes, sid])
+                db.execute("UPDATE ingest_sessions SET next_seq = ?, "
+                           "spool_records = spool_records + ?, updated_at = ? "
+                           "WHERE conversation_id = ?",
+                           [progress.next_seq, progress.records, now, sid])
+                progress.frames = progress.audio_bytes = progress.records = 0
+                progress.dirty = False
+        return [sid for sid, _ in dirty]
+
     def _finish(self, event: Finished) -> None:
+        self.flush()
+        self._progress.pop(event.session_id, None)
+        self._decoders.pop(event.session_id, None)
         writer = self._writers.pop(event.session_id, None)
         if writer is not None:
             writer.close()
@@ -74,16 +173,48 @@ class Recorder:
         log.info("conversation %s finished (%s, %d frames, %d gaps); transcription queued",
                  event.session_id, event.reason, event.frames, event.gaps)
 
-    def recover(self) -> int:
-        """Queue conversations whose reception a restart interrupted; returns how many."""
-        stale = self.conversations.in_status(RECEIVING)
-        for conversation in stale:
-            self.conversations.finish(conversation.id, ended_at=time.time(), reason="restart",
-                                      duplicates=conversation.duplicates, gaps=conversation.gaps)
-            self.jobs.enqueue(TRANSCRIBE, conversation.id)
-        return len(stale)
+    def recover(self, assembler: Assembler | None = None, now: float | None = None, *,
+                only: frozenset[str] | None = None, skip: frozenset[str] = frozenset()) -> int:
+        """Take up receptions a restart interrupted; returns how many.
+
+        With an assembler, each one with recorded progress is resumed there (its spool cut back
+        to what was acked) and recently finished sessions are remembered as such; the rest are
+        finished and queued for transcription, as they are without an assembler. ``only`` and
+        ``skip`` choose badges (another thread may own some, like the local microphone's).
+        """
+        now = time.time() if now is None else now
+        resumed = 0
+        for conversation in self.conversations.in_status(RECEIVING):
+            if conversation.badge_id in skip or (only is not None
+                                                  and conversation.badge_id not in only):
+                continue
+            row = self.conversations.db.execute(
+                "SELECT codec, sample_rate, channels, next_seq, spool_records "
+                "FROM ingest_sessions WHERE conversation_id = ?", [conversation.id]).fetchone()
+            if assembler is None or row is None:
+                self.conversations.finish(conversation.id, ended_at=now, reason="restart",
+                                          duplicates=conversation.duplicates,
+                                          gaps=conversation.gaps)
+                self.jobs.enqueue(TRANSCRIBE, conversation.id)
+                continue
+            codec, rate, channels, next_seq, records = row
+            self.spool.truncate(conversation.id, records)
+            start = SessionStart(conversation.id, conversation.rep_id, conversation.started_at,
+                                 Codec(codec), rate, channels,
+                                 consent_declared=conversation.consent_declared)
+            assembler.resume(conversation.badge_id, start, next_seq, now)
+            self._progress[conversation.id] = _Progress(conversation.badge_id, next_seq)
+            resumed += 1
+        if assembler is not None:
+            finished = self.conversations.db.execute(
+                "SELECT badge_id, id FROM conversations WHERE status != ? "
+                "ORDER BY received_at DESC LIMIT ?", [RECEIVING, REMEMBER_FINISHED]).fetchall()
+            for badge_id, conversation_id in reversed(finished):
+                assembler.remember(badge_id, conversation_id, None)
+        return resumed
 
     def close(self) -> None:
+        self.flush()
         for writer in self._writers.values():
             writer.close()
         self._writers.clear()

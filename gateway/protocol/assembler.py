@@ -168,6 +168,41 @@ class Assembler:
         session = self._sessions.get(key)
         return session.contiguous if session is not None else self._finished.get(key)
 
+    def settled_seq(self, badge_id: str, session_id: str) -> int | None:
+        """Highest seq up to which every frame was released or given up as a gap, or None.
+
+        This is what an ack reports: nothing at or below it will ever be taken again.
+        """
+        key = (badge_id, session_id)
+        session = self._sessions.get(key)
+        if session is not None:
+            return session.next_seq - 1 if session.next_seq > 0 else None
+        return self._finished.get(key)
+
+    def state(self, badge_id: str, session_id: str) -> str | None:
+        """``"receiving"``, ``"finished"`` (remembered), or None for a session never seen."""
+        key = (badge_id, session_id)
+        if key in self._sessions:
+            return "receiving"
+        return "finished" if key in self._finished else None
+
+    def resume(self, badge_id: str, start: SessionStart, next_seq: int, now: float) -> None:
+        """Take up a session a restart interrupted: frames below ``next_seq`` are stored."""
+        key = (badge_id, start.session_id)
+        if key in self._sessions or key in self._finished:
+            raise ValueError("session is already known")
+        session = self._sessions[key] = Session(badge_id, start, False, now)
+        session.next_seq = next_seq
+        session.highest = next_seq - 1
+
+    def remember(self, badge_id: str, session_id: str, settled: int | None) -> None:
+        """Remember a session finished before a restart, so its frames count as replays."""
+        key = (badge_id, session_id)
+        if key not in self._sessions:
+            self._finished[key] = settled
+            while len(self._finished) > self.remembered_sessions:
+                self._finished.popitem(last=False)
+
     def stats(self) -> dict[str, BadgeStats]:
         """A snapshot of each badge's counters."""
         return {badge: BadgeStats(t.frames, t.duplicates, t.gaps, t.rejected)

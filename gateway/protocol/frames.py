@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 
 from gateway.protocol.errors import FrameError
+from gateway.protocol.opus import packet_duration_ms
 
 MAGIC = b"STAF"
 VERSION = 1
@@ -43,7 +44,7 @@ class Codec(IntEnum):
     """Audio codec of a frame's payload."""
 
     PCM16 = 1  #: signed 16-bit little-endian samples, channels interleaved
-    OPUS = 2  #: reserved: one Opus packet per frame (a later revision)
+    OPUS = 2  #: one Opus packet per frame (RFC 6716), or an empty payload
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +75,8 @@ class AudioFrame:
         if self.codec is Codec.PCM16 and len(self.payload) % (2 * self.channels):
             raise FrameError("PCM16 payload is not a whole number of samples",
                              reason="bad_payload")
+        if self.codec is Codec.OPUS and self.payload:
+            packet_duration_ms(self.payload)
 
 
 def check_session_id(session_id: object) -> str:

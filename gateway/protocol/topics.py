@@ -18,10 +18,10 @@ class TopicKind(StrEnum):
     AUDIO = "audio"  #: badge -> gateway, binary audio frames
     CONTROL = "control"  #: badge -> gateway, session start/stop JSON
     STATUS = "status"  #: badge -> gateway, retained online/offline JSON (and the last-will)
-    ACK = "ack"  #: gateway -> badge, reserved for a later revision
+    ACK = "ack"  #: gateway -> badge: acknowledgements (see acks.py)
 
 
-#: The kinds a gateway subscribes to; it publishes (later) on ``ack`` and never reads it.
+#: The kinds a gateway subscribes to; it publishes on ``ack`` and never reads it.
 INBOUND = (TopicKind.AUDIO, TopicKind.CONTROL, TopicKind.STATUS)
 
 

@@ -1,0 +1,1 @@
+"""Badge identity: the gateway's local certificate authority, the badge registry and pairing."""
