@@ -61,6 +61,19 @@ class BrokerConfig:
     host: str = setting("127.0.0.1", "Address of the local broker.")
     port: int = setting(1883, "Port of the broker's gateway listener.", lo=1, hi=65535)
     client_id: str = setting("salestag-gateway", "MQTT client id of the gateway.", pattern=_ID)
+    username: str = setting("salestag-gateway", "The gateway's user name at the local broker "
+                            "(its password is the file keys/broker-gateway.secret).", pattern=_ID)
+    user: str = setting("mosquitto", "Account the broker runs as after reading its keys "
+                        "(when started as root).", pattern=_ID)
+    tls_port: int = setting(8883, "Port of the badges' TLS listener (client certificates "
+                            "required); 0 disables it.", lo=0, hi=65535)
+    tls_bind: str = setting("0.0.0.0", "Address the badges' TLS listener binds to.")  # noqa: S104
+    advertised_host: str = setting(
+        "", "Name or address badges reach this gateway at (written into pairing bundles and "
+        "the server certificate); empty: the host name.")
+    anonymous_local_topics: list[str] = setting(
+        [], "Topic filters that anonymous clients on the loopback listener may use (e.g. a "
+        "demo HQ on the same broker); empty: anonymous clients are refused.")
 
 
 @dataclass
@@ -71,6 +84,52 @@ class IngestConfig:
         30.0, "Seconds without frames after which a session is finished.", lo=1, hi=3600)
     reorder_window: int = setting(
         4096, "How far ahead of the next expected frame a frame may arrive.", lo=16, hi=1_000_000)
+    ack_interval_ms: int = setting(
+        50, "Acks are sent (after the spool is flushed) at most this often per session.",
+        lo=5, hi=5000)
+    fsync: str = setting(
+        "always", "Before acking: 'always' forces spooled audio to the disk (survives power "
+        "loss); 'never' hands it to the OS only (survives a crash of the gateway).",
+        choices=("always", "never"))
+    max_session_s: int = setting(
+        4 * 3600, "Longest session a badge may record; later frames are refused.",
+        lo=10, hi=86400)
+    badge_max_kbps: int = setting(
+        512, "Per-badge ingest rate limit in KiB/s of frames (resends after an outage need "
+        "headroom above real time).", lo=8, hi=1_000_000)
+    badge_burst_kb: int = setting(
+        4096, "Per-badge burst allowance in KiB above the rate limit.", lo=64, hi=1_000_000)
+    spool_quota_mb: int = setting(
+        4096, "Disk quota of the audio spool in MiB.", lo=1, hi=10_000_000)
+    high_watermark_pct: int = setting(
+        90, "Spool fill (percent of the quota) at which new sessions are refused.",
+        lo=1, hi=100)
+    low_watermark_pct: int = setting(
+        80, "Spool fill at which new sessions are taken again after the high mark.",
+        lo=0, hi=99)
+    min_free_mb: int = setting(
+        256, "Free disk space below which new sessions are refused, whatever the quota.",
+        lo=0, hi=10_000_000)
+
+
+@dataclass
+class BadgesConfig:
+    """Badge identity: certificates from the gateway's local CA."""
+
+    cert_days: int = setting(3 * 365, "Validity of a badge's client certificate, in days.",
+                             lo=1, hi=20 * 365)
+
+
+@dataclass
+class UploadConfig:
+    """The Wi-Fi upload server for badges that recorded offline (HTTPS, badge-authenticated)."""
+
+    bind: str = setting("0.0.0.0", "Address the upload server listens on.")  # noqa: S104
+    port: int = setting(8444, "HTTPS port of the upload server.", lo=1, hi=65535)
+    workers: int = setting(2, "Server worker processes.", lo=1, hi=16)
+    ack_wait_s: float = setting(
+        5.0, "How long an upload request waits for the gateway's ack before answering 202.",
+        lo=0, hi=60)
 
 
 @dataclass
@@ -263,6 +322,8 @@ class Config:
     audit: AuditConfig = field(default_factory=AuditConfig)
     upstream: UpstreamConfig = field(default_factory=UpstreamConfig)
     web: WebConfig = field(default_factory=WebConfig)
+    badges: BadgesConfig = field(default_factory=BadgesConfig)
+    upload: UploadConfig = field(default_factory=UploadConfig)
     capture: CaptureConfig = field(default_factory=CaptureConfig)
 
     @property

@@ -20,7 +20,6 @@ from gateway.crypto.datakeys import KeyStore
 from gateway.crypto.identity import GatewayIdentity
 from gateway.errors import GatewayError
 from gateway.ingest.capture import CaptureStats
-from gateway.ingest.mqtt import MqttIngest
 from gateway.ingest.recorder import Recorder
 from gateway.notify import Notifier, watchdog_interval_s
 from gateway.protocol.assembler import Assembler
@@ -103,7 +102,7 @@ def run_service(config: Config) -> int:
     resumed = JobQueue(db).resume_interrupted()
     recorder = Recorder(site=config.site.id, keys=keys, conversations=Conversations(db),
                         jobs=JobQueue(db), spool=spool)
-    recovered = recorder.recover()
+    recovered = recorder.recover(only=frozenset({config.capture.badge_id}))
     if resumed or recovered:
         log.info("resumed %d interrupted jobs and %d interrupted receptions", resumed, recovered)
     db.close()
@@ -146,15 +145,23 @@ def run_service(config: Config) -> int:
 
 def _run_ingest(config: Config, layout: Layout, keys: KeyStore, spool: AudioSpool,
                 stop: threading.Event) -> None:
-    db = open_db(layout.db)
-    recorder = Recorder(site=config.site.id, keys=keys, conversations=Conversations(db),
-                        jobs=JobQueue(db), spool=spool)
-    assembler = Assembler(session_timeout_s=config.ingest.session_timeout_s,
-                          reorder_window=config.ingest.reorder_window)
-    MqttIngest(site=config.site.id, host=config.broker.host, port=config.broker.port,
-               client_id=config.broker.client_id, assembler=assembler,
-               recorder=recorder).run(stop)
-    db.close()
+    from gateway.ingest.runner import run_ingest
+
+    run_ingest(config, layout.db, keys, spool, stop,
+               skip_badges=frozenset({config.capture.badge_id}))
+
+
+def run_ingest_only(config: Config) -> int:
+    """Run just the badge ingest (no transcription or sync) until SIGTERM/SIGINT."""
+    from gateway.ingest.runner import run_ingest
+
+    initialize(config)
+    layout = Layout(config.data_dir)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    run_ingest(config, layout.db, KeyStore.load(layout.kek), AudioSpool(layout.spool), stop)
+    return 0
 
 
 def _run_capture(config: Config, layout: Layout, keys: KeyStore, spool: AudioSpool,

@@ -94,6 +94,27 @@ class AudioSpool:
         return b"".join(open_content(data_key, record, _aad(conversation_id, i))
                         for i, record in enumerate(_records(data)))
 
+    def truncate(self, conversation_id: str, records: int) -> int:
+        """Cut a spool file back to its first ``records`` records (dropping a torn tail too);
+        returns how many records were dropped."""
+        path = self.path(conversation_id)
+        if not path.exists():
+            return 0
+        data = path.read_bytes()
+        offset, kept = 0, 0
+        while kept < records and offset + _LENGTH.size <= len(data):
+            (length,) = _LENGTH.unpack_from(data, offset)
+            if offset + _LENGTH.size + length > len(data):
+                break
+            offset += _LENGTH.size + length
+            kept += 1
+        dropped = len(_records(data[offset:])) if offset < len(data) else 0
+        if offset < len(data):
+            with path.open("r+b") as handle:
+                handle.truncate(offset)
+                os.fsync(handle.fileno())
+        return dropped
+
     def delete(self, conversation_id: str) -> bool:
         """Remove a conversation's spool file; returns whether there was one."""
         try:
