@@ -86,3 +86,37 @@ class Browser:
 
     def login(self, username: str, password: str = PASSWORD):  # type: ignore[no-untyped-def]
         return self.post("/login", {"username": username, "password": password})
+
+
+def seed_conversation(config: Config, conversation_id: str, lines: list[tuple[str, str]],
+                      tags: list[tuple[str, int]]) -> None:
+    """Store a transcribed conversation the way the worker does: (speaker, text) segments of
+    3 s each, and (tag, segment index) tags, sealed with a data key from the key vault."""
+    import time as _time
+
+    from gateway.intel.types import Segment, Tag
+    from gateway.privacy.context import open_privacy
+    from gateway.service import Layout
+    from gateway.store.conversations import Conversations
+
+    layout = Layout(config.data_dir)
+    ctx = open_privacy(config, keys_dir=layout.keys, kek_path=layout.kek,
+                       signing_key=layout.signing_key, signing_public=layout.signing_public,
+                       spool_dir=layout.spool)
+    db = open_db(layout.db)
+    try:
+        key = ctx.vault.create(conversation_id)
+        conversations = Conversations(db)
+        conversations.create(id=conversation_id, badge_id="badge-7", rep_id="rep-ana",
+                             site=config.site.id, started_at=_time.time() - 60, codec=0,
+                             sample_rate=16000, channels=2, wrapped_key=b"")
+        segments = [Segment(3.0 * i, 3.0 * i + 2.8, text, speaker)
+                    for i, (speaker, text) in enumerate(lines)]
+        conversations.save_transcript(
+            conversation_id, key, segments=segments,
+            tags=[Tag(tag, segments[i].start, segments[i].end, segments[i].text, 0.9)
+                  for tag, i in tags],
+            duration_s=3.0 * len(lines), speech_s=2.8 * len(lines))
+    finally:
+        db.close()
+        ctx.close()

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
 
-from webui import audit
+from webui.access import actor, layer
 from webui.config_file import save_config
 from webui.context import web
 from webui.forms import apply_form
@@ -21,9 +20,5 @@ def save_settings(form: Mapping[str, str], names: Iterable[str]) -> dict[str, st
         path = save_config(ctx.config_path, updated)
         ctx.config_path = path
         ctx.config = updated
-        audit.record("config.change", f"config:{path.name}", changes=_printable(changes))
+        layer().record_config_change(actor(), changes)
     return {}
-
-
-def _printable(changes: Mapping[str, tuple[Any, Any]]) -> dict[str, list[Any]]:
-    return {name: [old, new] for name, (old, new) in changes.items()}

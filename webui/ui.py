@@ -11,9 +11,10 @@ from werkzeug.exceptions import HTTPException
 
 from webui import context, security
 from webui.context import WebContext
-from webui.views import auth, dashboard, ops, settings, setup
+from webui.views import audit, auth, conversations, dashboard, ops, privacy, settings, setup
 
-BLUEPRINTS = (auth.bp, setup.bp, dashboard.bp, ops.bp, settings.bp)
+BLUEPRINTS = (auth.bp, setup.bp, dashboard.bp, ops.bp, settings.bp, conversations.bp,
+              privacy.bp, audit.bp)
 
 
 def _when(value: float | None) -> str:

@@ -33,6 +33,13 @@ bp = Blueprint("auth", __name__)
 LOGIN_LIMIT = RateLimiter(limit=20, window_s=300)
 
 
+def _who(username: str) -> str:
+    """The audit object for a login attempt; unknown names are not recorded (people sometimes
+    type a password into the user name field)."""
+    user = users().find(username) if username.strip() else None
+    return f"user:{user.username}" if user is not None else "user:unknown"
+
+
 def _safe_next(target: str | None) -> str:
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
@@ -54,7 +61,7 @@ def login_post() -> tuple[str, int] | Response:
     password = request.form.get("password", "")[:512]
     limiter: RateLimiter = current_app.extensions.get("salestag_login_limit", LOGIN_LIMIT)
     if not limiter.hit(client_key()):
-        audit.record("auth.login_throttled", f"user:{username.strip().lower()}", actor="anonymous")
+        audit.record("auth.login_throttled", _who(username), actor="anonymous")
         return render_template("login.html", next=request.form.get("next", ""),
                                error="Too many attempts from this device. Wait a few minutes."
                                ), 429
@@ -62,12 +69,12 @@ def login_post() -> tuple[str, int] | Response:
         user = users().authenticate(username, password)
     except AccountLocked as exc:
         until = datetime.fromtimestamp(exc.until, UTC).strftime("%H:%M UTC")
-        audit.record("auth.login_locked", f"user:{username.strip().lower()}", actor="anonymous")
+        audit.record("auth.login_locked", _who(username), actor="anonymous")
         return render_template("login.html", next=request.form.get("next", ""),
                                error=f"This account is locked after too many failed attempts "
                                      f"until {until}. An installer can reset the password."), 403
     except LoginFailed:
-        audit.record("auth.login_failed", f"user:{username.strip().lower()}", actor="anonymous")
+        audit.record("auth.login_failed", _who(username), actor="anonymous")
         return render_template("login.html", next=request.form.get("next", ""),
                                error="Wrong user name or password."), 401
     old = request.cookies.get(SESSION_COOKIE)
