@@ -41,6 +41,7 @@ from gateway.crypto.identity import (
 from gateway.sync.continuity import AuditKeyLookup
 from gateway.sync.envelope import SignerLookup, open_sealed_with_header, parse_sealed_header
 from gateway.sync.hq_store import HqStore
+from gateway.sync.mqttclient import Client
 from gateway.sync.schema import Envelope, EnvelopeError, topic_gateway_id
 from gateway.sync.tls import client_tls_context
 
@@ -170,7 +171,7 @@ class HqConsumer:
 
     def run(self, stop: threading.Event) -> None:
         """Receive until ``stop`` is set; paho reconnects by itself with backoff."""
-        client = mqtt.Client(
+        client = Client(
             CallbackAPIVersion.VERSION2,
             client_id=self.client_id,
             protocol=mqtt.MQTTv5,

@@ -69,7 +69,7 @@ class PeriodicTasks:
         self.data_dir = data_dir
         self.health_interval_s, self.keep_sent_s = health_interval_s, keep_sent_s
         self.started = time.monotonic() if started is None else started
-        self._next_health = 0.0
+        self._next_health = self.started + health_interval_s
         self._next_prune = 0.0
         self._level = "ok"
 

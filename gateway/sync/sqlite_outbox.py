@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_QUOTA_BYTES = 256 * 1024 * 1024
 DEFAULT_WARN_FRACTION = 0.8
+FULL_FRACTION = 0.95
 
 
 class OutboxFullError(GatewayError):
@@ -37,7 +38,7 @@ class OutboxFullError(GatewayError):
 @dataclass(frozen=True, slots=True)
 class OutboxUsage:
     """How full the outbox is; ``level`` is ``ok``, ``warning`` (past the warn fraction) or
-    ``full``."""
+    ``full`` (past :data:`FULL_FRACTION`: producers hold back)."""
 
     pending: int
     pending_bytes: int
@@ -50,7 +51,7 @@ class OutboxUsage:
 
     @property
     def level(self) -> str:
-        if self.fraction >= 1.0:
+        if self.fraction >= FULL_FRACTION:
             return "full"
         return "warning" if self.fraction >= self.warn_fraction else "ok"
 

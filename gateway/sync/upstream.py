@@ -25,6 +25,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from gateway.errors import GatewayError
 from gateway.sync.egress import DEFAULT_MAX_ENVELOPE_BYTES, EgressError, check_sealed
+from gateway.sync.mqttclient import Client
 from gateway.sync.outbox import Outbox, OutboxItem
 
 log = logging.getLogger(__name__)
@@ -109,7 +110,7 @@ class UpstreamPublisher:
     def connect(self, timeout: float) -> None:
         """Open a fresh MQTT v5 session; raises UpstreamError unless CONNACK succeeds in time."""
         self.close()
-        client = mqtt.Client(
+        client = Client(
             CallbackAPIVersion.VERSION2,
             client_id=self.client_id,
             protocol=mqtt.MQTTv5,
