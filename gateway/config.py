@@ -139,7 +139,8 @@ class SpeechConfig:
     model: str = setting("tiny.en", "Catalogue model name: tiny.en (English) or base "
                          "(multilingual, more accurate, about 2x slower).",
                          choices=("tiny.en", "base"))
-    quant: str = setting("q8_0", "Model quantization (whisper.cpp engine).", choices=("q8_0", "f16"))
+    quant: str = setting("q8_0", "Model quantization (whisper.cpp engine).",
+                         choices=("q8_0", "f16"))
     model_path: str = setting(
         "", "Explicit ggml model file placed by an operator; overrides model/quant when set.")
     threads: int = setting(0, "Threads per transcription worker; 0 means cores minus one, "

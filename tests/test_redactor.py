@@ -179,3 +179,74 @@ def test_findings_are_ordered_disjoint_spans_of_the_original(text: str) -> None:
     assert result.text.count(PHONE_PLACEHOLDER) + result.text.count(EMAIL_PLACEHOLDER) >= len(
         result.findings
     )
+
+
+# --- redaction v2: cards, social security numbers, street addresses ---------------------------
+
+V2 = [
+    ("My card is 4111 1111 1111 1111, expiring soon.", "My card is [CARD], expiring soon.",
+     "card", "4111111111111111"),
+    ("card number four one one one, one one one one, one one one one, one one one one",
+     "card number [CARD]", "card", "4111111111111111"),
+    ("Use 5500-0000-0000-0004 for the deposit.", "Use [CARD] for the deposit.", "card",
+     "5500000000000004"),
+    ("My social is 123-45-6789.", "My social is [SSN].", "ssn", "123456789"),
+    ("my social security number is one two three, four five, six seven eight nine",
+     "my social security number is [SSN]", "ssn", "123456789"),
+    ("We live at 1234 Oak Street, apartment 5.", "We live at [ADDRESS].", "address",
+     "1234 oak street, apartment 5"),
+    ("It is twelve thirty four Elm Avenue.", "It is [ADDRESS].", "address",
+     "twelve thirty four elm avenue"),
+    ("Come to 55 West 5th Avenue tomorrow.", "Come to [ADDRESS] tomorrow.", "address",
+     "55 west 5th avenue"),
+]
+
+V2_CLEAN = [
+    "I have 2 cars on the way.",
+    "We need 3 panels on the east side of the roof.",
+    "The system is 7.2 kilowatts with 18 panels.",
+    "Take the second street on the left.",
+]
+
+
+@pytest.mark.parametrize(("text", "expected", "kind", "normalized"), V2)
+def test_cards_ssns_and_addresses_are_replaced(
+    text: str, expected: str, kind: str, normalized: str
+) -> None:
+    result = redact(text)
+    assert result.text == expected
+    assert [(f.kind, f.normalized) for f in result.findings] == [(kind, normalized)]
+
+
+@pytest.mark.parametrize("text", V2_CLEAN)
+def test_ordinary_streets_and_counts_are_kept(text: str) -> None:
+    assert redact(text).findings == ()
+
+
+def test_a_long_number_failing_luhn_is_still_redacted_as_a_phone_number() -> None:
+    result = redact("number 4111 1111 1111 1112")
+    assert result.text == "number [PHONE]" and result.findings[0].kind == "phone"
+
+
+def test_nine_digits_without_context_are_a_phone_number() -> None:
+    assert redact("call 212 555 0199").findings[0].kind == "phone"
+
+
+@given(st.lists(st.integers(0, 9), min_size=11, max_size=17))
+def test_luhn_check_digit_makes_a_card(digits: list[int]) -> None:
+    from gateway.intel.redactor import luhn_valid
+
+    body = "".join(map(str, [4, *digits]))
+    check = next(d for d in range(10) if luhn_valid(body + str(d)))
+    number = body + str(check)
+    result = redact(f"charge {number} please")
+    assert result.text == "charge [CARD] please"
+    assert result.findings[0].normalized == number
+
+
+def test_annotate_tags_the_new_identifiers() -> None:
+    from gateway.intel import Segment, annotate
+
+    result = annotate([Segment(0.0, 3.0, "Card 4111 1111 1111 1111 at 12 Main Street.")])
+    assert {t.tag for t in result.tags} >= {"pii.card", "pii.address"}
+    assert "4111" not in result.segments[0].text and "Main" not in result.segments[0].text

@@ -60,7 +60,7 @@ def parse_tracker(spec: str) -> Tracker:
             raise TrackerError(f"tracker {spec!r}: speaker must be one of {_SPEAKERS}")
     phrases_text = body if sep else head
     label = slug(head) if head.strip() else ""
-    phrases = tuple(p for p in (tokenize(part).stems for part in phrases_text.split("|")) if p)
+    phrases = tuple(p for p in (_keys(part) for part in phrases_text.split("|")) if p)
     if not phrases or not _LABEL.match(label):
         raise TrackerError(f"tracker {spec!r} needs a label and at least one phrase")
     return Tracker(label, phrases, speaker)
@@ -72,6 +72,11 @@ def parse_trackers(specs: tuple[str, ...]) -> tuple[Tracker, ...]:
     return tuple(parse_tracker(spec) for spec in specs)
 
 
+def _keys(text: str) -> tuple[str, ...]:
+    """Stems with trailing e's dropped, so "guarantee" and "guaranteed" share a key."""
+    return tuple(stem.rstrip("e") or stem for stem in tokenize(text).stems)
+
+
 def _contains(stems: Sequence[str], phrase: tuple[str, ...]) -> bool:
     n = len(phrase)
     return any(tuple(stems[i : i + n]) == phrase for i in range(len(stems) - n + 1))
@@ -79,7 +84,7 @@ def _contains(stems: Sequence[str], phrase: tuple[str, ...]) -> bool:
 
 def matches(text: str, speaker: str, trackers: Iterable[Tracker]) -> list[str]:
     """Tags of the trackers that ``text`` (said by ``speaker``) fires, in definition order."""
-    stems = tokenize(text).stems
+    stems = _keys(text)
     return [
         t.tag for t in trackers
         if (t.speaker is None or t.speaker == speaker or speaker not in _SPEAKERS)
