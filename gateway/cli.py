@@ -51,7 +51,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from gateway.service import run_service
 
-    return run_service(_config(args))
+    return run_service(_config(args), config_file=args.config)
 
 
 def cmd_provision(args: argparse.Namespace) -> int:
@@ -173,6 +173,33 @@ def cmd_hq_keygen(args: argparse.Namespace) -> int:
     return 0
 
 
+def _config_path(args: argparse.Namespace) -> Path:
+    """The config file that settings changed in the web UI are written to."""
+    return Path(args.config or os.environ.get("SALESTAG_CONFIG") or DEFAULT_CONFIG)
+
+
+def cmd_web(args: argparse.Namespace) -> int:
+    from webui.server import serve
+
+    return serve(_config(args), _config_path(args), renew_code=args.new_setup_code)
+
+
+def cmd_user_reset_password(args: argparse.Namespace) -> int:
+    from gateway.accounts.admin import reset_password
+
+    reset_password(_config(args), args.name, password_file=args.password_file)
+    print(f"password of {args.name} changed; the account is unlocked and signed out everywhere")
+    return 0
+
+
+def cmd_user_add(args: argparse.Namespace) -> int:
+    from gateway.accounts.admin import add_user
+
+    add_user(_config(args), args.name, args.role, password_file=args.password_file)
+    print(f"{args.role} {args.name} added")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="salestag-gateway",
@@ -224,6 +251,29 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--wait-gateway", type=float, default=60.0, metavar="SECONDS",
                      help="wait this long for the gateway to be online; 0 to not wait "
                           "(default: 60)")
+
+    web = add("web", cmd_web, "serve the web UI over HTTPS (prints its address and, before "
+                              "the first account exists, a one-time setup code)")
+    web.add_argument("--new-setup-code", action="store_true",
+                     help="replace a lost setup code with a new one (only before setup)")
+    user = add("user", lambda a: 2, "web UI accounts: reset a password, add an account")
+    user_sub = user.add_subparsers(dest="user_command", required=True, metavar="USER_COMMAND",
+                                   help="what to do")
+    reset = user_sub.add_parser("reset-password", help="set a new password and unlock",
+                                description="Set a new password for a web UI account, unlock "
+                                            "it and end its sessions.")
+    reset.set_defaults(func=cmd_user_reset_password)
+    reset.add_argument("name", help="user name")
+    reset.add_argument("--password-file", help="read the new password from this file "
+                                               "(default: ask twice on the terminal)")
+    user_add = user_sub.add_parser("add", help="add a web UI account",
+                                   description="Add a web UI account.")
+    user_add.set_defaults(func=cmd_user_add)
+    user_add.add_argument("name", help="user name")
+    user_add.add_argument("--role", required=True, choices=("installer", "manager", "auditor"),
+                          help="what the account may do")
+    user_add.add_argument("--password-file", help="read the password from this file "
+                                                  "(default: ask twice on the terminal)")
 
     models = add("models", cmd_models, "install, list or verify offline speech models")
     models.add_argument("action", choices=("install", "list", "verify"),

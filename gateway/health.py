@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
+import sqlite3
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -125,8 +127,30 @@ def badge_rows(status: Mapping[str, Any], now: float) -> list[dict[str, Any]]:
     return rows
 
 
+def stored_badges(db: sqlite_utils.Database, now: float) -> list[dict[str, Any]] | None:
+    """Badge health the ingest keeps in the database, or None where it keeps none."""
+    try:
+        from gateway.ingest.health import badge_health
+
+        badges = badge_health(db)
+    except (ImportError, sqlite3.Error):
+        return None
+    return [{**b.as_dict(),
+             "last_seen_ago_s": round(now - b.last_seen, 1) if b.last_seen else None}
+            for b in badges]
+
+
+def broker_reachable(host: str, port: int, timeout_s: float = 0.5) -> bool:
+    """Whether the local broker accepts TCP connections."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            return True
+    except OSError:
+        return False
+
+
 def gather(data_dir: Path, db: sqlite_utils.Database, *, upstream_enabled: bool,
-           now: float | None = None) -> Facts:
+           broker: tuple[str, int] | None = None, now: float | None = None) -> Facts:
     """Read every fact for the dashboard (cheap: a few small queries and file reads)."""
     now = time.time() if now is None else now
     status = read_status(status_path(data_dir))
@@ -134,15 +158,19 @@ def gather(data_dir: Path, db: sqlite_utils.Database, *, upstream_enabled: bool,
     age = now - float(written) if isinstance(written, (int, float)) else None
     running = age is not None and age <= STALE_AFTER_S
     ingest = status.get("ingest") or {}
+    connected: bool | None = bool(ingest.get("connected")) if running and ingest else None
+    if connected is None and broker is not None:
+        connected = broker_reachable(*broker)
     jobs, backlog, last_sent = queue_facts(db)
     disk = shutil.disk_usage(data_dir)
+    badges = stored_badges(db, now)
     return Facts(
         now=now, service_running=running, service_age_s=round(age, 1) if age else age,
-        broker_connected=bool(ingest.get("connected")) if running and ingest else None,
-        engine=dict(status.get("engine") or {}), jobs=jobs, sync_backlog=backlog,
-        sync_last_success=last_sent, upstream_enabled=upstream_enabled,
-        disk_total=disk.total, disk_free=disk.free, cpu_temp_c=cpu_temperature(),
-        load=os.getloadavg(), badges=badge_rows(status, now),
+        broker_connected=connected, engine=dict(status.get("engine") or {}) if running else {},
+        jobs=jobs, sync_backlog=backlog, sync_last_success=last_sent,
+        upstream_enabled=upstream_enabled, disk_total=disk.total, disk_free=disk.free,
+        cpu_temp_c=cpu_temperature(), load=os.getloadavg(),
+        badges=badges if badges is not None else badge_rows(status, now),
         ingest={"messages": ingest.get("messages", 0), "rejected": ingest.get("rejected", {})})
 
 

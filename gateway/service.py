@@ -19,6 +19,7 @@ from gateway.credentials import credential_path
 from gateway.crypto.datakeys import KeyStore
 from gateway.crypto.identity import GatewayIdentity
 from gateway.errors import GatewayError
+from gateway.health import StatusBoard, status_path
 from gateway.ingest.capture import CaptureStats
 from gateway.ingest.recorder import Recorder
 from gateway.notify import Notifier, watchdog_interval_s
@@ -82,12 +83,15 @@ def initialize(config: Config) -> list[str]:
     open_db(layout.db).close()
     AudioSpool(layout.spool)
     broker_conf = write_mosquitto_config(config)
+    from gateway.webcert import ensure_web_cert
+
+    web_cert = ensure_web_cert(config)
     return [f"data directory: {layout.root}",
             f"gateway signing key id: {identity.key_id} (public key: {layout.signing_public})",
-            f"broker config: {broker_conf}"]
+            f"broker config: {broker_conf}", f"web UI certificate: {web_cert.cert}"]
 
 
-def run_service(config: Config) -> int:
+def run_service(config: Config, *, config_file: str | None = None) -> int:
     """Run until SIGTERM/SIGINT; returns the process exit code."""
     from gateway.speech.factory import build_pipeline
     from gateway.worker import TranscriptionWorker, Upstream
@@ -125,6 +129,13 @@ def run_service(config: Config) -> int:
                                      keep_raw_audio=config.retention.raw_audio_days > 0)
         supervisor.add(f"transcribe-{n}", worker.run)
     supervisor.add("ingest", lambda s: _run_ingest(config, layout, keys, spool, s))
+    if config.web.enabled:  # its own process: see gateway.webproc
+        from gateway.webproc import run_web_child, web_command
+
+        supervisor.add("web", lambda s: run_web_child(web_command(config_file), s))
+    board = StatusBoard()
+    board.provide("engine", lambda: {"engine": config.speech.engine, "threads": config.threads,
+                                     "model": f"{config.speech.model} {config.speech.quant}"})
     if config.capture.enabled:
         supervisor.add("capture", lambda s: _capture_until(config, layout, keys, spool, s))
 
@@ -137,10 +148,19 @@ def run_service(config: Config) -> int:
     while not stop.wait(interval):
         supervisor.check()
         notifier.watchdog()
+        _write_status(board, config)
     notifier.stopping()
     log.info("stopping")
     supervisor.join()
     return 1 if supervisor.failed else 0
+
+
+def _write_status(board: StatusBoard, config: Config) -> None:
+    """The snapshot the web UI's dashboard and /healthz read."""
+    try:
+        board.write(status_path(config.data_dir))
+    except OSError as exc:
+        log.warning("cannot write the status snapshot: %s", exc)
 
 
 def _run_ingest(config: Config, layout: Layout, keys: KeyStore, spool: AudioSpool,

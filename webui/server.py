@@ -86,7 +86,7 @@ def serve(config: Config, config_path: Path | None, *, threads: int = 4,
         "accesslog": "-", "access_log_format": ACCESS_FORMAT, "errorlog": "-",
         "timeout": 60, "graceful_timeout": 10, "keepalive": 5,
         "proc_name": "salestag-web", "forwarded_allow_ips": "",
-        "limit_request_line": 8190,
+        "limit_request_line": 8190, "control_socket_disable": True,
     }
     _Gunicorn(app, options).run()
     return 0

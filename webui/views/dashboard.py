@@ -15,7 +15,8 @@ bp = Blueprint("dashboard", __name__)
 
 def current_facts() -> Facts:
     config = web().config
-    return gather(config.data_dir, db(), upstream_enabled=config.upstream.enabled)
+    return gather(config.data_dir, db(), upstream_enabled=config.upstream.enabled,
+                  broker=(config.broker.host, config.broker.port))
 
 
 @bp.get("/")

@@ -1,0 +1,45 @@
+"""The web UI as a child process of the service, restarted with a back-off if it dies.
+
+It runs in its own process (``salestag-gateway web``) so a slow page or a crash there never
+stalls or stops ingest and transcription, and its password hashing and rendering do not
+compete with them for one interpreter lock.
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+import threading
+
+log = logging.getLogger(__name__)
+
+
+def web_command(config_file: str | None) -> list[str]:
+    argv = [sys.executable, "-m", "gateway"]
+    if config_file:
+        argv += ["--config", config_file]
+    return [*argv, "web"]
+
+
+def run_web_child(argv: list[str], stop: threading.Event, *, max_backoff_s: float = 60.0
+                  ) -> None:
+    """Keep ``argv`` running until ``stop``; then end it with SIGTERM (SIGKILL after 10 s)."""
+    backoff = 2.0
+    while not stop.is_set():
+        child = subprocess.Popen(argv)  # noqa: S603 - our own interpreter and module
+        while child.poll() is None and not stop.wait(0.5):
+            pass
+        if child.poll() is None:
+            child.terminate()
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+            return
+        log.error("web UI exited with status %s; restarting in %.0f s", child.returncode,
+                  backoff)
+        if stop.wait(backoff):
+            return
+        backoff = min(backoff * 2, max_backoff_s)
