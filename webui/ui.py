@@ -11,10 +11,20 @@ from werkzeug.exceptions import HTTPException
 
 from webui import context, security
 from webui.context import WebContext
-from webui.views import audit, auth, conversations, dashboard, ops, privacy, settings, setup
+from webui.views import (
+    audit,
+    auth,
+    badges,
+    conversations,
+    dashboard,
+    ops,
+    privacy,
+    settings,
+    setup,
+)
 
 BLUEPRINTS = (auth.bp, setup.bp, dashboard.bp, ops.bp, settings.bp, conversations.bp,
-              privacy.bp, audit.bp)
+              privacy.bp, audit.bp, badges.bp)
 
 
 def _when(value: float | None) -> str:
