@@ -127,7 +127,7 @@ def start_tls_mosquitto(directory: Path, pki: Pki, port: int | None = None) -> B
         "require_certificate true", "use_identity_as_username true", "tls_version tlsv1.2",
         f"acl_file {acl}", "persistence true", f"persistence_location {directory}/",
         "max_queued_messages 100000", "log_dest stderr", "log_type error", "log_type warning",
-        "log_type notice",
+        "log_type notice", "log_type subscribe",
         # as root, Mosquitto would switch to its own user, who cannot read pytest's 0700 folders
         *(["user root"] if os.geteuid() == 0 else []), ""]))
     log = directory / f"mosquitto-{port}.log"
@@ -210,7 +210,7 @@ class TcpProxy:
                 if self.delay_s:
                     time.sleep(self.delay_s)
                 sink.sendall(data)
-        except OSError:
+        except (OSError, ValueError):  # ValueError: the socket was closed by cut()
             pass
         finally:
             for s in (source, sink):
