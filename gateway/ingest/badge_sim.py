@@ -28,6 +28,7 @@ from gateway.ingest.codecs import encode_opus, read_ogg_opus
 from gateway.protocol.acks import Ack, parse_ack
 from gateway.protocol.control import (
     BadgeStatus,
+    OptOut,
     SessionStart,
     encode_control,
     encode_status,
@@ -167,7 +168,10 @@ class BadgeSimulator:
         self.client.message_callback_add(self._topic(TopicKind.ACK), self._on_ack)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
-        self.client.connect(host, port, keepalive=30)
+        try:
+            self.client.connect(host, port, keepalive=30)
+        except OSError as exc:  # ssl.SSLError is an OSError too
+            raise BadgeSimError(f"cannot connect to {host}:{port}: {exc}") from exc
         self.client.loop_start()
         if not self.connected.wait(ack_timeout_s):
             self.client.loop_stop()
@@ -223,7 +227,7 @@ class BadgeSimulator:
             if ack.status == "refused":
                 self.refusals.append(ack)
             out.ack = ack
-            if ack.status == "finished":
+            if ack.status in ("finished", "opted_out"):
                 out.frames.clear()
             elif ack.seq is not None:
                 while out.frames and next(iter(out.frames)) <= ack.seq:
@@ -279,6 +283,8 @@ class BadgeSimulator:
                 delay = clock + offset_ms / 1000 - time.monotonic()
                 if delay > 0:
                     time.sleep(delay)
+            if out.ack is not None and out.ack.status == "opted_out":
+                break  # the customer opted out: stop recording, keep nothing
             data = encode_frame(AudioFrame(
                 session_id=session_id, seq=seq, timestamp_ms=int(offset_ms),
                 codec=audio.codec, sample_rate=audio.sample_rate, channels=audio.channels,
@@ -292,6 +298,10 @@ class BadgeSimulator:
             del self._sessions[session_id]
         return SimResult(session_id, len(audio.payloads), time.time() - started, self.resent)
 
+    def opt_out(self, session_id: str) -> None:
+        """Press the customer opt-out button during a session."""
+        self._publish(TopicKind.CONTROL, encode_control(OptOut(session_id, at=time.time())))
+
     def _wait_acked(self, out: _Outgoing, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
         with self._lock:
@@ -302,7 +312,7 @@ class BadgeSimulator:
                 if now >= deadline:
                     raise BadgeSimError(f"the gateway acked {out.ack} but {len(out.frames)} "
                                         f"frames remain after {timeout_s:.0f} s")
-                if out.ack is not None and out.ack.status == "finished":
+                if out.ack is not None and out.ack.status in ("finished", "opted_out"):
                     return
                 if now - out.progress_at >= self.resend_after_s:
                     out.progress_at = now
