@@ -29,14 +29,24 @@ from gateway.sync.envelope import (
     open_sealed_with_header,
     seal,
 )
+from gateway.sync.metadata import (
+    audit_checkpoint_envelope,
+    correction_envelope,
+    deletion_envelope,
+    health_envelope,
+)
 from gateway.sync.schema import (
     BODY_TYPES,
     ID_PATTERN,
     MAX_TAGS,
     TAG_PATTERN,
+    AuditCheckpoint,
     ConversationMetadata,
+    Correction,
+    DeletionNotice,
     Envelope,
     EnvelopeError,
+    GatewayHealth,
     TagSpan,
     from_json,
     to_json,
@@ -277,3 +287,73 @@ def test_documented_vector_opens(tmp_path: Path) -> None:
     )
     assert keys["hpke_info"].encode() == hpke_info(keys["gateway_id"])
     assert json.loads(blob)["hdr"] == keys["header_b64url"]
+
+
+def other_kinds() -> list[Envelope]:
+    return [
+        deletion_envelope(DeletionNotice(("c-1", "c-2"), "subject_request", 1.7e9, "gw-1",
+                                         "0f" * 32)),
+        deletion_envelope(DeletionNotice(("c-3",), "retention", 1.7e9, "gw-1")),
+        correction_envelope(Correction("c-1", "gw-1", "pricing", "change", 1.0, 2.5,
+                                       "financing", "user-7", 1.7e9)),
+        correction_envelope(Correction("c-1", "gw-1", "pricing", "add", 1.0, 2.5, None,
+                                       "user-7", 1.7e9)),
+        audit_checkpoint_envelope(AuditCheckpoint("gw-1", 4, "ab" * 32, 120, 1.7e9, "cd" * 64)),
+        health_envelope(GatewayHealth("gw-1", 1.7e9, 3600.0, 12, 42.5, 3, 2)),
+    ]
+
+
+@pytest.mark.parametrize("env", other_kinds(), ids=lambda e: e.kind)
+def test_every_kind_round_trips_sealed(env: Envelope) -> None:
+    assert from_json(to_json(env)) == env
+    assert open_sealed(sealed(env), recipient_private_key=TENANT, trusted_signers=TRUSTED) == env
+
+
+def test_idempotency_keys_are_stable_per_fact() -> None:
+    first, second = other_kinds(), other_kinds()
+    assert [e.idempotency_key for e in first] == [e.idempotency_key for e in second]
+    assert len({e.idempotency_key for e in first}) == len(first)
+
+
+@pytest.mark.parametrize(
+    ("kind", "body"),
+    [
+        ("deletion", {"conversation_ids": ["c-1"], "reason": "because", "requested_at": 1.0,
+                      "gateway_id": "gw-1", "subject_ref": None}),
+        ("deletion", {"conversation_ids": ["c-1"], "reason": "opt_out", "requested_at": 1.0,
+                      "gateway_id": "gw-1", "subject_ref": "jane.doe@example.com"}),
+        ("deletion", {"conversation_ids": [], "reason": "opt_out", "requested_at": 1.0,
+                      "gateway_id": "gw-1", "subject_ref": None}),
+        ("deletion", {"conversation_ids": ["c-1"], "reason": "opt_out", "requested_at": 1.0,
+                      "gateway_id": "gw-1"}),
+        ("correction", {"conversation_id": "c-1", "gateway_id": "gw-1", "tag": "pricing",
+                        "action": "change", "start": 1.0, "end": 2.0, "new_tag": None,
+                        "corrected_by": "u-1", "corrected_at": 1.0}),
+        ("correction", {"conversation_id": "c-1", "gateway_id": "gw-1", "tag": "pricing",
+                        "action": "add", "start": 1.0, "end": 2.0, "new_tag": None,
+                        "corrected_by": "the manager said so", "corrected_at": 1.0}),
+        ("audit_checkpoint", {"gateway_id": "gw-1", "seq": 1, "head_hash": "xyz", "entries": 1,
+                              "at": 1.0, "signature": "cd" * 64}),
+        ("audit_checkpoint", {"gateway_id": "gw-1", "seq": -1, "head_hash": "ab" * 32,
+                              "entries": 1, "at": 1.0, "signature": "cd" * 64}),
+        ("health", {"gateway_id": "gw-1", "at": 1.0, "uptime_s": 1.0, "outbox_backlog": 0,
+                    "disk_free_pct": 140.0, "conversations_pending": 0, "badges_online": 0}),
+        ("health", {"gateway_id": "gw-1", "at": 1.0, "uptime_s": 1.0, "outbox_backlog": 0,
+                    "disk_free_pct": 40.0, "conversations_pending": 0, "badges_online": 0,
+                    "note": "free text"}),
+        ("conversation", {"gateway_id": "gw-1", "at": 1.0, "uptime_s": 1.0, "outbox_backlog": 0,
+                          "disk_free_pct": 40.0, "conversations_pending": 0,
+                          "badges_online": 0}),
+        ("transcript", {"text": "hello"}),
+    ],
+)
+def test_other_kinds_are_parsed_strictly(kind: str, body: dict[str, object]) -> None:
+    document = {"kind": kind, "idempotency_key": "k-1", "created_at": 1.0, "body": body}
+    with pytest.raises(EnvelopeError):
+        from_json(json.dumps(document).encode())
+
+
+def test_kind_and_body_must_match() -> None:
+    health = GatewayHealth("gw-1", 1.0, 1.0, 0, 50.0, 0, 0)
+    with pytest.raises(EnvelopeError):
+        Envelope("conversation", "k", 1.0, health)
