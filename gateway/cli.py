@@ -334,6 +334,9 @@ def build_parser() -> argparse.ArgumentParser:
     keygen.set_defaults(func=cmd_hq_keygen)
     keygen.add_argument("--private", required=True, help="private key file to write")
     keygen.add_argument("--public", required=True, help="public key file to write")
+    from gateway.cli_privacy import register as register_privacy
+
+    register_privacy(add, _config)
     return parser
 
 

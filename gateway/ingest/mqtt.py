@@ -29,7 +29,10 @@ from gateway.protocol.acks import Ack, RefusalReason, encode_ack
 from gateway.protocol.assembler import Assembler
 from gateway.protocol.control import (
     BadgeStatus,
+    ConsentMessage,
+    OptOut,
     SessionStart,
+    SessionStop,
     encode_status,
     parse_control,
     parse_status,
@@ -77,7 +80,9 @@ class MqttIngest:
                  assembler: Assembler, recorder: Recorder, expire_every_s: float = 1.0,
                  username: str | None = None, password: str | None = None,
                  admission: Admission | None = None, ack_interval_s: float = 0.05,
-                 on_health: Callable[[list[BadgeHealth]], None] | None = None) -> None:
+                 on_health: Callable[[list[BadgeHealth]], None] | None = None,
+                 on_consent: Callable[[str, ConsentMessage, float], None] | None = None
+                 ) -> None:
         self.site = site
         self.host = host
         self.port = port
@@ -87,6 +92,8 @@ class MqttIngest:
         self.admission = admission
         self.ack_interval_s = ack_interval_s
         self.on_health = on_health
+        self.on_consent = on_consent
+        self._opted_out: dict[_Key, None] = {}  # recent opted-out sessions, oldest first
         self.stats = IngestStats()
         self._ack_due: dict[_Key, RefusalReason | None] = {}
         self._written = 0
@@ -216,6 +223,8 @@ class MqttIngest:
         if badge.kind is TopicKind.AUDIO:
             frame = decode_frame(payload)
             key = (badge_id, frame.session_id)
+            if key in self._opted_out:
+                return  # frames still in flight after an opt-out: dropped unseen
             self._ack_due.setdefault(key, None)
             if self.admission is not None:
                 self._admit(self.admission, key, len(payload), frame.timestamp_ms, now)
@@ -223,6 +232,11 @@ class MqttIngest:
         elif badge.kind is TopicKind.CONTROL:
             msg = parse_control(payload)
             key = (badge_id, msg.session_id)
+            if not isinstance(msg, SessionStart | SessionStop):
+                self._consent(badge_id, msg, now)
+                return
+            if key in self._opted_out:
+                return
             self._ack_due.setdefault(key, None)
             if isinstance(msg, SessionStart):
                 if self.admission is not None and self.assembler.state(*key) is None:
@@ -234,6 +248,26 @@ class MqttIngest:
         elif badge.kind is TopicKind.STATUS:
             if payload:
                 self.stats.badges[badge_id] = parse_status(payload)
+
+    def _consent(self, badge_id: str, msg: ConsentMessage, now: float) -> None:
+        """Consent messages go to the privacy layer; an opt-out first ends the session here,
+        drops what is still on its way and tells the badge to stop and discard its audio."""
+        key = (badge_id, msg.session_id)
+        if isinstance(msg, OptOut):
+            self._opted_out[key] = None
+            while len(self._opted_out) > 1024:
+                del self._opted_out[next(iter(self._opted_out))]
+            self._ack_due.pop(key, None)
+            self.recorder.drop(msg.session_id)
+            if self.assembler.state(*key) not in (None, "finished"):
+                self.assembler.stop(badge_id, SessionStop(msg.session_id), now)
+        if self.on_consent is not None:
+            self.on_consent(badge_id, msg, now)
+        if isinstance(msg, OptOut):
+            self.client.publish(badge_topic(self.site, badge_id, TopicKind.ACK),
+                                encode_ack(Ack(msg.session_id, None, "opted_out")), qos=1)
+            log.info("conversation %s: customer opted out on badge %s; purged", msg.session_id,
+                     badge_id)
 
     def _admit(self, admission: Admission, key: _Key, size: int, timestamp_ms: int,
                now: float) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from gateway.crypto.datakeys import KeyStore
@@ -24,6 +24,7 @@ from gateway.protocol.frames import Codec
 from gateway.store.conversations import RECEIVING, Conversations
 from gateway.store.db import transaction
 from gateway.store.jobs import TRANSCRIBE, JobQueue
+from gateway.store.keyvault import KeyVault
 from gateway.store.spool import AudioSpool, SpoolWriter
 
 log = logging.getLogger(__name__)
@@ -48,13 +49,18 @@ class Recorder:
     """Persists what the assembler releases. Owned by one thread (ingest or capture)."""
 
     def __init__(self, *, site: str, keys: KeyStore, conversations: Conversations,
-                 jobs: JobQueue, spool: AudioSpool, fsync: bool = True) -> None:
+                 jobs: JobQueue, spool: AudioSpool, fsync: bool = True,
+                 vault: KeyVault | None = None,
+                 on_started: Callable[[Started], None] | None = None) -> None:
         self.site = site
         self.keys = keys
         self.conversations = conversations
         self.jobs = jobs
         self.spool = spool
         self.fsync = fsync
+        self.vault = vault  #: where data keys live (else wrapped in the conversation row)
+        self.on_started = on_started  #: privacy bookkeeping of customer ref and consent flag
+        self._dropped: dict[str, None] = {}  # opted-out sessions: their events are ignored
         self.written_bytes = 0  #: sealed bytes appended since start, for the disk quota
         self.decode_errors: dict[str, int] = {}
         self._writers: dict[str, SpoolWriter] = {}
@@ -63,6 +69,8 @@ class Recorder:
 
     def handle(self, events: Iterable[Event]) -> None:
         for event in events:
+            if event.session_id in self._dropped:
+                continue
             if isinstance(event, Started):
                 self._start(event)
             elif isinstance(event, Chunk):
@@ -82,8 +90,13 @@ class Recorder:
             self.conversations.update_start(
                 event.session_id, rep_id=event.rep_id, started_at=event.started_at,
                 consent_declared=event.consent_declared)
+            if self.on_started is not None:
+                self.on_started(event)
             return
-        data_key, wrapped = self.keys.new_data_key(event.session_id.encode())
+        if self.vault is not None:
+            data_key, wrapped = self.vault.create(event.session_id), None
+        else:
+            data_key, wrapped = self.keys.new_data_key(event.session_id.encode())
         codec, rate = spool_format(event.codec, event.sample_rate)
         with transaction(self.conversations.db) as db:
             self.conversations.create(
@@ -98,6 +111,8 @@ class Recorder:
         self._writers[event.session_id] = self.spool.writer(event.session_id, data_key)
         self._decoders[event.session_id] = decoder_for(event.codec, event.channels)
         self._progress[event.session_id] = _Progress(event.badge_id)
+        if self.on_started is not None:
+            self.on_started(event)
         log.info("conversation %s started on badge %s", event.session_id, event.badge_id)
 
     def _chunk(self, event: Chunk) -> None:
@@ -131,8 +146,12 @@ class Recorder:
     def _writer(self, conversation_id: str) -> SpoolWriter:
         writer = self._writers.get(conversation_id)
         if writer is None:
-            wrapped = self.conversations.get(conversation_id).wrapped_key or b""
-            data_key = self.keys.unwrap(wrapped, context=conversation_id.encode())
+            conversation = self.conversations.get(conversation_id)
+            if self.vault is not None:
+                data_key = self.vault.key_for(conversation)
+            else:
+                data_key = self.keys.unwrap(conversation.wrapped_key or b"",
+                                            context=conversation_id.encode())
             writer = self._writers[conversation_id] = self.spool.writer(conversation_id, data_key)
         return writer
 
@@ -212,6 +231,18 @@ class Recorder:
             for badge_id, conversation_id in reversed(finished):
                 assembler.remember(badge_id, conversation_id, None)
         return resumed
+
+    def drop(self, conversation_id: str) -> None:
+        """Stop recording a session (the customer opted out): close its spool file, forget its
+        progress, and ignore whatever the assembler still releases for it."""
+        self._dropped[conversation_id] = None
+        while len(self._dropped) > REMEMBER_FINISHED:
+            del self._dropped[next(iter(self._dropped))]
+        self._progress.pop(conversation_id, None)
+        self._decoders.pop(conversation_id, None)
+        writer = self._writers.pop(conversation_id, None)
+        if writer is not None:
+            writer.close()
 
     def close(self) -> None:
         self.flush()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gateway.broker import local_password, secret_path
 from gateway.config import Config
@@ -18,6 +19,9 @@ from gateway.store.conversations import Conversations
 from gateway.store.db import open_db
 from gateway.store.jobs import JobQueue
 from gateway.store.spool import AudioSpool
+
+if TYPE_CHECKING:
+    from gateway.privacy.context import PrivacyContext
 
 log = logging.getLogger(__name__)
 MIB = 1024 * 1024
@@ -34,12 +38,25 @@ def build_admission(config: Config) -> Admission:
 
 
 def run_ingest(config: Config, db_path: Path, keys: KeyStore, spool: AudioSpool,
-               stop: threading.Event, *, skip_badges: frozenset[str] = frozenset()) -> None:
-    """Resume interrupted receptions, then take badge messages until ``stop`` is set."""
+               stop: threading.Event, *, skip_badges: frozenset[str] = frozenset(),
+               privacy: PrivacyContext | None = None) -> None:
+    """Resume interrupted receptions, then take badge messages until ``stop`` is set.
+
+    With ``privacy``, data keys go to its key vault, customer references and badge consent
+    go to the privacy layer, and an opt-out message purges the session at once.
+    """
     db = open_db(db_path)
     try:
+        hooks = None
+        if privacy is not None:
+            from gateway.privacy.access import AccessLayer
+            from gateway.privacy.ingest import IngestPrivacy
+
+            hooks = IngestPrivacy(AccessLayer(db, privacy))
         recorder = Recorder(site=config.site.id, keys=keys, conversations=Conversations(db),
-                            jobs=JobQueue(db), spool=spool, fsync=config.ingest.fsync == "always")
+                            jobs=JobQueue(db), spool=spool, fsync=config.ingest.fsync == "always",
+                            vault=privacy.vault if privacy else None,
+                            on_started=hooks.started if hooks else None)
         assembler = Assembler(session_timeout_s=config.ingest.session_timeout_s,
                               reorder_window=config.ingest.reorder_window)
         resumed = recorder.recover(assembler, skip=skip_badges)
@@ -52,6 +69,7 @@ def run_ingest(config: Config, db_path: Path, keys: KeyStore, spool: AudioSpool,
                    username=config.broker.username if password else None, password=password,
                    admission=build_admission(config),
                    ack_interval_s=config.ingest.ack_interval_ms / 1000,
-                   on_health=lambda badges: save_health(db, badges)).run(stop)
+                   on_health=lambda badges: save_health(db, badges),
+                   on_consent=hooks.control if hooks else None).run(stop)
     finally:
         db.close()

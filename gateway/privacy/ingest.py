@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 
 from gateway.privacy.access import AccessLayer
+from gateway.protocol.control import ConsentGiven, ConsentMessage, OptOut
+from gateway.protocol.events import Started
 from gateway.store.consent import CONSENT_GIVEN, DISCLOSURE_DECLARED, OPT_OUT
 from gateway.store.erasure import CONTENT_GONE
 
@@ -23,6 +25,17 @@ class IngestPrivacy:
 
     def __init__(self, access: AccessLayer) -> None:
         self.access = access
+
+    def started(self, event: Started) -> None:
+        """Recorder hook: a session started (or its late start message arrived)."""
+        self.session_started(event.session_id, customer_ref=event.customer_ref,
+                             consent_declared=event.consent_declared, at=event.started_at)
+
+    def control(self, badge_id: str, msg: ConsentMessage, now: float) -> None:
+        """MQTT ingest hook: a consent control message from a badge."""
+        kind = ("opt_out" if isinstance(msg, OptOut) else
+                "consent_given" if isinstance(msg, ConsentGiven) else "consent_declared")
+        self.consent(badge_id, msg.session_id, kind, msg.at if msg.at is not None else now)
 
     def session_started(self, conversation_id: str, *, customer_ref: str | None,
                         consent_declared: bool, at: float) -> None:

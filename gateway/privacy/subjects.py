@@ -46,13 +46,12 @@ class SubjectKey:
 
 
 def phone_variants(digits: str) -> list[str]:
-    """A number with and without the North American country code."""
-    variants = [digits]
+    """A number without and with the North American country code (the short form first)."""
     if len(digits) == 11 and digits.startswith("1"):
-        variants.append(digits[1:])
-    elif len(digits) == 10:
-        variants.append("1" + digits)
-    return variants
+        return [digits[1:], digits]
+    if len(digits) == 10:
+        return [digits, "1" + digits]
+    return [digits]
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,11 +15,12 @@ from gateway.protocol.control import VERSION, _load
 from gateway.protocol.errors import ControlError, FrameError
 from gateway.protocol.frames import MAX_SEQ, check_session_id
 
-AckStatus = Literal["receiving", "finished", "refused"]
+#: ``opted_out``: the customer opted out; stop recording the session and discard all its audio.
+AckStatus = Literal["receiving", "finished", "refused", "opted_out"]
 #: Why frames are refused: keep them and resend later (or, for ``session_too_long``, end the
 #: session and record on in a new one).
 RefusalReason = Literal["disk_full", "rate_limited", "session_too_long"]
-STATUSES: tuple[AckStatus, ...] = ("receiving", "finished", "refused")
+STATUSES: tuple[AckStatus, ...] = ("receiving", "finished", "refused", "opted_out")
 REFUSALS: tuple[RefusalReason, ...] = ("disk_full", "rate_limited", "session_too_long")
 MAX_RETRY_AFTER_S = 3600
 

@@ -94,11 +94,50 @@ class SessionStop:
         _check_int("last_seq", self.last_seq, 0, MAX_SEQ)
 
 
-ControlMessage = SessionStart | SessionStop
+def _check_time(name: str, value: object) -> None:
+    if value is None:
+        return
+    if (isinstance(value, bool) or not isinstance(value, int | float)
+            or not math.isfinite(value) or not 0 <= value < MAX_STARTED_AT):
+        raise ControlError(f"{name} must be unix seconds", reason="bad_field")
+
+
+@dataclass(frozen=True, slots=True)
+class _ConsentEvent:
+    session_id: str
+    at: float | None = None  #: badge clock, unix seconds, when the button was pressed
+
+    def __post_init__(self) -> None:
+        _checked(lambda: check_session_id(self.session_id))
+        _check_time("at", self.at)
+        if self.at is not None:
+            object.__setattr__(self, "at", float(self.at))
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentDeclared(_ConsentEvent):
+    """The rep pressed the badge's disclosure button: the customer was told of the recording."""
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentGiven(_ConsentEvent):
+    """The customer agreed to the recording (confirmed on the badge)."""
+
+
+@dataclass(frozen=True, slots=True)
+class OptOut(_ConsentEvent):
+    """The customer opted out (badge button): the gateway stops the session and purges it."""
+
+
+ConsentMessage = ConsentDeclared | ConsentGiven | OptOut
+ControlMessage = SessionStart | SessionStop | ConsentMessage
 
 _TYPE_NAMES: dict[type[ControlMessage], str] = {
     SessionStart: "session_start",
     SessionStop: "session_stop",
+    ConsentDeclared: "consent_declared",
+    ConsentGiven: "consent_given",
+    OptOut: "opt_out",
 }
 
 
@@ -119,14 +158,15 @@ class BadgeStatus:
         _check_id("firmware", self.firmware, optional=True, pattern=_FIRMWARE)
 
 
-_Msg = TypeVar("_Msg", SessionStart, SessionStop, BadgeStatus)
+_Msg = TypeVar("_Msg", SessionStart, SessionStop, BadgeStatus, ConsentDeclared, ConsentGiven,
+               OptOut)
 
 
 def _to_json(value: object) -> object:
     return value.name.lower() if isinstance(value, Codec) else value
 
 
-def _encode(head: dict[str, object], msg: SessionStart | SessionStop | BadgeStatus) -> bytes:
+def _encode(head: dict[str, object], msg: ControlMessage | BadgeStatus) -> bytes:
     body = dict(head)
     for field in dataclasses.fields(msg):
         value = getattr(msg, field.name)
@@ -208,6 +248,12 @@ def parse_control(data: bytes) -> ControlMessage:
         return _build(SessionStart, body)
     if kind == "session_stop":
         return _build(SessionStop, body)
+    if kind == "consent_declared":
+        return _build(ConsentDeclared, body)
+    if kind == "consent_given":
+        return _build(ConsentGiven, body)
+    if kind == "opt_out":
+        return _build(OptOut, body)
     raise ControlError("unknown control message type", reason="unknown_type")
 
 

@@ -67,7 +67,7 @@ class Conversations:
         self.db = db
 
     def create(self, *, id: str, badge_id: str, rep_id: str, site: str, started_at: float,
-               codec: int, sample_rate: int, channels: int, wrapped_key: bytes,
+               codec: int, sample_rate: int, channels: int, wrapped_key: bytes | None,
                consent_declared: bool = False) -> None:
         """Record a new conversation that is being received."""
         self.db.table("conversations").insert({

@@ -145,7 +145,7 @@ class KeyVault:
     def adopt(self, db: sqlite_utils.Database) -> int:
         """Move wrapped keys still kept in the conversations table into the vault."""
         rows = db.execute("SELECT id, wrapped_key FROM conversations "
-                          "WHERE wrapped_key IS NOT NULL").fetchall()
+                          "WHERE length(wrapped_key) > 0").fetchall()
         for conversation_id, wrapped in rows:
             with self._tx() as conn:
                 conn.execute("INSERT OR IGNORE INTO data_keys VALUES (?, ?, ?)",
