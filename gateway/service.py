@@ -9,7 +9,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
@@ -32,12 +32,18 @@ from gateway.store.conversations import (
     public_fields,
 )
 from gateway.store.db import open_db
+from gateway.store.erasure import DELETED, HELD, PURGED
 from gateway.store.errors import NotFound
 from gateway.store.jobs import JobQueue
 from gateway.store.spool import AudioSpool
 from gateway.supervisor import Supervisor
 
 log = logging.getLogger(__name__)
+
+SETTLED = (HELD, PURGED, DELETED)  # no transcript to wait for
+
+if TYPE_CHECKING:
+    from gateway.privacy.context import PrivacyContext
 
 
 @dataclass(frozen=True)
@@ -91,6 +97,16 @@ def initialize(config: Config) -> list[str]:
             f"broker config: {broker_conf}", f"web UI certificate: {web_cert.cert}"]
 
 
+def open_privacy_for(config: Config, config_path: Path | None = None) -> PrivacyContext:
+    """The privacy layer's keys, vault and policies for this data directory."""
+    from gateway.privacy.context import open_privacy
+
+    layout = Layout(config.data_dir)
+    return open_privacy(config, keys_dir=layout.keys, kek_path=layout.kek,
+                        signing_key=layout.signing_key, signing_public=layout.signing_public,
+                        spool_dir=layout.spool, config_path=config_path)
+
+
 def run_service(config: Config, *, config_file: str | None = None) -> int:
     """Run until SIGTERM/SIGINT; returns the process exit code."""
     from gateway.speech.factory import build_pipeline
@@ -103,6 +119,10 @@ def run_service(config: Config, *, config_file: str | None = None) -> int:
     spool = AudioSpool(layout.spool)
     pipeline = build_pipeline(config)
     db = open_db(layout.db)
+    privacy = open_privacy_for(config)
+    privacy.keys = keys
+    privacy.vault.keys = keys
+    privacy.vault.adopt(db)
     resumed = JobQueue(db).resume_interrupted()
     recorder = Recorder(site=config.site.id, keys=keys, conversations=Conversations(db),
                         jobs=JobQueue(db), spool=spool)
@@ -126,9 +146,11 @@ def run_service(config: Config, *, config_file: str | None = None) -> int:
         worker = TranscriptionWorker(db_path=layout.db, keys=keys, spool=spool,
                                      pipeline=pipeline if n == 0 else build_pipeline(config),
                                      upstream=upstream,
-                                     keep_raw_audio=config.retention.raw_audio_days > 0)
+                                     keep_raw_audio=config.retention.raw_audio_days > 0,
+                                     privacy=privacy)
         supervisor.add(f"transcribe-{n}", worker.run)
-    supervisor.add("ingest", lambda s: _run_ingest(config, layout, keys, spool, s))
+    supervisor.add("ingest", lambda s: _run_ingest(config, layout, keys, spool, s, privacy))
+    _add_privacy_duties(supervisor, config, layout, privacy)
     if config.web.enabled:  # its own process: see gateway.webproc
         from gateway.webproc import run_web_child, web_command
 
@@ -152,7 +174,19 @@ def run_service(config: Config, *, config_file: str | None = None) -> int:
     notifier.stopping()
     log.info("stopping")
     supervisor.join()
+    privacy.close()
     return 1 if supervisor.failed else 0
+
+
+def _add_privacy_duties(supervisor: Supervisor, config: Config, layout: Layout,
+                        privacy: PrivacyContext) -> None:
+    """The retention sweeper and the signed audit checkpoints, each in its own thread."""
+    from gateway.privacy.sweeper import run_periodically, sign_checkpoint, sweep_retention
+
+    supervisor.add("retention", lambda s: run_periodically(
+        layout.db, privacy, config.retention.sweep_interval_s, sweep_retention, s))
+    supervisor.add("audit-checkpoint", lambda s: run_periodically(
+        layout.db, privacy, config.audit.checkpoint_interval_s, sign_checkpoint, s))
 
 
 def _write_status(board: StatusBoard, config: Config) -> None:
@@ -164,11 +198,11 @@ def _write_status(board: StatusBoard, config: Config) -> None:
 
 
 def _run_ingest(config: Config, layout: Layout, keys: KeyStore, spool: AudioSpool,
-                stop: threading.Event) -> None:
+                stop: threading.Event, privacy: PrivacyContext | None = None) -> None:
     from gateway.ingest.runner import run_ingest
 
     run_ingest(config, layout.db, keys, spool, stop,
-               skip_badges=frozenset({config.capture.badge_id}))
+               skip_badges=frozenset({config.capture.badge_id}), privacy=privacy)
 
 
 def run_ingest_only(config: Config) -> int:
@@ -241,8 +275,17 @@ def show_conversations(config: Config, conversation_id: str | None, *, latest: b
             out.write(json.dumps(public_fields(item)) + "\n")
         return 0
     conversation = _wait_until_settled(conversations, conversation_id, wait_s)
-    data_key = KeyStore.load(layout.kek).unwrap(conversation.wrapped_key or b"",
-                                                context=conversation.id.encode())
+    from gateway.privacy.access import AccessLayer
+    from gateway.privacy.cli_actor import cli_actor
+
+    privacy = open_privacy_for(config)
+    try:
+        # an audited read; ContentGone if it was purged or deleted
+        AccessLayer(conversations.db, privacy).get_conversation(cli_actor(), conversation.id,
+                                                                content=False)
+        data_key = AccessLayer(conversations.db, privacy).data_key(conversation)
+    finally:
+        privacy.close()
     record = public_fields(conversation)
     record["segments"] = [{"start": round(s.start, 2), "end": round(s.end, 2),
                            "speaker": s.speaker, "text": s.text}
@@ -267,6 +310,6 @@ def _wait_until_settled(conversations: Conversations, conversation_id: str | Non
             if time.monotonic() >= deadline:
                 raise
         else:
-            if conversation.status in (DONE, FAILED) or time.monotonic() >= deadline:
+            if conversation.status in (DONE, FAILED, *SETTLED) or time.monotonic() >= deadline:
                 return conversation
         time.sleep(0.5)
