@@ -48,6 +48,7 @@ from gateway.sync.schema import (
     EnvelopeError,
     GatewayHealth,
     TagSpan,
+    checkpoint_signing_input,
     from_json,
     to_json,
     topic_gateway_id,
@@ -262,7 +263,8 @@ def doc_blocks() -> dict[str, str]:
 def test_doc_shows_the_vector_files() -> None:
     blocks = doc_blocks()
     names = {"keys.json", "tenant-private.pem", "tenant-public.pem", "gateway-signer.json",
-             "sealed.json", "plaintext.json"}  # fmt: skip
+             "sealed.json", "plaintext.json", "other-kinds.jsonl",
+             "audit-checkpoint.json"}  # fmt: skip
     assert set(blocks) == names
     for name, block in blocks.items():
         assert (VECTOR / name).read_text() == block, f"docs/envelope.md is stale for {name}"
@@ -287,6 +289,22 @@ def test_documented_vector_opens(tmp_path: Path) -> None:
     )
     assert keys["hpke_info"].encode() == hpke_info(keys["gateway_id"])
     assert json.loads(blob)["hdr"] == keys["header_b64url"]
+
+
+def test_documented_further_kinds_and_checkpoint_signature() -> None:
+    lines = (VECTOR / "other-kinds.jsonl").read_text().splitlines()
+    kinds = [from_json(line.encode()) for line in lines]
+    assert [e.kind for e in kinds] == ["deletion", "correction", "audit_checkpoint", "health"]
+    assert [to_json(e).decode() for e in kinds] == lines
+    vector = json.loads((VECTOR / "audit-checkpoint.json").read_text())
+    key = Ed25519PublicKey.from_public_bytes(bytes.fromhex(vector["audit_public_key_hex"]))
+    checkpoint = kinds[2].body
+    assert isinstance(checkpoint, AuditCheckpoint)
+    data = checkpoint_signing_input(checkpoint.gateway_id, checkpoint.seq, checkpoint.head_hash,
+                                    checkpoint.entries, checkpoint.at)
+    assert data == vector["signing_input"].encode()
+    assert checkpoint.signature == vector["signature_hex"]
+    key.verify(bytes.fromhex(vector["signature_hex"]), data)
 
 
 def other_kinds() -> list[Envelope]:

@@ -18,7 +18,23 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from gateway.crypto.identity import GatewayIdentity, x25519_key_id
 from gateway.sync.envelope import b64url, hpke_info, seal
-from gateway.sync.schema import ConversationMetadata, Envelope, TagSpan, to_json
+from gateway.sync.metadata import (
+    audit_checkpoint_envelope,
+    correction_envelope,
+    deletion_envelope,
+    health_envelope,
+)
+from gateway.sync.schema import (
+    AuditCheckpoint,
+    ConversationMetadata,
+    Correction,
+    DeletionNotice,
+    Envelope,
+    GatewayHealth,
+    TagSpan,
+    checkpoint_signing_input,
+    to_json,
+)
 
 HERE = Path(__file__).parent
 DOC = Path("docs/envelope.md")
@@ -52,6 +68,64 @@ def vector_envelope() -> Envelope:
         gaps=1,
     )
     return Envelope("conversation", "conversation:c-20250301-0001", 1740823520.0, body)
+
+
+def other_kinds() -> list[Envelope]:
+    """One plaintext of each further kind, with the idempotency keys the gateway would use."""
+    audit = Ed25519PrivateKey.from_private_bytes(seed("audit"))
+    head = hashlib.sha256(b"salestag envelope test vector: audit head").hexdigest()
+    at = 1740830400.0
+    signature = audit.sign(checkpoint_signing_input("gw-test-01", 7, head, 1234, at)).hex()
+    deletion = DeletionNotice(("c-20250301-0001", "c-20250301-0002"), "subject_request",
+                              1740830000.0, "gw-test-01", hashlib.sha256(b"subject").hexdigest())
+    correction = Correction("c-20250301-0001", "gw-test-01", "pricing", "change", 12.0, 31.5,
+                            "objection.price", "user-17", 1740830100.0)
+    envelopes = [
+        deletion_envelope(deletion),
+        correction_envelope(correction),
+        audit_checkpoint_envelope(AuditCheckpoint("gw-test-01", 7, head, 1234, at, signature)),
+        health_envelope(GatewayHealth("gw-test-01", 1740830500.0, 86400.0, 3, 61.25, 1, 4)),
+    ]
+    return [Envelope(e.kind, e.idempotency_key, 1740830600.0, e.body) for e in envelopes]
+
+
+def checkpoint_vector() -> dict[str, str]:
+    """The audit key, the bytes a checkpoint signature covers, and the signature."""
+    audit = Ed25519PrivateKey.from_private_bytes(seed("audit"))
+    head = hashlib.sha256(b"salestag envelope test vector: audit head").hexdigest()
+    data = checkpoint_signing_input("gw-test-01", 7, head, 1234, 1740830400.0)
+    return {
+        "audit_public_key_hex": audit.public_key().public_bytes(*RAW).hex(),
+        "audit_signing_seed_hex": seed("audit").hex(),
+        "signature_hex": audit.sign(data).hex(),
+        "signing_input": data.decode("ascii"),
+    }
+
+
+def write_other_kinds() -> dict[str, str]:
+    """Write the further-kinds vector files; returns {name: text}."""
+    files = {
+        "other-kinds.jsonl": "".join(to_json(e).decode() + "\n" for e in other_kinds()),
+        "audit-checkpoint.json": json.dumps(checkpoint_vector(), indent=2, sort_keys=True) + "\n",
+    }
+    for name, text in files.items():
+        (HERE / name).write_text(text)
+    return files
+
+
+def update_doc(files: dict[str, str]) -> None:
+    """Replace each file's block in docs/envelope.md."""
+    doc = DOC.read_text()
+    for name, text in files.items():
+        pattern = re.compile(
+            rf"(<!-- file: tests/data/envelope-vector/{re.escape(name)} -->\n```[a-z]*\n)"
+            r".*?(```\n)",
+            re.S,
+        )
+        doc, found = pattern.subn(lambda m, t=text: m.group(1) + t + m.group(2), doc)
+        if not found:
+            raise SystemExit(f"{DOC} has no block for {name}")
+    DOC.write_text(doc)
 
 
 def main() -> None:
@@ -88,17 +162,7 @@ def main() -> None:
     (HERE / "gateway-signer.json").unlink(missing_ok=True)
     identity.export_public(HERE / "gateway-signer.json")
     files["gateway-signer.json"] = (HERE / "gateway-signer.json").read_text()
-    doc = DOC.read_text()
-    for name, text in files.items():
-        pattern = re.compile(
-            rf"(<!-- file: tests/data/envelope-vector/{re.escape(name)} -->\n```[a-z]*\n)"
-            r".*?(```\n)",
-            re.S,
-        )
-        doc, found = pattern.subn(lambda m, t=text: m.group(1) + t + m.group(2), doc)
-        if not found:
-            raise SystemExit(f"{DOC} has no block for {name}")
-    DOC.write_text(doc)
+    update_doc({**files, **write_other_kinds()})
 
 
 if __name__ == "__main__":
