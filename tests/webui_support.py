@@ -18,7 +18,7 @@ from webui.app import create_app
 from webui.context import WebContext
 from webui.ui import install_ui
 
-PASSWORD = "correct horse battery staple"
+PASSWORD = "correct horse battery staple"  # noqa: S105 - test accounts only
 BASE = "https://localhost"
 
 

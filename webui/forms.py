@@ -103,7 +103,9 @@ def _parse_one(item: FormField, form: Mapping[str, str]) -> tuple[Any, str | Non
     raw = form.get(item.name)
     if item.kind == "bool":
         return raw in ("on", "true", "1"), None
-    raw = (raw or "").strip()
+    if raw is None:  # not sent: unchanged
+        return item.value, None
+    raw = raw.strip()
     if item.kind == "list[str]":
         return [line.strip() for line in raw.splitlines() if line.strip()], None
     if item.kind == "int":
