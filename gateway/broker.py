@@ -225,8 +225,8 @@ def _write(path: Path, data: bytes, mode: int = 0o640) -> None:
     _broker_owned(path)
 
 
-def _server_certificate(config: Config, ca: LocalCA) -> tuple[bytes, bytes]:
-    """The server certificate and key (in the PKI folder), issued once for the box's names."""
+def ensure_server_certificate(config: Config, ca: LocalCA) -> tuple[bytes, bytes]:
+    """The badges' server certificate and key (broker and upload server), issued once."""
     cert_path, key_path = pki_dir(config) / "badges.crt", pki_dir(config) / "badges.key"
     if not cert_path.exists():
         hosts = [advertised_host(config), "localhost", "127.0.0.1"]
@@ -243,7 +243,7 @@ def write_mosquitto_config(config: Config, active_badges: list[str] | None = Non
     files.directory.mkdir(parents=True, exist_ok=True, mode=0o750)
     _broker_owned(files.directory)
     ca = load_ca(config)
-    cert, key = _server_certificate(config, ca)
+    cert, key = ensure_server_certificate(config, ca)
     _write(files.ca, ca.cert_pem, 0o644)
     _write(files.cert, cert, 0o644)
     _write(files.key, key, 0o600)

@@ -185,7 +185,8 @@ def test_rate_limited_frames_are_refused_not_lost(rig: Rig) -> None:
     assert rig.ingest.assembler.settled_seq("badge-9", sid) == 0  # only frame 0 taken
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.sampled_from(["audio", "control", "status"]), st.binary(max_size=120))
 def test_fuzz_message_path(rig: Rig, kind: str, payload: bytes) -> None:
     rig.send("badge-f", kind, b"STAF\x01" + payload if kind == "audio" else payload)

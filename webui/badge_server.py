@@ -1,0 +1,67 @@
+"""Serving the badges' upload API over HTTPS with gunicorn, client certificates optional.
+
+The server certificate is the one the badges' broker listener uses (issued by the gateway's
+local CA, which every paired badge trusts); a badge may present its client certificate
+(verified against that CA, then matched to the badge registry) or an upload token instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+from typing import Any
+
+from flask import Flask
+from gunicorn.app.base import BaseApplication  # type: ignore[import-untyped]
+
+from gateway.broker import ensure_server_certificate, load_ca, pki_dir
+from gateway.config import Config
+from webui.badge_api import create_badge_app
+
+log = logging.getLogger(__name__)
+
+
+class BadgeServer(BaseApplication):  # type: ignore[misc]
+    """gunicorn running one Flask app with the given settings."""
+
+    def __init__(self, app: Flask, options: dict[str, Any]) -> None:
+        self.app = app
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Flask:
+        return self.app
+
+
+def server_options(config: Config) -> dict[str, Any]:
+    """gunicorn settings: TLS with the badges' server certificate, client certs optional."""
+    tls = pki_dir(config)
+    upload = config.upload
+    host = f"[{upload.bind}]" if ":" in upload.bind else upload.bind
+    return {
+        "bind": f"{host}:{upload.port}",
+        "workers": upload.workers,
+        "worker_class": "gthread",
+        "threads": 4,
+        "certfile": str(tls / "badges.crt"),
+        "keyfile": str(tls / "badges.key"),
+        "ca_certs": str(config.data_dir / "tls" / "ca.crt"),
+        "cert_reqs": ssl.CERT_OPTIONAL,
+        "timeout": 60,
+        "graceful_timeout": 10,
+        "accesslog": "-",
+        "access_log_format": '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms',
+    }
+
+
+def serve_badges(config: Config) -> int:
+    """Run the upload server until SIGTERM/SIGINT."""
+    ensure_server_certificate(config, load_ca(config))
+    options = server_options(config)
+    log.info("badge upload API on https://%s/api/v1/badges", options["bind"])
+    BadgeServer(create_badge_app(config), options).run()
+    return 0
