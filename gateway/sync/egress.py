@@ -1,9 +1,9 @@
 """The egress guard: the only things that may leave the gateway upstream are typed metadata
 envelopes, sealed, on the gateway's own HQ topic, under a size cap.
 
-It is checked twice: when an envelope is queued (:func:`check_envelope`, then
-:func:`check_sealed` on each sealed copy) and again just before publishing (:func:`check_sealed`),
-so a row written into the outbox by anything else is refused rather than sent.
+It is checked twice: when an envelope is queued (:func:`check_envelope`, then :func:`check_size`
+on each sealed copy) and again just before publishing (:func:`check_sealed`), so a row written
+into the outbox by anything else is refused rather than sent.
 """
 
 from __future__ import annotations
@@ -23,20 +23,24 @@ class EgressError(GatewayError):
     """Something other than a typed, sealed metadata envelope tried to leave the gateway."""
 
 
-_SCALARS = (str, int, float, type(None))
+_SCALARS = frozenset({str, int, float, type(None)})
+_TAG_FIELDS = tuple(f.name for f in dataclasses.fields(TagSpan))
 
 
 def _check_value(where: str, value: object) -> None:
-    if isinstance(value, bytes | bytearray | memoryview):
+    kind = type(value)
+    if kind in _SCALARS:
+        return
+    if kind is tuple:
+        for item in value:  # type: ignore[attr-defined]
+            _check_value(where, item)
+    elif kind is TagSpan:
+        for name in _TAG_FIELDS:
+            _check_value(f"{where}.{name}", getattr(value, name))
+    elif isinstance(value, bytes | bytearray | memoryview):
         raise EgressError(f"{where} is bytes; only typed metadata may leave the gateway")
-    if isinstance(value, tuple):
-        for i, item in enumerate(value):
-            _check_value(f"{where}[{i}]", item)
-    elif isinstance(value, TagSpan):
-        for f in dataclasses.fields(value):
-            _check_value(f"{where}.{f.name}", getattr(value, f.name))
-    elif not isinstance(value, _SCALARS):
-        raise EgressError(f"{where} has type {type(value).__name__}, not a metadata type")
+    else:
+        raise EgressError(f"{where} has type {kind.__name__}, not a metadata type")
 
 
 def check_envelope(envelope: object) -> Envelope:
@@ -51,13 +55,18 @@ def check_envelope(envelope: object) -> Envelope:
     return envelope
 
 
+def check_size(payload: bytes, *, max_bytes: int = DEFAULT_MAX_ENVELOPE_BYTES) -> None:
+    """Refuse a sealed envelope over the cap."""
+    if len(payload) > min(max_bytes, MAX_SEALED):
+        raise EgressError(f"sealed envelope is {len(payload)} bytes; the cap is {max_bytes}")
+
+
 def check_sealed(
     topic: str, payload: bytes, *, max_bytes: int = DEFAULT_MAX_ENVELOPE_BYTES
 ) -> None:
     """Refuse anything but a well-formed sealed envelope within ``max_bytes`` on the HQ topic
     of the gateway that signed it."""
-    if len(payload) > min(max_bytes, MAX_SEALED):
-        raise EgressError(f"sealed envelope is {len(payload)} bytes; the cap is {max_bytes}")
+    check_size(payload, max_bytes=max_bytes)
     gateway_id = topic_gateway_id(topic)
     if gateway_id is None:
         raise EgressError(f"{topic!r} is not an upstream envelope topic")

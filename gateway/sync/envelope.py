@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -92,23 +93,26 @@ def _unb64url(name: str, text: object) -> bytes:
     return data
 
 
+@functools.lru_cache(maxsize=64)
+def _header_b64(gateway_id: str, signer_key_id: str, recipient_key_id: str) -> str:
+    return b64url(canonical_json({
+        "format": FORMAT,
+        "version": FORMAT_VERSION,
+        "gateway_id": gateway_id,
+        "signer_key_id": signer_key_id,
+        "recipient_key_id": recipient_key_id,
+    }))
+
+
 def seal(
     envelope: Envelope, *, identity: GatewayIdentity, recipient_public_key: X25519PublicKey
 ) -> bytes:
     """Encrypt ``envelope`` to the tenant and sign it; returns the sealed blob (ASCII JSON)."""
     if envelope.body.gateway_id != identity.gateway_id:
         raise EnvelopeError("the envelope's gateway_id is not this gateway's")
-    header = canonical_json(
-        {
-            "format": FORMAT,
-            "version": FORMAT_VERSION,
-            "gateway_id": identity.gateway_id,
-            "signer_key_id": identity.key_id,
-            "recipient_key_id": x25519_key_id(recipient_public_key),
-        }
-    )
+    hdr = _header_b64(identity.gateway_id, identity.key_id, x25519_key_id(recipient_public_key))
     sealed = SUITE.encrypt(to_json(envelope), recipient_public_key, hpke_info(identity.gateway_id))
-    hdr, ct = b64url(header), b64url(sealed)
+    ct = b64url(sealed)
     sig = b64url(identity.sign(signing_input(hdr, ct)))
     return canonical_json({"ct": ct, "hdr": hdr, "sig": sig})
 

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 from gateway.crypto.identity import GatewayIdentity, x25519_key_id
 from gateway.intel.types import Tag
 from gateway.store.conversations import Conversation
-from gateway.sync.egress import check_envelope, check_sealed
+from gateway.sync.egress import check_envelope, check_size
 from gateway.sync.envelope import seal
 from gateway.sync.schema import (
     AuditCheckpoint,
@@ -93,17 +93,28 @@ def queue_envelope(outbox: SqliteOutbox, envelope: Envelope, *, identity: Gatewa
     transaction. Returns False if every copy was already queued.
 
     Raises EgressError if the envelope is not a typed metadata envelope or a sealed copy exceeds
-    the size cap.
+    the size cap, OutboxFullError if the outbox is at its quota (nothing is queued then).
     """
+    return queue_envelopes(outbox, [envelope], identity=identity, recipient=recipient) > 0
+
+
+def queue_envelopes(outbox: SqliteOutbox, envelopes: Sequence[Envelope], *,
+                    identity: GatewayIdentity,
+                    recipient: X25519PublicKey | Sequence[X25519PublicKey]) -> int:
+    """:func:`queue_envelope` for several envelopes in one transaction (one fsync); returns how
+    many envelopes were newly queued. All or nothing."""
     recipients = [recipient] if isinstance(recipient, X25519PublicKey) else list(recipient)
     if not recipients:
         raise ValueError("at least one HQ recipient key is needed")
-    check_envelope(envelope)
     topic = upstream_topic(identity.gateway_id)
-    rows = []
-    for key in recipients:
-        payload = seal(envelope, identity=identity, recipient_public_key=key)
-        check_sealed(topic, payload, max_bytes=outbox.max_envelope_bytes)
-        rows.append((outbox_key(envelope, key), payload))
-    ids = envelope.conversation_ids
-    return outbox.add_many(rows, topic=topic, conversation_id=ids[0] if len(ids) == 1 else None)
+    batch = []
+    for envelope in envelopes:
+        check_envelope(envelope)
+        rows = []
+        for key in recipients:
+            payload = seal(envelope, identity=identity, recipient_public_key=key)
+            check_size(payload, max_bytes=outbox.max_envelope_bytes)
+            rows.append((outbox_key(envelope, key), payload))
+        ids = envelope.conversation_ids
+        batch.append((rows, ids[0] if len(ids) == 1 else None))
+    return outbox.add_batches(batch, topic=topic)

@@ -99,27 +99,34 @@ class SqliteOutbox:
         Raises OutboxFullError (adding nothing) if the rows would take the pending bytes past
         the quota, or SQLite reports the disk full.
         """
-        rows = list(rows)
-        size = sum(len(payload) for _, payload in rows)
+        return self.add_batches([(list(rows), conversation_id)], topic=topic) > 0
+
+    def add_batches(self, batches: Sequence[tuple[Sequence[tuple[str, bytes]], str | None]], *,
+                    topic: str) -> int:
+        """Persist several envelopes' rows (each with its conversation id) in one transaction;
+        returns how many envelopes had at least one new row. All or nothing."""
+        size = sum(len(payload) for rows, _ in batches for _, payload in rows)
         now = time.time()
+        added = 0
         try:
             with _atomic(self.db):
                 used = self._pending_bytes()
                 if used + size > self.quota_bytes:
                     raise OutboxFullError(
                         f"outbox quota reached ({used + size} > {self.quota_bytes} bytes)")
-                added = 0
-                for key, payload in rows:
-                    cursor = self.db.execute(
-                        "INSERT OR IGNORE INTO outbox (idempotency_key, conversation_id, topic, "
-                        "payload, created_at) VALUES (?, ?, ?, ?, ?)",
-                        [key, conversation_id, topic, payload, now])
-                    added += cursor.rowcount
+                for rows, conversation_id in batches:
+                    new = 0
+                    for key, payload in rows:
+                        new += self.db.execute(
+                            "INSERT OR IGNORE INTO outbox (idempotency_key, conversation_id, "
+                            "topic, payload, created_at) VALUES (?, ?, ?, ?, ?)",
+                            [key, conversation_id, topic, payload, now]).rowcount
+                    added += new > 0
         except sqlite3.OperationalError as err:
             if "full" in str(err).lower():
                 raise OutboxFullError(f"disk full while queueing an envelope: {err}") from None
             raise
-        return added > 0
+        return added
 
     def _pending_bytes(self) -> int:
         row = self.db.execute("SELECT pending_bytes FROM outbox_usage WHERE id = 1").fetchone()
