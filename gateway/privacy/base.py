@@ -93,11 +93,11 @@ class AccessBase:
         key_destroyed = self.ctx.vault.destroy(conversation_id)
         audio = self.ctx.spool.delete(conversation_id)
         now = self.ctx.clock()
-        self.erasure.erase(conversation_id, status=status, reason=reason, actor=actor, at=now)
         if status == PURGED:
             self.ledger.record(conversation_id, LEDGER_PURGED, at=now, source="policy",
                                policy=self.ctx.consent.jurisdiction,
                                disclosure_version=self.ctx.consent.disclosure_version)
+        self.erasure.erase(conversation_id, status=status, reason=reason, actor=actor, at=now)
         self._log(actor, "conversation.delete" if status == DELETED else "conversation.purge",
                   f"conversation:{conversation_id}", reason=reason, key_destroyed=key_destroyed,
                   audio_deleted=audio, previous_status=conversation.status)
