@@ -280,6 +280,8 @@ def reload_broker(config: Config) -> bool:
     pid_file = BrokerFiles(broker_dir(config)).pid
     try:
         pid = int(pid_file.read_text().strip())
+        if Path(f"/proc/{pid}/comm").read_text().strip() != "mosquitto":
+            raise ValueError("stale pid file")
         os.kill(pid, signal.SIGHUP)
     except (OSError, ValueError):
         log.info("no running broker found through %s; the change applies at its next start",

@@ -15,6 +15,8 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+import sqlite_utils
+
 from gateway.crypto.datakeys import KeyStore
 from gateway.ingest.codecs import Decoder, decoder_for, spool_format
 from gateway.protocol.assembler import Assembler, Chunk, Event, Finished, Gap, Started
@@ -165,30 +167,36 @@ class Recorder:
                 writer = self._writers.get(sid)
                 if writer is not None:
                     writer.sync()
-        now = time.time()
         with transaction(self.conversations.db) as db:
             for sid, progress in dirty:
-                db.execute("UPDATE conversations SET frames = frames + ?, "
-                           "audio_bytes = audio_bytes + ? WHERE id = ?",
-                           [progress.frames, progress.audio_bytes, sid])
-                db.execute("UPDATE ingest_sessions SET next_seq = ?, "
-                           "spool_records = spool_records + ?, updated_at = ? "
-                           "WHERE conversation_id = ?",
-                           [progress.next_seq, progress.records, now, sid])
-                progress.frames = progress.audio_bytes = progress.records = 0
-                progress.dirty = False
+                self._record(db, sid, progress)
         return [sid for sid, _ in dirty]
 
+    @staticmethod
+    def _record(db: sqlite_utils.Database, sid: str, progress: _Progress) -> None:
+        """Add a session's appended frames to its counters and record how far it got."""
+        db.execute("UPDATE conversations SET frames = frames + ?, audio_bytes = audio_bytes + ? "
+                   "WHERE id = ?", [progress.frames, progress.audio_bytes, sid])
+        db.execute("UPDATE ingest_sessions SET next_seq = ?, spool_records = spool_records + ?, "
+                   "updated_at = ? WHERE conversation_id = ?",
+                   [progress.next_seq, progress.records, time.time(), sid])
+        progress.frames = progress.audio_bytes = progress.records = 0
+        progress.dirty = False
+
     def _finish(self, event: Finished) -> None:
-        self.flush()
-        self._progress.pop(event.session_id, None)
+        """Close the spool file (fsync), then record, finish and queue it in one transaction."""
+        progress = self._progress.pop(event.session_id, None)
         self._decoders.pop(event.session_id, None)
         writer = self._writers.pop(event.session_id, None)
         if writer is not None:
             writer.close()
-        self.conversations.finish(event.session_id, ended_at=time.time(), reason=event.reason,
-                                  duplicates=event.duplicates, gaps=event.gaps)
-        self.jobs.enqueue(TRANSCRIBE, event.session_id)
+        with transaction(self.conversations.db) as db:
+            if progress is not None and progress.dirty:
+                self._record(db, event.session_id, progress)
+            self.conversations.finish(event.session_id, ended_at=time.time(),
+                                      reason=event.reason, duplicates=event.duplicates,
+                                      gaps=event.gaps)
+            self.jobs.enqueue(TRANSCRIBE, event.session_id)
         log.info("conversation %s finished (%s, %d frames, %d gaps); transcription queued",
                  event.session_id, event.reason, event.frames, event.gaps)
 
