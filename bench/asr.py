@@ -1,20 +1,23 @@
-"""Benchmark: bare whisper.cpp over a whole recording vs the gateway's speech pipeline.
+"""Benchmark: speech engines and models on the same synthesized files, in one run.
 
-Both run in one process on the same file, model and thread count. Without a FILE, a ~60 s
-two-voice conversation with pauses is synthesized with espeak-ng and sox.
+For each configuration (engine, model, decoding options) a fresh process loads the model and
+transcribes the same files, so peak RSS and load time are its own. Printed per configuration:
+WER (conversation, and short utterances in several espeak-ng voices), real-time factor, peak
+RSS, model load time, the ratio of the gateway pipeline's wall time to bare whisper.cpp on the
+same file, model and threads, and the cost per second of speech of short utterances against
+long-form speech.
 
-    .venv/bin/python bench/asr.py [--model PATH] [--threads N] [--repeat N] [FILE]
+    .venv/bin/python bench/asr.py [--threads N] [--configs NAME,...] [--repeat N]
 
-The last line printed is a JSON object with the figures.
+The last line printed is a JSON object with every figure.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -26,32 +29,54 @@ import numpy as np
 import soundfile
 
 from gateway.speech import catalogue
-from gateway.speech.analyze import analyze_files
 from gateway.speech.audio import SAMPLE_RATE, load_audio
+from gateway.speech.factory import vocabulary_prompt
 from gateway.speech.pipeline import SpeechPipeline
-from gateway.speech.whispercpp import WhisperCppEngine
 
-REPO = Path(__file__).resolve().parents[1]
-UTTERANCES = REPO / "../shared/data/dev-utterances.tsv"
-FALLBACK = [
-    ("rep", "Just so you know, this conversation is being recorded so I can follow up."),
-    ("customer", "The price is just too high for us."),
-    ("rep", "We have a zero down payment plan with low monthly installments."),
-    ("customer", "We already got a proposal from Tesla for the panels."),
-    ("customer", "We need some time to think about it."),
-    ("rep", "Let's schedule a follow up visit for next Tuesday."),
+VOCABULARY = ["Powerwall", "Enphase microinverters", "SolarEdge", "EcoFlow"]
+COMPETITORS = ["Sunrun", "SunPower", "Tesla", "Vivint", "LeafFilter"]
+CONVERSATION = [
+    ("en-us", "Just so you know, this conversation is being recorded so I can follow up."),
+    ("en-us+f3", "We already got a proposal from Sunrun for the panels."),
+    ("en-us", "Our system uses Enphase microinverters and a Powerwall battery."),
+    ("en-us+f3", "The price is just too high for us right now."),
+    ("en-gb+m3", "SunPower quoted us a lower monthly payment last week."),
+    ("en-us", "We have a zero down payment plan with low monthly installments."),
+    ("en-us+f3", "We need some time to think about it."),
+    ("en-us", "Let's schedule a follow up visit for next Tuesday afternoon."),
+    ("en-us+f4", "Does the warranty cover the roof if something leaks?"),
+    ("en-us", "Yes, the workmanship warranty covers roof penetrations for ten years."),
+    ("en-gb+m3", "Vivint told us their batteries last longer than yours."),
+    ("en-us", "I will email you the proposal with the SolarEdge option tonight."),
 ]
-VOICES = {"rep": "en-us", "customer": "en-us+f3"}
+SHORT = [
+    ("en-us", "Do you offer financing?"),
+    ("en-us+f3", "That is too expensive."),
+    ("en-gb+m3", "We talked to Tesla already."),
+    ("en-us+f4", "Can you come back on Friday?"),
+    ("en-us", "How long does the install take?"),
+    ("en-us+f3", "My husband has to agree first."),
+    ("en-gb+m3", "Is the battery included in the price?"),
+    ("en-us+f4", "Send me the contract by email."),
+]
+CONFIGS: dict[str, dict[str, Any]] = {
+    "wcpp-tiny.en-q8_0": {"engine": "whisper.cpp", "model": "tiny.en", "quant": "q8_0"},
+    "wcpp-tiny.en-q8_0-prompt": {"engine": "whisper.cpp", "model": "tiny.en", "quant": "q8_0",
+                                 "prompt": True},
+    "wcpp-tiny.en-q8_0-beam5": {"engine": "whisper.cpp", "model": "tiny.en", "quant": "q8_0",
+                                "beam": 5},
+    "wcpp-tiny.en-q8_0-fullctx": {"engine": "whisper.cpp", "model": "tiny.en", "quant": "q8_0",
+                                  "shrink": 0.0},
+    "wcpp-tiny.en-f16": {"engine": "whisper.cpp", "model": "tiny.en", "quant": "f16"},
+    "wcpp-base-q8_0": {"engine": "whisper.cpp", "model": "base", "quant": "q8_0"},
+    "wcpp-base-q8_0-prompt": {"engine": "whisper.cpp", "model": "base", "quant": "q8_0",
+                              "prompt": True},
+    "fw-tiny.en-int8": {"engine": "faster-whisper", "model": "tiny.en", "quant": "ct2"},
+    "fw-base-int8": {"engine": "faster-whisper", "model": "base", "quant": "ct2"},
+}
 
 
-def script_lines() -> list[tuple[str, str]]:
-    """(speaker, text) pairs from the shared development set, or a built-in few."""
-    try:
-        with UTTERANCES.open(newline="") as f:
-            rows = list(csv.DictReader(f, delimiter="\t"))
-        return [(row["speaker"], row["text"]) for row in rows] or FALLBACK
-    except (OSError, KeyError):
-        return FALLBACK
+# --- data ------------------------------------------------------------------------------------
 
 
 def speak(text: str, voice: str, directory: Path) -> np.ndarray:
@@ -62,28 +87,45 @@ def speak(text: str, voice: str, directory: Path) -> np.ndarray:
     return load_audio(wav).samples
 
 
-def synthesize_conversation(path: Path, target_s: float = 60.0) -> str:
-    """Write a conversation of about ``target_s`` with 0.8-3 s pauses; return its text."""
+def write(path: Path, samples: np.ndarray) -> None:
+    soundfile.write(str(path), samples, SAMPLE_RATE, subtype="PCM_16")
+
+
+def synthesize(work: Path) -> dict[str, Any]:
+    """Write the test files; return their paths and reference texts."""
     rng = np.random.default_rng(7)
-    parts, spoken, total = [np.zeros(SAMPLE_RATE, dtype=np.float32)], [], 1.0
-    lines = script_lines()
-    with tempfile.TemporaryDirectory() as tmp:
-        for speaker, text in lines * 3:
-            if total >= target_s:
-                break
-            speech = speak(text, VOICES.get(speaker, "en-us"), Path(tmp))
-            pause = float(rng.uniform(0.8, 3.0))
-            parts += [speech, np.zeros(round(pause * SAMPLE_RATE), dtype=np.float32)]
-            spoken.append(text)
-            total += len(speech) / SAMPLE_RATE + pause
-    signal = np.concatenate(parts)
-    signal += rng.normal(0.0, 0.002, len(signal)).astype(np.float32)  # a faint noise floor
-    soundfile.write(str(path), signal, SAMPLE_RATE, subtype="PCM_16")
-    return " ".join(spoken)
+    floor = 0.002  # a faint noise floor, as a real room has
+    parts, spoken = [np.zeros(SAMPLE_RATE, np.float32)], []
+    for voice, text in CONVERSATION:
+        pause = float(rng.uniform(0.8, 3.0))
+        parts += [speak(text, voice, work), np.zeros(round(pause * SAMPLE_RATE), np.float32)]
+        spoken.append(text)
+    conversation = np.concatenate(parts)
+    conversation += rng.normal(0.0, floor, len(conversation)).astype(np.float32)
+    write(work / "conversation.wav", conversation)
+    shorts, long_parts = [], []
+    for i, (voice, text) in enumerate(SHORT):
+        samples = speak(text, voice, work)
+        pad = np.zeros(SAMPLE_RATE // 4, np.float32)
+        clip = np.concatenate([pad, samples, pad])
+        clip += rng.normal(0.0, floor, len(clip)).astype(np.float32)
+        write(work / f"short{i}.wav", clip)
+        shorts.append({"file": str(work / f"short{i}.wav"), "text": text,
+                       "speech_s": len(samples) / SAMPLE_RATE})
+        long_parts += [samples, np.zeros(SAMPLE_RATE // 4, np.float32)]
+    long_form = np.concatenate(long_parts)
+    write(work / "long.wav", long_form)
+    return {
+        "conversation": {"file": str(work / "conversation.wav"), "text": " ".join(spoken),
+                         "duration_s": len(conversation) / SAMPLE_RATE},
+        "shorts": shorts,
+        "long": {"file": str(work / "long.wav"), "text": " ".join(t for _, t in SHORT),
+                 "speech_s": sum(s["speech_s"] for s in shorts)},
+    }
 
 
 def words(text: str) -> list[str]:
-    return re.findall(r"[a-z0-9']+", text.lower())
+    return re.findall(r"[a-z0-9']+", text.lower().replace("-", " "))
 
 
 def wer(reference: str, hypothesis: str) -> float:
@@ -97,86 +139,137 @@ def wer(reference: str, hypothesis: str) -> float:
     return row[-1] / max(1, len(ref))
 
 
-def run_bare(model: Any, file: Path) -> tuple[float, str]:
-    started = time.perf_counter()
-    segments = model.transcribe(load_audio(file).samples)
-    return time.perf_counter() - started, " ".join(s.text.strip() for s in segments)
+# --- one configuration, in its own process ----------------------------------------------------
 
 
-def run_pipeline(pipeline: SpeechPipeline, file: Path) -> tuple[float, dict[str, Any]]:
-    out = io.StringIO()
+def build_engine(config: dict[str, Any], models: Path, threads: int) -> Any:
+    path = catalogue.resolve(models, config["model"], config["quant"])
+    prompt = vocabulary_prompt(VOCABULARY, COMPETITORS) if config.get("prompt") else None
+    if config["engine"] == "faster-whisper":
+        from gateway.speech.fasterwhisper import FasterWhisperEngine
+
+        return FasterWhisperEngine(path.parent, threads, initial_prompt=prompt,
+                                   beam_size=config.get("beam", 1))
+    from gateway.speech.whispercpp import WhisperCppEngine
+
+    return WhisperCppEngine(path, threads, initial_prompt=prompt, beam_size=config.get("beam", 1),
+                            shrink_ctx_below_s=config.get("shrink", 20.0))
+
+
+def bare_whispercpp(config: dict[str, Any], models: Path, threads: int, file: str,
+                    repeat: int) -> tuple[float, str]:
+    """whisper.cpp on the whole file as it is: no VAD, no windows, no guards."""
+    from pywhispercpp.model import Model
+
+    quant = "q8_0" if config["quant"] == "ct2" else config["quant"]
+    model = Model(str(catalogue.resolve(models, config["model"], quant)), n_threads=threads,
+                  language="en", print_progress=False, print_realtime=False,
+                  redirect_whispercpp_logs_to=None)
+    samples = load_audio(Path(file)).samples
+    best, text = float("inf"), ""
+    for _ in range(repeat):
+        started = time.perf_counter()
+        text = " ".join(s.text.strip() for s in model.transcribe(samples))
+        best = min(best, time.perf_counter() - started)
+    return best, text
+
+
+def timed(pipeline: SpeechPipeline, file: str, repeat: int) -> tuple[float, str]:
+    audio = load_audio(Path(file))
+    best, text = float("inf"), ""
+    for _ in range(repeat):
+        started = time.perf_counter()
+        text = pipeline.process(audio).text
+        best = min(best, time.perf_counter() - started)
+    return best, text
+
+
+def run_one(name: str, data: dict[str, Any], models: Path, threads: int,
+            repeat: int) -> dict[str, Any]:
+    config = CONFIGS[name]
     started = time.perf_counter()
-    status = analyze_files([str(file)], pipeline, out)
-    elapsed = time.perf_counter() - started
-    record = json.loads(out.getvalue())
-    if status:
-        raise SystemExit(f"pipeline failed: {record['error']}")
-    return elapsed, record
+    pipeline = SpeechPipeline(build_engine(config, models, threads))
+    load_s = time.perf_counter() - started
+    conv = data["conversation"]
+    pipe_s, pipe_text = timed(pipeline, conv["file"], repeat)
+    short_s, short_wer = 0.0, []
+    for short in data["shorts"]:
+        seconds, text = timed(pipeline, short["file"], repeat)
+        short_s += seconds
+        short_wer.append(wer(short["text"], text))
+    long_s, long_text = timed(pipeline, data["long"]["file"], repeat)
+    rss_pipeline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    bare_s, bare_text = bare_whispercpp(config, models, threads, conv["file"], repeat)
+    speech_s = data["long"]["speech_s"]
+    return {
+        "config": name, **config, "threads": threads,
+        "load_s": round(load_s, 3),
+        "wer_pipeline": round(wer(conv["text"], pipe_text), 3),
+        "wer_bare_whispercpp": round(wer(conv["text"], bare_text), 3),
+        "wer_short": round(float(np.mean(short_wer)), 3),
+        "wer_long": round(wer(data["long"]["text"], long_text), 3),
+        "pipeline_s": round(pipe_s, 3),
+        "bare_whispercpp_s": round(bare_s, 3),
+        "ratio_to_bare": round(pipe_s / bare_s, 3),
+        "rtf": round(pipe_s / conv["duration_s"], 4),
+        "short_s_per_speech_s": round(short_s / speech_s, 4),
+        "long_s_per_speech_s": round(long_s / speech_s, 4),
+        "short_vs_long": round(short_s / long_s, 3),
+        "peak_rss_mb": round(rss_pipeline),
+    }
+
+
+# --- driver -----------------------------------------------------------------------------------
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("file", nargs="?", type=Path, help="audio file (default: synthesized)")
-    parser.add_argument("--model", type=Path, help="ggml model file (default: tiny.en q8_0)")
-    parser.add_argument("--threads", type=int, default=2, help="whisper.cpp threads")
+    parser.add_argument("--threads", type=int, default=2, help="engine threads")
     parser.add_argument("--repeat", type=int, default=1, help="runs of each; the fastest counts")
+    parser.add_argument("--configs", default=",".join(CONFIGS),
+                        help=f"comma-separated configurations (default: all of {list(CONFIGS)})")
+    parser.add_argument("--one", help=argparse.SUPPRESS)
+    parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.one:  # child process: one configuration
+        data = json.loads((args.work / "data.json").read_text())
+        print(json.dumps(run_one(args.one, data, args.work / "models", args.threads,
+                                 args.repeat)))
+        return 0
 
+    names = [n for n in args.configs.split(",") if n]
+    unknown = set(names) - set(CONFIGS)
+    if unknown:
+        parser.error(f"unknown configurations {sorted(unknown)}")
+    results = []
     with tempfile.TemporaryDirectory(prefix="asr-bench-") as tmp:
         work = Path(tmp)
-        model_path = args.model
-        if model_path is None:
-            catalogue.install(work / "models", name="tiny.en", quants=("q8_0",))
-            model_path = catalogue.resolve(work / "models", "tiny.en", "q8_0")
-        reference = None
-        file = args.file
-        if file is None:
-            file = work / "conversation.wav"
-            reference = synthesize_conversation(file)
-        duration = load_audio(file).duration_s
-
-        from pywhispercpp.model import Model
-
-        bare_model = Model(
-            str(model_path),
-            n_threads=args.threads,
-            language="en",
-            print_progress=False,
-            print_realtime=False,
-        )
-        pipeline = SpeechPipeline(WhisperCppEngine(model_path, args.threads))
-
-        bare_runs, pipe_runs = [], []
-        for _ in range(max(1, args.repeat)):
-            bare_runs.append(run_bare(bare_model, file))
-            pipe_runs.append(run_pipeline(pipeline, file))
-        bare_s, bare_text = min(bare_runs, key=lambda r: r[0])
-        pipeline_s, record = min(pipe_runs, key=lambda r: r[0])
-
-    result = {
-        "file": str(args.file or "synthesized"),
-        "duration_s": round(duration, 2),
-        "threads": args.threads,
-        "bare_s": round(bare_s, 3),
-        "pipeline_s": round(pipeline_s, 3),
-        "ratio": round(pipeline_s / bare_s, 3),
-        "rtf_pipeline": round(pipeline_s / duration, 4),
-        "rtf_bare": round(bare_s / duration, 4),
-        "words_bare": len(words(bare_text)),
-        "words_pipeline": len(words(record["text"])),
-        "wer_bare": round(wer(reference, bare_text), 3) if reference else None,
-        "wer_pipeline": round(wer(reference, record["text"]), 3) if reference else None,
-    }
-    print(f"audio      {duration:7.1f} s, model {model_path.name}, {args.threads} threads")
-    print(f"bare       {bare_s:7.2f} s  RTF {result['rtf_bare']:.3f}  {result['words_bare']} words")
-    print(
-        f"pipeline   {pipeline_s:7.2f} s  RTF {result['rtf_pipeline']:.3f}  "
-        f"{result['words_pipeline']} words  (asr {record['timing']['asr_s']:.2f} s)"
-    )
-    print(f"ratio      {result['ratio']:.2f} (pipeline / bare)")
-    if reference:
-        print(f"WER        bare {result['wer_bare']:.3f}  pipeline {result['wer_pipeline']:.3f}")
-    print(json.dumps(result))
+        for model in sorted({CONFIGS[n]["model"] for n in names}):
+            quants = sorted({CONFIGS[n]["quant"] for n in names if CONFIGS[n]["model"] == model}
+                            | {"q8_0"})
+            catalogue.install(work / "models", model, quants=quants)
+        data = synthesize(work)
+        (work / "data.json").write_text(json.dumps(data))
+        print(f"conversation {data['conversation']['duration_s']:.1f} s, "
+              f"{len(data['shorts'])} short utterances ({data['long']['speech_s']:.1f} s of "
+              f"speech), {args.threads} threads")
+        header = (f"{'config':28} {'load':>5} {'WER':>5} {'WERbare':>7} {'WERshort':>8} "
+                  f"{'RTF':>6} {'ratio':>5} {'short/long':>10} {'RSS MB':>6}")
+        print(header)
+        for name in names:
+            out = subprocess.run(
+                [sys.executable, __file__, "--one", name, "--work", str(work),
+                 "--threads", str(args.threads), "--repeat", str(args.repeat)],
+                capture_output=True, text=True)
+            if out.returncode:
+                print(f"{name:28} failed: {out.stderr.strip().splitlines()[-1:]}")
+                continue
+            r = json.loads(out.stdout.strip().splitlines()[-1])
+            results.append(r)
+            print(f"{name:28} {r['load_s']:5.2f} {r['wer_pipeline']:5.3f} "
+                  f"{r['wer_bare_whispercpp']:7.3f} {r['wer_short']:8.3f} {r['rtf']:6.3f} "
+                  f"{r['ratio_to_bare']:5.2f} {r['short_vs_long']:10.2f} {r['peak_rss_mb']:6}")
+    print(json.dumps({"threads": args.threads, "results": results}))
     return 0
 
 

@@ -182,12 +182,16 @@ def test_analyze_prints_one_json_line_per_file(
     assert analyze_files(files, SpeechPipeline(engine), out) == 1
     good, missing, bad = (json.loads(line) for line in out.getvalue().splitlines())
 
-    assert set(good) == {"file", "text", "duration_s", "segments", "tags", "engine", "timing"}
+    assert set(good) == {"file", "text", "duration_s", "segments", "tags", "engine", "timing",
+                         "talk", "dropped"}
+    assert good["talk"]["speakers"] == ["unknown"] and good["dropped"] == {}
     assert good["file"] == files[0]
     assert good["text"] == " ".join(s["text"] for s in good["segments"])
     assert "tesla" in good["text"].lower() and "[PHONE]" in good["text"]
     assert good["duration_s"] == pytest.approx(conversation.audio.duration_s, abs=0.01)
-    assert all(set(s) == {"start", "end", "text"} for s in good["segments"])
+    assert all(set(s) == {"start", "end", "text", "speaker", "sentiment"}
+               for s in good["segments"])
+    assert {s["speaker"] for s in good["segments"]} == {"unknown"}
     assert good["tags"] and all({"tag", "start", "end", "text"} <= set(t) for t in good["tags"])
     assert good["engine"] == {
         "name": "whisper.cpp",

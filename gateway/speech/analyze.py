@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Sequence
@@ -16,15 +17,21 @@ from gateway.speech.pipeline import PipelineResult, SpeechPipeline
 def result_record(
     file: str, result: PipelineResult, pipeline: SpeechPipeline, total_s: float
 ) -> dict[str, Any]:
-    """The JSON record for one analysed file."""
+    """The JSON record for one analysed file.
+
+    Segments carry their speaker (``unknown`` for single-channel files) and sentiment score;
+    ``talk`` holds the talk metrics and ``dropped`` what the hallucination guards removed.
+    """
     info = pipeline.engine.info
     return {
         "file": file,
         "text": result.text,
         "duration_s": round(result.duration_s, 3),
         "segments": [
-            {"start": round(s.start, 2), "end": round(s.end, 2), "text": s.text}
-            for s in result.segments
+            {"start": round(s.start, 2), "end": round(s.end, 2), "text": s.text,
+             "speaker": s.speaker, "sentiment": sentiment}
+            for s, sentiment in zip(
+                result.segments, result.sentiments or (0.0,) * len(result.segments), strict=True)
         ],
         "tags": [
             {
@@ -38,6 +45,8 @@ def result_record(
         ],
         "engine": {"name": info.name, "model_path": info.model_path, "threads": info.threads},
         "timing": {"total_s": round(total_s, 3), "asr_s": round(result.asr_s, 3)},
+        "talk": dataclasses.asdict(result.talk),
+        "dropped": result.dropped,
     }
 
 
