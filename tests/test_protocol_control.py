@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from gateway.protocol.acks import parse_ack
 from gateway.protocol.control import (
     MAX_MESSAGE_BYTES,
     BadgeStatus,
@@ -107,8 +108,11 @@ def test_documented_examples_parse() -> None:
     assert len(blocks) >= 4
     for block in blocks:
         data = block.encode()
-        if "type" in json.loads(data):
+        body = json.loads(data)
+        if "type" in body:
             parse_control(data)
+        elif "seq" in body:
+            parse_ack(data)
         else:
             parse_status(data)
 
