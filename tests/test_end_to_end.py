@@ -19,9 +19,10 @@ import pytest
 from conftest import Broker, start_mosquitto, synthesize
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
-from gateway.crypto.identity import generate_tenant_keypair
+from gateway.crypto.identity import generate_tenant_keypair, load_signer, load_tenant_private_key
 from gateway.ingest.badge_sim import BadgeSimulator
 from gateway.speech.audio import load_audio
+from gateway.sync.envelope import open_sealed, to_json
 
 pytestmark = pytest.mark.slow
 
@@ -161,9 +162,15 @@ def test_badge_to_hq(tmp_path: Path, brokers: tuple[Broker, Broker], model_path:
     assert body["badge_id"] == "badge-7" and body["rep_id"] == "rep-3"
     assert {t["tag"] for t in body["tags"]} == {t["tag"] for t in record["tags"]}
 
-    # nothing but sealed metadata crossed the upstream link
+    # nothing but sealed metadata crossed the upstream link, even once HQ decrypts it
     assert capture.messages, "the upstream broker saw nothing"
     audio_bytes = record["audio_bytes"]
+    hq_key = load_tenant_private_key(hq_dir / "tenant.key")
+    signer = load_signer(data_dir / "keys" / "gateway-signing.pub")
+    vocabulary = " ".join(tags) + " conversation_id started_at ended_at duration_s speech_s"
+    spoken = {w.strip(".,?").lower() for s in record["segments"] for w in s["text"].split()}
+    spoken = {w for w in spoken if len(w) > 5 and w not in vocabulary}
+    assert spoken
     for topic, payload in capture.messages:
         assert topic == "salestag/v1/hq/gw-e2e/envelopes"
         assert len(payload) < 16 * 1024 < audio_bytes
@@ -172,6 +179,9 @@ def test_badge_to_hq(tmp_path: Path, brokers: tuple[Broker, Broker], model_path:
         lowered = payload.lower()
         for word in (b"afford", b"financing", b"proposal", b"recorded"):
             assert word not in lowered
+        clear = to_json(open_sealed(payload, recipient_private_key=hq_key,
+                                    trusted_signers={signer.key_id: signer.public_key}))
+        assert not {w for w in spoken if w in clear.decode().lower()}
 
     # the gateway reported the bad messages and carried on
     gateway_log = (tmp_path / "gateway.log").read_text()
