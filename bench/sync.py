@@ -6,6 +6,8 @@ Starts a throwaway Mosquitto on the loopback, then in one run:
   guard, commits them to the SQLite outbox (``synchronous=FULL``, one transaction per batch) while
   the upstream publisher drains the outbox on its own thread with QoS 1, marking items sent after
   each PUBACK. The clock runs until the last one is acknowledged and marked sent.
+* **backlog drain**: the same number of envelopes already sealed in the outbox (a van back
+  online after days), published and marked sent: the publisher alone.
 * **bare paho**: publishes the same payloads (same sizes) with QoS 1 and the same in-flight window
   and waits for every PUBACK; no sealing, no database.
 
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -110,6 +113,25 @@ def run_gateway(db_path: Path, port: int, items: list[Envelope], batch: int,
                                       recipient_public_key=tenant.public_key()))}
 
 
+def run_drain(db_path: Path, port: int, items: list[Envelope], batch: int,
+              identity: GatewayIdentity, tenant: X25519PrivateKey) -> dict[str, float]:
+    """Queue ``items`` with no uplink, then time the publisher draining them."""
+    db = open_db(db_path)
+    outbox = SqliteOutbox(db)
+    for i in range(0, len(items), batch):
+        queue_envelopes(outbox, items[i:i + batch], identity=identity,
+                        recipient=tenant.public_key())
+    publisher = UpstreamPublisher(outbox, host="127.0.0.1", port=port, client_id="gw-drain",
+                                  batch_size=WINDOW)
+    start = time.perf_counter()
+    while outbox.backlog():
+        publisher.drain_once(timeout=60)
+    total = time.perf_counter() - start
+    publisher.close()
+    db.close()
+    return {"total_s": total, "rate": len(items) / total}
+
+
 def run_bare(port: int, sizes: list[int]) -> dict[str, float]:
     """Publish payloads of ``sizes`` with QoS 1 in windows of WINDOW, awaiting each PUBACK."""
     acked = threading.Semaphore(0)
@@ -148,6 +170,9 @@ def main() -> None:
         try:
             gateway = run_gateway(Path(tmp) / "gateway.db", port, items, args.batch, identity,
                                   tenant)
+            drain = run_drain(Path(tmp) / "drain.db", port, envelopes(args.count, args.tags,
+                              "gw-drain"), args.batch, GatewayIdentity(
+                                  Ed25519PrivateKey.generate(), "gw-drain"), tenant)
             bare = run_bare(port, [int(gateway["payload_bytes"])] * args.count)
         finally:
             broker.terminate()
@@ -157,12 +182,16 @@ def main() -> None:
     print(f"{args.count} envelopes of {size} B ({args.tags} tags), batch {args.batch}")
     print(f"gateway (seal + outbox + publish + ack): {gateway['rate']:8.0f} envelopes/s "
           f"({gateway['total_s']:.2f} s; queued in {gateway['queued_s']:.2f} s)")
+    print(f"backlog drain (publish + mark sent):     {drain['rate']:8.0f} envelopes/s "
+          f"({drain['total_s']:.2f} s); ratio to bare {drain['rate'] / bare['rate']:.2f}")
     print(f"bare paho QoS 1, same payload sizes:    {bare['rate']:8.0f} messages/s "
           f"({bare['total_s']:.2f} s)")
     print(f"ratio gateway / bare: {ratio:.2f}")
+    print(f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(json.dumps({"count": args.count, "batch": args.batch, "tags": args.tags,
-                      "payload_bytes": size, "gateway": gateway, "bare": bare,
-                      "ratio": ratio}))
+                      "payload_bytes": size, "gateway": gateway, "drain": drain, "bare": bare,
+                      "ratio": ratio, "drain_ratio": drain["rate"] / bare["rate"],
+                      "loadavg": os.getloadavg()[0]}))
 
 
 if __name__ == "__main__":
