@@ -305,7 +305,8 @@ def test_upstream_broker_down_then_back(tmp_path: Path, pki: Pki, broker: Broker
     assert hq.tally(expected) == (0, 0)
 
 
-def test_proxy_drops_and_delays(tmp_path: Path, pki: Pki, broker: Broker, hq: Hq, outbox: SqliteOutbox) -> None:
+def test_proxy_drops_and_delays(tmp_path: Path, pki: Pki, broker: Broker, hq: Hq,
+                                outbox: SqliteOutbox) -> None:
     proxy = TcpProxy(broker.port, delay_s=0.003).start()
     cutter_stop = threading.Event()
     cutter = threading.Thread(target=random_cuts, args=(proxy, cutter_stop, (0.2, 0.6)),
