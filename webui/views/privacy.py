@@ -41,8 +41,9 @@ def find() -> tuple[str, int]:
                                      "reference or a conversation id."), 400
     try:
         result = layer().find_subject(actor(), **subject)
-    except NotFound:
-        result = {"subject_ref": None, "conversations": []}
+    except NotFound as exc:
+        return render_template("privacy.html", subject=subject, result=None,
+                               error=f"Nothing found: {exc}."), 404
     except GatewayError as exc:
         return render_template("privacy.html", subject=subject, result=None,
                                error=str(exc)), 400
