@@ -116,35 +116,47 @@ class Badge:
                             encode_frame(frame), qos=1)
 
 
-def pump(badges: list[Badge], until: float) -> None:
-    """Drive every client's socket until the monotonic time ``until``."""
-    selector = selectors.DefaultSelector()
-    for badge in badges:
-        sock = badge.client.socket()
-        if sock is not None:
-            events = selectors.EVENT_READ | (selectors.EVENT_WRITE if badge.client.want_write()
-                                             else 0)
-            selector.register(sock, events, badge)
-    timeout = max(0.0, until - time.monotonic())
-    for key, mask in selector.select(min(timeout, 0.02)):
-        client = key.data.client
-        if mask & selectors.EVENT_READ:
-            client.loop_read()
-        if mask & selectors.EVENT_WRITE:
-            client.loop_write()
-    for badge in badges:
-        if badge.client.want_write():
-            badge.client.loop_write()
-        badge.client.loop_misc()
-    selector.close()
+class Pump:
+    """Drives every client's socket from one selector (paho's external-loop interface)."""
+
+    def __init__(self, badges: list[Badge]) -> None:
+        self.badges = badges
+        self.selector = selectors.DefaultSelector()
+        self.registered: dict[Badge, int] = {}
+        self.misc_at = 0.0
+
+    def __call__(self, until: float) -> None:
+        for badge in self.badges:
+            sock = badge.client.socket()
+            if sock is None:
+                continue
+            events = selectors.EVENT_READ | (selectors.EVENT_WRITE
+                                             if badge.client.want_write() else 0)
+            if badge not in self.registered:
+                self.selector.register(sock, events, badge)
+            elif self.registered[badge] != events:
+                self.selector.modify(sock, events, badge)
+            self.registered[badge] = events
+        timeout = max(0.0, min(until - time.monotonic(), 0.02))
+        for key, mask in self.selector.select(timeout):
+            client = key.data.client
+            if mask & selectors.EVENT_READ:
+                client.loop_read(100)
+            if mask & selectors.EVENT_WRITE:
+                client.loop_write()
+        if time.monotonic() >= self.misc_at:
+            for badge in self.badges:
+                badge.client.loop_misc()
+            self.misc_at = time.monotonic() + 1.0
 
 
 def worker_main(args: argparse.Namespace) -> int:
     indexes = [int(i) for i in args.worker.split(",")]
     badges = [Badge(i, Path(args.bundles) / f"badge-{i:04d}", args.port) for i in indexes]
+    pump = Pump(badges)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and not all(b.client.is_connected() for b in badges):
-        pump(badges, time.monotonic() + 0.05)
+        pump(time.monotonic() + 0.05)
     frames = int(args.seconds * 1000 / FRAME_MS)
     start = time.monotonic() + 0.5
     # spread the badges over one frame period, as real badges are not in step
@@ -153,14 +165,14 @@ def worker_main(args: argparse.Namespace) -> int:
         for badge, offset in zip(badges, offsets, strict=True):
             due = offset + seq * FRAME_MS / 1000
             while time.monotonic() < due:
-                pump(badges, due)
+                pump(due)
             badge.publish(seq, seq == frames - 1)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not all(b.finished for b in badges):
-        pump(badges, time.monotonic() + 0.05)
+        pump(time.monotonic() + 0.05)
     for badge in badges:
         badge.client.disconnect()
-    print(json.dumps({"sent": frames * len(badges),
+    Path(args.out).write_text(json.dumps({"sent": frames * len(badges),
                       "finished": sum(b.finished for b in badges),
                       "latencies": [round(x * 1000, 2) for b in badges for x in b.latencies],
                       "sessions": {b.sid: b.index for b in badges}}))
@@ -318,6 +330,7 @@ def main() -> int:
     parser.add_argument("--bundles", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--bare", help=argparse.SUPPRESS)
+    parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         return worker_main(args)
@@ -356,16 +369,20 @@ def main() -> int:
         log(f"{args.badges} badges stream {args.seconds:.0f} s each over TLS in real time")
         cpu0, wall0 = proc_cpu_s(gateway.pid), time.monotonic()
         chunks = [list(range(args.badges))[n::args.workers] for n in range(args.workers)]
+        outs = [root / f"worker-{n}.json" for n in range(len(chunks))]
         workers = [subprocess.Popen(
             [sys.executable, __file__, "--worker", ",".join(map(str, chunk)), "--bundles",
              str(root / "bundles"), "--port", str(config.broker.tls_port), "--seconds",
-             str(args.seconds)], stdout=subprocess.PIPE, text=True) for chunk in chunks if chunk]
+             str(args.seconds), "--out", str(out)]) for chunk, out in zip(chunks, outs,
+                                                                          strict=True) if chunk]
         rss = 0.0
         while any(w.poll() is None for w in workers):
             rss = max(rss, proc_rss_mb(gateway.pid))
             time.sleep(0.5)
         cpu = (proc_cpu_s(gateway.pid) - cpu0) / (time.monotonic() - wall0) * 100
-        results = [json.loads(w.communicate()[0].splitlines()[-1]) for w in workers]
+        if not all(out.exists() for out in outs):
+            raise SystemExit("bench: a badge worker failed (see above)")
+        results = [json.loads(out.read_text()) for out in outs]
         latencies = sorted(x for r in results for x in r["latencies"])
         sent = sum(r["sent"] for r in results)
         sessions = {sid: index for r in results for sid, index in r["sessions"].items()}
