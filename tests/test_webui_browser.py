@@ -17,6 +17,7 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import Broker, free_port, start_mosquitto, synthesize
 
@@ -248,12 +249,14 @@ def run_journey(browser: playwright_api.Browser, gw: Gateway, code: str, tmp: Pa
     assert page.goto(f"{url}/conversations/").status == 403
 
     # -- a conversation from the badge simulator ------------------------------------------
-    wav = synthesize(" ".join(LINES), tmp / "conversation.wav")
+    pause = np.zeros(16000, dtype=np.float32)  # a second between lines, as people pause
+    samples = np.concatenate([part for n, line in enumerate(LINES) for part in (
+        load_audio(synthesize(line, tmp / f"line{n}.wav")).samples.astype(np.float32), pause)])
     badge = BadgeSimulator(host="127.0.0.1", port=int(re.search(
         r"port = (\d+)", gw.config.read_text()).group(1)), site="store-42", badge_id="badge-9")
     try:
         badge.wait_for_gateway(30)
-        badge.stream(load_audio(wav).samples, rep_id="rep-ana", realtime=False)
+        badge.stream(samples, rep_id="rep-ana", realtime=False)
     finally:
         badge.close()
     manager = new_page(browser)
