@@ -226,8 +226,12 @@ def _run_capture(config: Config, layout: Layout, keys: KeyStore, spool: AudioSpo
     fmt = CaptureFormat(sample_rate=config.capture.sample_rate,
                         channels=config.capture.channels, frame_ms=config.capture.frame_ms)
     db = open_db(layout.db)
+    from gateway.privacy.context import VAULT_FILE
+    from gateway.store.keyvault import KeyVault
+
+    vault = KeyVault(layout.keys / VAULT_FILE, keys)  # data keys never in gateway.db
     recorder = Recorder(site=config.site.id, keys=keys, conversations=Conversations(db),
-                        jobs=JobQueue(db), spool=spool)
+                        jobs=JobQueue(db), spool=spool, vault=vault)
     assembler = Assembler(session_timeout_s=config.ingest.session_timeout_s,
                           reorder_window=config.ingest.reorder_window)
     capture = MicCapture(open_input=lambda: SoundDeviceInput(parse_device(config.capture.device),
@@ -239,6 +243,7 @@ def _run_capture(config: Config, layout: Layout, keys: KeyStore, spool: AudioSpo
         return capture.run(stop, max_frames=max_frames)
     finally:
         recorder.close()
+        vault.close()
         db.close()
 
 
