@@ -70,7 +70,6 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
 def speech_site(tmp_path: Path, model_path: Path) -> Iterator[tuple[Site, Callable[..., str]]]:
     from gateway.ingest.recorder import Recorder
     from gateway.speech.factory import build_pipeline
-    from gateway.store.db import open_db
     from gateway.store.jobs import JobQueue
     from gateway.worker import TranscriptionWorker
 
@@ -84,9 +83,9 @@ def speech_site(tmp_path: Path, model_path: Path) -> Iterator[tuple[Site, Callab
     stop = threading.Event()
     thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
     thread.start()
-    db = open_db(site.db_path)
     recorder = Recorder(site="s1", keys=site.ctx.keys, conversations=site.access.conversations,
-                        jobs=JobQueue(db), spool=site.ctx.spool, vault=site.ctx.vault)
+                        jobs=JobQueue(site.access.db), spool=site.ctx.spool,
+                        vault=site.ctx.vault)
 
     def record(pcm: bytes, *, declared: bool = False) -> str:
         sid = uuid.uuid4().hex
@@ -109,7 +108,6 @@ def speech_site(tmp_path: Path, model_path: Path) -> Iterator[tuple[Site, Callab
     stop.set()
     thread.join(10)
     recorder.close()
-    db.close()
 
 
 def _ledger(site: Site, sid: str) -> list[tuple[str, str]]:

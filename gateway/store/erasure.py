@@ -26,6 +26,7 @@ PURGED = "purged"  #: content purged for consent (opt-out, or no disclosure)
 DELETED = "deleted"  #: content deleted at a person's request
 EXPIRED = "expired"  #: transcript past its retention; tag spans may remain for a while
 CONTENT_GONE = frozenset({PURGED, DELETED, EXPIRED})
+CHECKPOINT_WAIT_MS = 250
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,8 +93,18 @@ class Erasure:
         self.checkpoint()
 
     def checkpoint(self) -> bool:
-        """Copy the WAL into the database and truncate it; False if a reader kept it busy."""
-        busy, _, _ = self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        """Copy the WAL into the database and truncate it; False if a reader kept it busy.
+
+        A truncating checkpoint holds off every writer while it waits for readers, so it waits
+        briefly only; a deferred one leaves old pages (ciphertext whose key is destroyed) in
+        the WAL until a later checkpoint.
+        """
+        timeout_ms = self.db.execute("PRAGMA busy_timeout").fetchone()[0]
+        self.db.execute(f"PRAGMA busy_timeout = {CHECKPOINT_WAIT_MS}")
+        try:
+            busy, _, _ = self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        finally:
+            self.db.execute(f"PRAGMA busy_timeout = {int(timeout_ms)}")
         if busy:
             log.info("WAL checkpoint deferred: a reader holds the database")
         return not busy
