@@ -15,6 +15,7 @@ Files (the credential store is 0700 root; systemd hands its files to the service
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import grp
 import hashlib
@@ -24,6 +25,7 @@ import os
 import pwd
 import secrets
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +36,7 @@ from cryptography.x509.oid import NameOID
 
 from gateway.broker import broker_dir, write_mosquitto_config
 from gateway.config import Config
+from gateway.credentials import ENV as CREDENTIALS_ENV
 from gateway.crypto.datakeys import KeyStore
 from gateway.crypto.identity import GatewayIdentity
 from gateway.crypto.keyfiles import read_secret, write_secret
@@ -152,7 +155,8 @@ def provision(config: Config, credstore: Path, *, owner: str | None = None,
                              "backup (a new CA would orphan every paired badge)")
     else:
         ca_certificate_for(ca_key, ca_cert)
-    write_mosquitto_config(config)
+    with _credentials_from(credstore):  # the broker's config reads the CA key as the service does
+        write_mosquitto_config(config)
 
     code_file = data / "setup-code.json"
     if not code_file.exists() and not (data / "setup-done").exists():
@@ -168,6 +172,20 @@ def provision(config: Config, credstore: Path, *, owner: str | None = None,
     if owner:
         _hand_over(config, owner, broker_group)
     return result
+
+
+@contextlib.contextmanager
+def _credentials_from(credstore: Path) -> Iterator[None]:
+    """Let code that reads systemd credentials find them in the store, as the service will."""
+    saved = os.environ.get(CREDENTIALS_ENV)
+    os.environ[CREDENTIALS_ENV] = str(credstore)
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop(CREDENTIALS_ENV, None)
+        else:
+            os.environ[CREDENTIALS_ENV] = saved
 
 
 def _hand_over(config: Config, owner: str, broker_group: str | None) -> None:
