@@ -154,11 +154,13 @@ def test_service_notifies_ready_status_and_periodic_watchdog(
                       f'[speech]\nmodel_path = "{model_path}"\n' + web_off)
     env = {**os.environ, "NOTIFY_SOCKET": str(notify_path), "WATCHDOG_USEC": "1000000"}
     env.pop("WATCHDOG_PID", None)
-    proc = subprocess.Popen([sys.executable, "-m", "gateway", "--config", str(config), "run"],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    log_path = tmp_path / "gateway.log"
+    with log_path.open("wb") as log_file:
+        proc = subprocess.Popen([sys.executable, "-m", "gateway", "--config", str(config),
+                                 "run"], env=env, stdout=subprocess.DEVNULL, stderr=log_file)
     try:
         messages = _receive_all(sock, time.monotonic() + 60, want_watchdogs=3, proc=proc)
-        assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+        assert proc.poll() is None, log_path.read_text()
         proc.terminate()
         proc.wait(timeout=30)
         while True:  # what was sent before the exit is still queued on the socket
@@ -178,4 +180,4 @@ def test_service_notifies_ready_status_and_periodic_watchdog(
     assert sum("WATCHDOG=1" in m for m in messages[first_ready:]) >= 3, messages
     assert not any("WATCHDOG=1" in m for m in messages[:first_ready])
     assert any("STOPPING=1" in m for m in messages), messages
-    assert proc.returncode == 0
+    assert proc.returncode == 0, log_path.read_text()
