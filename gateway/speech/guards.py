@@ -7,10 +7,15 @@ Whisper invents text over silence and noise ("Thank you.", "Thanks for watching!
 - the engine itself doubts it: a high no-speech probability with a low log-probability (the
   rule Whisper uses), or a very low mean token probability;
 - it is repetitive: the text compresses too well, or one n-gram repeats back to back.
+
+A decoding loop over real speech ("Can you come back on Friday? Can you come back on Friday?
+...") is first collapsed to one copy of each repeated sentence; only if the text is still
+repetitive is the segment dropped.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 import zlib
@@ -20,6 +25,7 @@ from dataclasses import dataclass
 from gateway.intel.types import Segment
 
 _WORD = re.compile(r"[\w']+")
+_SENTENCE = re.compile(r"[^.?!]+[.?!]*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +65,23 @@ def longest_repeat(text: str, max_n: int = 6) -> int:
     return best
 
 
+def collapse_loops(text: str) -> str:
+    """``text`` with back-to-back repeats of the same sentence reduced to one copy."""
+    out: list[str] = []
+    for match in _SENTENCE.finditer(text):
+        sentence = match.group().strip()
+        if sentence and (not out or _norm(sentence) != _norm(out[-1])):
+            out.append(sentence)
+    # a loop cut off by the token limit ends in the start of one more copy: drop it
+    if len(out) > 1 and out[-1][-1] not in ".?!" and _norm(out[-2]).startswith(_norm(out[-1])):
+        out.pop()
+    return " ".join(out)
+
+
+def _norm(sentence: str) -> str:
+    return " ".join(w.lower() for w in _WORD.findall(sentence))
+
+
 def voiced_fraction(voiced: Sequence[bool], frame_s: float, start: float, end: float) -> float:
     """Share of the VAD frames between ``start`` and ``end`` (seconds) that were voiced."""
     first = max(0, int(start / frame_s))
@@ -89,7 +112,7 @@ def keep(
     frame_s: float = 0.03,
     guards: GuardConfig = DEFAULT_GUARDS,
 ) -> tuple[list[Segment], dict[str, int]]:
-    """The segments that pass every guard, and how many each guard dropped.
+    """The segments that pass every guard, and how many each guard dropped (or collapsed).
 
     ``voiced`` holds the VAD's per-frame decisions over the recording the segment times refer
     to; without it the silence guard is skipped.
@@ -98,6 +121,11 @@ def keep(
     dropped: dict[str, int] = {}
     for segment in segments:
         reason = rejection(segment, guards)
+        if reason in ("compression", "repetition"):
+            collapsed = dataclasses.replace(segment, text=collapse_loops(segment.text))
+            if rejection(collapsed, guards) is None:
+                segment, reason = collapsed, None
+                dropped["collapsed"] = dropped.get("collapsed", 0) + 1
         if reason is None and voiced is not None and (
             voiced_fraction(voiced, frame_s, segment.start, segment.end) < guards.min_voiced
         ):

