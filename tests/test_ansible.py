@@ -16,6 +16,7 @@ import http.server
 import json
 import os
 import re
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -77,6 +78,7 @@ def fleet(tmp_path_factory: pytest.TempPathFactory, model_path: Path) -> Iterato
     yield {"rootfs": rootfs, "inventory": inventory, "wheel": wheel,
            "work": work, "first_log": _save(work / "site-1.log", first.stdout),
            "model": model_path}
+    shutil.rmtree(rootfs, ignore_errors=True)  # ~400 MB; the cached original stays
 
 
 def _save(path: Path, text: str) -> Path:
