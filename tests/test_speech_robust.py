@@ -166,3 +166,18 @@ def test_single_channel_says_the_speaker_is_unknown(
     result = SpeechPipeline(engine).process(Audio(speech["en-us"]))
     assert result.segments and {s.speaker for s in result.segments} == {"unknown"}
     assert not result.talk.known and result.talk.rep_talk_ratio is None
+
+
+def test_a_short_window_after_a_long_one_is_still_right(
+    model_path: Path, speech: dict[str, np.ndarray]
+) -> None:
+    """whisper.cpp keeps stale encoder state when audio_ctx shrinks; the engine must not."""
+    fresh = WhisperCppEngine(model_path, threads=1, shrink_ctx_below_s=20.0)
+    long_window = np.concatenate([speech[v] for v in VOICES] * 3)
+    long_window = np.concatenate([long_window, np.zeros(max(0, 28 * SAMPLE_RATE
+                                                            - len(long_window)), np.float32)])
+    assert fresh.transcribe(long_window)
+    short = fresh.transcribe(speech["en-us"])
+    text = " ".join(s.text for s in short)
+    assert SENTENCES["en-us"][1] <= words(short), text
+    assert text.lower().count("tesla") == 1, text

@@ -105,6 +105,7 @@ class WhisperCppEngine:
         self._lock = threading.Lock()
         self._prompt = initial_prompt or ""
         self._shrink_below_s = shrink_ctx_below_s
+        self._widest = 0  # the widest audio_ctx this model has run
         self.info = EngineInfo("whisper.cpp", str(model_path), threads)
         log.info("loaded speech model %s with %d threads, beam %d", model_path, threads,
                  beam_size)
@@ -115,7 +116,12 @@ class WhisperCppEngine:
             return []
         audio = np.ascontiguousarray(samples, dtype=np.float32)
         duration = len(audio) / SAMPLE_RATE
-        ctx = audio_ctx_for(duration, self._shrink_below_s)
+        # whisper.cpp 1.8.5 keeps encoder state past a smaller audio_ctx than one it already
+        # ran: a short window after a long one then decodes stale speech and loops. So the
+        # context never shrinks below the widest this model has used.
+        self._widest = max(self._widest,
+                           audio_ctx_for(duration, self._shrink_below_s) or FULL_AUDIO_CTX)
+        ctx = self._widest if self._widest < FULL_AUDIO_CTX else 0
         try:
             with self._lock:
                 raw = self._model.transcribe(
