@@ -71,8 +71,10 @@ class LocalCA:
                 raise PkiError(f"{key_path} is not an EC key")
             return cls(key, cert)
         if key_path.exists() or cert_path.exists():
-            raise PkiError(f"the local CA is incomplete ({key_path}, {cert_path}): restore the "
-                           "missing file; a new CA would orphan every paired badge")
+            missing = cert_path if key_path.exists() else key_path
+            raise PkiError(f"the local CA's {missing} is missing (on an appliance the key is in "
+                           "the credential store: run with CREDENTIALS_DIRECTORY=/etc/credstore/"
+                           "salestag); a new CA would orphan every paired badge")
         key = ec.generate_private_key(ec.SECP256R1())
         name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
         now = _now()
