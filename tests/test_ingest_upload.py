@@ -87,12 +87,12 @@ def test_upload_with_certificate_or_token_is_idempotent_and_stored(gateway: Gate
     bundle = gateway.pair("badge-1")
     token = json.loads((bundle.cert.parent / "enrolment.json").read_text())["upload_token"]
     sid = uuid.uuid4().hex
-    RESENDS[0] = 0
     payloads = pcm16_audio(np.linspace(-0.3, 0.3, 16000), frame_ms=100).payloads
     base = f"/api/v1/badges/badge-1/sessions/{sid}"
     by_cert = connection(gateway, bundle, with_cert=True)
     status, _ = put(by_cert, base, encode_control(SessionStart(sid, "rep-1", time.time())))
     assert status == 200
+    RESENDS[0] = 0  # from here on every resend is a frame
     for seq, payload in enumerate(payloads):
         frame = encode_frame(AudioFrame(sid, seq, seq * 100, Codec.PCM16, 16000, 1,
                                         seq == len(payloads) - 1, payload))
