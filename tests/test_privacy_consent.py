@@ -67,7 +67,8 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
 
 
 @pytest.fixture
-def speech_site(tmp_path: Path, model_path: Path) -> Iterator[tuple[Site, Callable[..., str]]]:
+def speech_site(tmp_path: Path,
+                model_path: Path) -> Iterator[tuple[Site, Callable[..., tuple[str, str]]]]:
     from gateway.ingest.recorder import Recorder
     from gateway.speech.factory import build_pipeline
     from gateway.store.jobs import JobQueue
@@ -87,7 +88,8 @@ def speech_site(tmp_path: Path, model_path: Path) -> Iterator[tuple[Site, Callab
                         jobs=JobQueue(site.access.db), spool=site.ctx.spool,
                         vault=site.ctx.vault)
 
-    def record(pcm: bytes, *, declared: bool = False) -> str:
+    def record(pcm: bytes, *, declared: bool = False) -> tuple[str, str]:
+        """Record one conversation through the worker; returns its id and final status."""
         sid = uuid.uuid4().hex
         events = [Started("b1", sid, "rep-1", time.time(), Codec.PCM16, 16000, 1, None,
                           declared)]
@@ -100,7 +102,7 @@ def speech_site(tmp_path: Path, model_path: Path) -> Iterator[tuple[Site, Callab
         while time.monotonic() < deadline:
             status = site.access.conversations.get(sid).status
             if status not in ("queued", "transcribing", "receiving"):
-                return status
+                return sid, status
             time.sleep(0.05)
         raise AssertionError("transcription did not finish")
 
@@ -115,14 +117,13 @@ def _ledger(site: Site, sid: str) -> list[tuple[str, str]]:
 
 
 @pytest.mark.slow
-def test_consent_through_real_speech(speech_site: tuple[Site, Callable[..., str]],
+def test_consent_through_real_speech(speech_site: tuple[Site, Callable[..., tuple[str, str]]],
                                      clips: dict[str, bytes]) -> None:
     site, record = speech_site
     access = site.access
 
     # the customer asks to stop: purged, with a minimal ledger record and no content left
-    status = record(clips["opt_out"])
-    sid = access.conversations.recent(1)[0].id
+    sid, status = record(clips["opt_out"])
     assert status == "purged"
     assert ("opt_out", "phrase") in _ledger(site, sid) and ("purged", "policy") in _ledger(
         site, sid)
@@ -132,15 +133,15 @@ def test_consent_through_real_speech(speech_site: tuple[Site, Callable[..., str]
     assert access.get_conversation("user:dpo", sid)["tombstone"]["reason"] == "opt_out"
 
     # a disclosure in time: kept, with when and which words in the ledger
-    assert record(clips["disclosed"]) == "done"
-    sid = access.conversations.recent(1)[0].id
+    sid, status = record(clips["disclosed"])
+    assert status == "done"
     consent = access.get_conversation("user:dpo", sid)["consent"]
     assert consent[0]["kind"] == "disclosure_detected" and consent[0]["offset_s"] < 30
     assert "record" in consent[0]["words"].lower() and consent[0]["disclosure_version"] == "v2"
 
     # all-party, nothing disclosed: held (not searchable, not synced), purged after held_days
-    assert record(clips["plain"]) == "held"
-    held = access.conversations.recent(1)[0].id
+    held, status = record(clips["plain"])
+    assert status == "held"
     assert ("held", "policy") in _ledger(site, held)
     assert access.search("user:dpo", "green") == []
     result = access.sweep("system:retention", now=time.time() + 8 * DAY_S, free_bytes=10**12)
@@ -148,14 +149,14 @@ def test_consent_through_real_speech(speech_site: tuple[Site, Callable[..., str]
     assert access.conversations.get(held).status == "purged"
 
     # declared on the badge: kept without a spoken disclosure
-    assert record(clips["plain"], declared=True) == "done"
+    assert record(clips["plain"], declared=True)[1] == "done"
 
     # all-party with the purge action: gone at once
     site.ctx.consent = ConsentPolicy("all_party", 30.0, "purge")
-    assert record(clips["plain"]) == "purged"
+    assert record(clips["plain"])[1] == "purged"
     # one-party: kept
     site.ctx.consent = ConsentPolicy("one_party")
-    assert record(clips["plain"]) == "done"
+    assert record(clips["plain"])[1] == "done"
     assert access.verify_audit("user:auditor")["ok"]
 
 
