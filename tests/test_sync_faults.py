@@ -200,14 +200,14 @@ def test_sigkill_while_sealing_then_restart(tmp_path: Path, pki: Pki, broker: Br
 
 def test_sigkill_while_publishing(tmp_path: Path, pki: Pki, broker: Broker, hq: Hq) -> None:
     data = data_dir(tmp_path)
-    child = Child("produce", data, pki, broker.port, "--count", "1500", "--publish")
-    wait_for(lambda: len(hq.keys()) >= 60, what="HQ to get some envelopes")
+    child = Child("produce", data, pki, broker.port, "--count", "400", "--publish")
+    wait_for(lambda: len(hq.keys()) >= 60, timeout=60, what="HQ to get some envelopes")
     child.kill()
     acknowledged = child.queued()
     in_outbox, unsent = outbox_rows(data)
     assert unsent, "the kill came after everything was sent"
     Child("publish", data, pki, broker.port).finish()
-    wait_for(lambda: hq.keys() >= in_outbox, timeout=60, what="HQ to hold the outbox")
+    wait_for(lambda: hq.keys() >= in_outbox, what="HQ to hold the outbox")
     assert acknowledged <= in_outbox
     assert hq.tally(in_outbox) == (0, 0)
 

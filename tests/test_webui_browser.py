@@ -74,7 +74,7 @@ port = {self.port}
 
     def wait_ready(self) -> str:
         """The setup code the web UI printed, once /healthz answers."""
-        context = ssl.create_default_context(cafile=str(self.data / "web" / "server.crt"))
+        context = ssl.create_default_context(cafile=str(self.data / "tls" / "ca.crt"))
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             assert self.process.poll() is None, self.log.read_text()
