@@ -124,8 +124,9 @@ class Conversations:
                         segments: Sequence[Segment], tags: Sequence[Tag],
                         duration_s: float, speech_s: float,
                         sentiments: Sequence[float] = (),
-                        talk: TalkMetrics | None = None) -> None:
-        """Store sealed segments and tags and mark the conversation done, in one transaction.
+                        talk: TalkMetrics | None = None, status: str = DONE) -> None:
+        """Store sealed segments and tags and set the conversation's status (done, or held when
+        consent is missing), in one transaction, so no reader ever sees a held one as done.
 
         ``sentiments`` (one score per segment) and ``talk`` metrics are metadata, kept in clear.
         """
@@ -147,7 +148,7 @@ class Conversations:
             self.db.table("tags").insert_all(tag_rows)
             self.db.execute(
                 "UPDATE conversations SET status = ?, duration_s = ?, speech_s = ?, error = NULL "
-                "WHERE id = ?", [DONE, duration_s, speech_s, conversation_id])
+                "WHERE id = ?", [status, duration_s, speech_s, conversation_id])
             if talk is not None:
                 self._save_talk(conversation_id, talk)
 
