@@ -11,30 +11,12 @@ import logging
 import ssl
 from typing import Any
 
-from flask import Flask
-from gunicorn.app.base import BaseApplication  # type: ignore[import-untyped]
-
 from gateway.broker import ensure_server_certificate, load_ca, pki_dir
 from gateway.config import Config
 from webui.badge_api import create_badge_app
+from webui.gunicorn_app import GunicornApp
 
 log = logging.getLogger(__name__)
-
-
-class BadgeServer(BaseApplication):  # type: ignore[misc]
-    """gunicorn running one Flask app with the given settings."""
-
-    def __init__(self, app: Flask, options: dict[str, Any]) -> None:
-        self.app = app
-        self.options = options
-        super().__init__()
-
-    def load_config(self) -> None:
-        for key, value in self.options.items():
-            self.cfg.set(key, value)
-
-    def load(self) -> Flask:
-        return self.app
 
 
 def server_options(config: Config) -> dict[str, Any]:
@@ -63,5 +45,5 @@ def serve_badges(config: Config) -> int:
     ensure_server_certificate(config, load_ca(config))
     options = server_options(config)
     log.info("badge upload API on https://%s/api/v1/badges", options["bind"])
-    BadgeServer(create_badge_app(config), options).run()
+    GunicornApp(create_badge_app(config), options).run()
     return 0

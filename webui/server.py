@@ -12,32 +12,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from flask import Flask
-from gunicorn.app.base import BaseApplication  # type: ignore[import-untyped]
-
 from gateway.accounts.setup_code import SetupCode
 from gateway.config import Config
 from gateway.service import Layout
 from gateway.store.db import open_db
 from gateway.webcert import ensure_web_cert, fingerprint, host_names
+from webui.gunicorn_app import GunicornApp
 
 log = logging.getLogger(__name__)
 
 ACCESS_FORMAT = '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms'
-
-
-class _Gunicorn(BaseApplication):  # type: ignore[misc]
-    def __init__(self, app: Flask, options: dict[str, Any]) -> None:
-        self.app = app
-        self.options = options
-        super().__init__()
-
-    def load_config(self) -> None:
-        for key, value in self.options.items():
-            self.cfg.set(key, value)
-
-    def load(self) -> Flask:
-        return self.app
 
 
 def urls(config: Config) -> list[str]:
@@ -88,5 +72,5 @@ def serve(config: Config, config_path: Path | None, *, threads: int = 4,
         "proc_name": "salestag-web", "forwarded_allow_ips": "",
         "limit_request_line": 8190, "control_socket_disable": True,
     }
-    _Gunicorn(app, options).run()
+    GunicornApp(app, options).run()
     return 0
