@@ -35,15 +35,23 @@ class Broker:
 
 def start_mosquitto(directory: Path, port: int | None = None) -> Broker:
     """Start a throwaway Mosquitto listening on 127.0.0.1 and wait until it accepts connections."""
-    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
     port = port or free_port()
     directory.mkdir(parents=True, exist_ok=True)
     config = directory / f"mosquitto-{port}.conf"
     config.write_text(
         f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\n"
     )
-    log = directory / f"mosquitto-{port}.log"
-    with log.open("wb") as sink:
+    return launch_mosquitto(config, port)
+
+
+def launch_mosquitto(config: Path, port: int) -> Broker:
+    """Run Mosquitto with ``config`` (listening on 127.0.0.1:``port``) until it accepts clients.
+
+    Its output is appended to ``mosquitto-<port>.log`` beside the config.
+    """
+    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    log = config.parent / f"mosquitto-{port}.log"
+    with log.open("ab") as sink:
         process = subprocess.Popen([binary, "-c", str(config)], stdout=sink, stderr=sink)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
@@ -55,7 +63,7 @@ def start_mosquitto(directory: Path, port: int | None = None) -> Broker:
                 break
             time.sleep(0.02)
     process.kill()
-    raise RuntimeError(f"mosquitto did not start on port {port}")
+    raise RuntimeError(f"mosquitto did not start on port {port}: {log.read_text()}")
 
 
 @pytest.fixture

@@ -11,9 +11,7 @@ import ipaddress
 import os
 import random
 import select
-import shutil
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -27,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 sys.path.insert(0, str(Path(__file__).parent))
-from conftest import Broker, free_port  # noqa: E402
+from conftest import Broker, free_port, launch_mosquitto  # noqa: E402
 
 from gateway.config import Config  # noqa: E402
 
@@ -115,7 +113,6 @@ topic read #
 def start_tls_mosquitto(directory: Path, pki: Pki, port: int | None = None) -> Broker:
     """A Mosquitto with one mutual-TLS listener (client certificate required, its CN is the
     user name, an ACL confines each gateway to its own topic) and persistence on."""
-    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
     port = port or free_port()
     directory.mkdir(parents=True, exist_ok=True)
     acl = directory / "acl"
@@ -130,20 +127,7 @@ def start_tls_mosquitto(directory: Path, pki: Pki, port: int | None = None) -> B
         "log_type notice", "log_type subscribe",
         # as root, Mosquitto would switch to its own user, who cannot read pytest's 0700 folders
         *(["user root"] if os.geteuid() == 0 else []), ""]))
-    log = directory / f"mosquitto-{port}.log"
-    with log.open("ab") as sink:
-        process = subprocess.Popen([binary, "-c", str(config)], stdout=sink, stderr=sink)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return Broker("127.0.0.1", port, process, config, log)
-        except OSError:
-            if process.poll() is not None:
-                break
-            time.sleep(0.02)
-    process.kill()
-    raise RuntimeError(f"mosquitto did not start on port {port}: {log.read_text()}")
+    return launch_mosquitto(config, port)
 
 
 # -- proxy ----------------------------------------------------------------------------------------
