@@ -31,14 +31,17 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from gateway.broker import UPLOAD_USER, local_password
 from gateway.config import load_config
 from gateway.crypto.datakeys import KeyStore
+from gateway.mqtt_socket import send_without_delay
 from gateway.pki.pairing import pair_badge
-from gateway.protocol.acks import parse_ack
+from gateway.protocol.acks import Ack, encode_ack, parse_ack
 from gateway.protocol.control import SessionStart, encode_control
-from gateway.protocol.frames import AudioFrame, Codec, encode_frame
+from gateway.protocol.frames import AudioFrame, Codec, decode_frame, encode_frame
 from gateway.protocol.topics import TopicKind, badge_topic
 from gateway.store.db import open_db
 from gateway.store.spool import AudioSpool
@@ -91,6 +94,7 @@ class Badge:
         self.client.tls_set(ca_certs=str(bundle / "ca.crt"), certfile=str(bundle / "badge.crt"),
                             keyfile=str(bundle / "badge.key"))
         self.client.max_inflight_messages_set(100)
+        send_without_delay(self.client)
         self.client.on_message = self.on_ack
         self.client.connect("127.0.0.1", port, keepalive=60)
         self.client.subscribe(badge_topic(SITE, self.badge_id, TopicKind.ACK), qos=1)
@@ -194,7 +198,8 @@ def bare_main(args: argparse.Namespace) -> int:
 
     client.on_message = on_message
     client.on_connect = lambda c, *a: c.subscribe(f"salestag/v1/{SITE}/badges/+/audio", qos=1)
-    props = mqtt.Properties(mqtt.PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+    client.on_subscribe = lambda c, *a: print("ready", flush=True)
+    props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
     props.SessionExpiryInterval = 3600
     client.connect(config.broker.host, config.broker.port, clean_start=False, properties=props)
     last = -1
@@ -203,6 +208,31 @@ def bare_main(args: argparse.Namespace) -> int:
         if count != last:
             print(f"{count} {time.monotonic()}", flush=True)
             last = count
+
+
+# ---- echo responder: the ack round trip with nothing stored ----------------------------------
+
+def echo_main(args: argparse.Namespace) -> int:
+    """Ack every frame the moment it arrives: the floor the gateway's ack latency is held to."""
+    config = load_config(Path(args.echo))
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-echo",
+                         protocol=MQTTProtocolVersion.MQTTv5)
+    client.username_pw_set(config.broker.username, local_password(config, "gateway"))
+    client.max_inflight_messages_set(1000)
+    send_without_delay(client)
+
+    def on_message(c: mqtt.Client, u: object, m: mqtt.MQTTMessage) -> None:
+        frame = decode_frame(bytes(m.payload))
+        badge_id = m.topic.split("/")[4]
+        ack = Ack(frame.session_id, frame.seq, "finished" if frame.final else "receiving")
+        c.publish(badge_topic(SITE, badge_id, TopicKind.ACK), encode_ack(ack), qos=1)
+
+    client.on_message = on_message
+    client.on_connect = lambda c, *a: c.subscribe(f"salestag/v1/{SITE}/badges/+/audio", qos=1)
+    client.on_subscribe = lambda c, *a: print("ready", flush=True)
+    client.connect(config.broker.host, config.broker.port)
+    client.loop_forever()
+    return 0
 
 
 # ---- the conductor -------------------------------------------------------------------------
@@ -317,6 +347,60 @@ def full_speed(config_path: Path, gateway: subprocess.Popen[bytes],
     return total / (done_at[0] - resumed), total / max(bare_done - resumed, 1e-6)
 
 
+def start_helper(role: str, config_path: Path,
+                 procs: list[subprocess.Popen[str]]) -> tuple[subprocess.Popen[str],
+                                                               list[tuple[int, float]]]:
+    """Start the bare subscriber or the echo responder; return once it has subscribed."""
+    proc = subprocess.Popen([sys.executable, __file__, f"--{role}", str(config_path)],
+                            stdout=subprocess.PIPE, text=True)
+    procs.append(proc)
+    counts: list[tuple[int, float]] = [(0, time.monotonic())]
+    subscribed = threading.Event()
+
+    def read() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if line.strip() == "ready":
+                subscribed.set()
+                continue
+            n, t = line.split()
+            counts.append((int(n), float(t)))
+
+    threading.Thread(target=read, daemon=True).start()
+    if not subscribed.wait(30):
+        raise SystemExit(f"bench: the {role} process never subscribed")
+    return proc, counts
+
+
+def stream(args: argparse.Namespace, root: Path, port: int, responder: int,
+           phase: str) -> dict[str, object]:
+    """Every badge streams in real time; returns latencies, sessions and the responder's
+    CPU and peak RSS."""
+    cpu0, wall0 = proc_cpu_s(responder), time.monotonic()
+    chunks = [list(range(args.badges))[n::args.workers] for n in range(args.workers)]
+    outs = [root / f"{phase}-{n}.json" for n in range(len(chunks))]
+    workers = [subprocess.Popen(
+        [sys.executable, __file__, "--worker", ",".join(map(str, chunk)), "--bundles",
+         str(root / "bundles"), "--port", str(port), "--seconds", str(args.seconds),
+         "--out", str(out)]) for chunk, out in zip(chunks, outs, strict=True) if chunk]
+    rss = 0.0
+    while any(w.poll() is None for w in workers):
+        rss = max(rss, proc_rss_mb(responder))
+        time.sleep(0.5)
+    cpu = (proc_cpu_s(responder) - cpu0) / (time.monotonic() - wall0) * 100
+    if not all(out.exists() for out in outs):
+        raise SystemExit("bench: a badge worker failed (see above)")
+    results = [json.loads(out.read_text()) for out in outs]
+    return {"latencies": sorted(x for r in results for x in r["latencies"]),
+            "sent": sum(r["sent"] for r in results),
+            "sessions": {sid: index for r in results for sid, index in r["sessions"].items()},
+            "cpu": cpu, "rss": rss}
+
+
+def percentile(values: list[float], p: float) -> float:
+    return values[min(len(values) - 1, int(p * len(values)))] if values else float("nan")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--badges", type=int, default=20, help="simulated badges")
@@ -326,16 +410,21 @@ def main() -> int:
                         help="the gateway's fsync policy")
     parser.add_argument("--burst-frames", type=int, default=50,
                         help="frames per badge in the full-speed backlog")
+    parser.add_argument("--no-floor", action="store_true",
+                        help="skip the echo responder's run (the ack latency floor)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--bundles", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--bare", help=argparse.SUPPRESS)
+    parser.add_argument("--echo", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         return worker_main(args)
     if args.bare:
         return bare_main(args)
+    if args.echo:
+        return echo_main(args)
 
     root = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
     procs: list[subprocess.Popen[bytes] | subprocess.Popen[str]] = []
@@ -349,60 +438,44 @@ def main() -> int:
         procs.append(broker)
         wait_port(config.broker.port)
         wait_port(config.broker.tls_port)
+        floor: list[float] = []
+        if not args.no_floor:
+            log(f"floor: an echo responder acks each frame on arrival ({args.seconds:.0f} s)")
+            echo, _ = start_helper("echo", config_path, procs)  # type: ignore[arg-type]
+            floor = stream(args, root, config.broker.tls_port, echo.pid, "echo")["latencies"]  # type: ignore[assignment]
+            echo.terminate()
+            echo.wait(timeout=20)
         gateway = subprocess.Popen([sys.executable, "-m", "gateway", "--config",
                                     str(config_path), "ingest"],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         procs.append(gateway)
-        bare = subprocess.Popen([sys.executable, __file__, "--bare", str(config_path)],
-                                stdout=subprocess.PIPE, text=True)
-        procs.append(bare)
-        bare_counts: list[tuple[int, float]] = [(0, time.monotonic())]
-
-        def read_bare() -> None:
-            assert bare.stdout is not None
-            for line in bare.stdout:
-                n, t = line.split()
-                bare_counts.append((int(n), float(t)))
-
-        threading.Thread(target=read_bare, daemon=True).start()
         time.sleep(2.0)
         log(f"{args.badges} badges stream {args.seconds:.0f} s each over TLS in real time")
-        cpu0, wall0 = proc_cpu_s(gateway.pid), time.monotonic()
-        chunks = [list(range(args.badges))[n::args.workers] for n in range(args.workers)]
-        outs = [root / f"worker-{n}.json" for n in range(len(chunks))]
-        workers = [subprocess.Popen(
-            [sys.executable, __file__, "--worker", ",".join(map(str, chunk)), "--bundles",
-             str(root / "bundles"), "--port", str(config.broker.tls_port), "--seconds",
-             str(args.seconds), "--out", str(out)]) for chunk, out in zip(chunks, outs,
-                                                                          strict=True) if chunk]
-        rss = 0.0
-        while any(w.poll() is None for w in workers):
-            rss = max(rss, proc_rss_mb(gateway.pid))
-            time.sleep(0.5)
-        cpu = (proc_cpu_s(gateway.pid) - cpu0) / (time.monotonic() - wall0) * 100
-        if not all(out.exists() for out in outs):
-            raise SystemExit("bench: a badge worker failed (see above)")
-        results = [json.loads(out.read_text()) for out in outs]
-        latencies = sorted(x for r in results for x in r["latencies"])
-        sent = sum(r["sent"] for r in results)
-        sessions = {sid: index for r in results for sid, index in r["sessions"].items()}
+        run = stream(args, root, config.broker.tls_port, gateway.pid, "gateway")
+        latencies: list[float] = run["latencies"]  # type: ignore[assignment]
+        sessions: dict[str, int] = run["sessions"]  # type: ignore[assignment]
         lost, duplicated = audit(config_path, sessions, int(args.seconds * 1000 / FRAME_MS))
         log("full-speed backlog: gateway against a bare subscriber")
+        # the bare subscriber joins only now, so it takes no CPU from the real-time phase
+        bare, bare_counts = start_helper("bare", config_path, procs)  # type: ignore[arg-type]
         gateway_fps, bare_fps = full_speed(config_path, gateway, bare, bare_counts,
                                            args.badges, args.burst_frames)
-
-        def pct(p: float) -> float:
-            return latencies[min(len(latencies) - 1, int(p * len(latencies)))] \
-                if latencies else float("nan")
-
-        print(json.dumps({
-            "badges": args.badges, "frames_per_s": round(sent / args.seconds, 1),
-            "lost": lost, "duplicated": duplicated, "p50_ack_ms": pct(0.50),
-            "p99_ack_ms": pct(0.99), "gateway_cpu_pct": round(cpu, 1),
-            "gateway_rss_mb": round(rss, 1), "fsync": args.fsync,
+        result = {
+            "badges": args.badges, "frames_per_s": round(int(run["sent"]) / args.seconds, 1),  # type: ignore[call-overload]
+            "lost": lost, "duplicated": duplicated, "p50_ack_ms": percentile(latencies, 0.50),
+            "p99_ack_ms": percentile(latencies, 0.99),
+            "gateway_cpu_pct": round(float(run["cpu"]), 1),  # type: ignore[arg-type]
+            "gateway_rss_mb": round(float(run["rss"]), 1),  # type: ignore[arg-type]
+            "fsync": args.fsync,
             "gateway_full_speed_fps": round(gateway_fps, 1),
             "bare_subscriber_fps": round(bare_fps, 1),
-            "ratio_to_bare_subscriber": round(gateway_fps / bare_fps, 3)}))
+            "ratio_to_bare_subscriber": round(gateway_fps / bare_fps, 3)}
+        if floor:
+            result |= {"floor_p50_ack_ms": percentile(floor, 0.50),
+                       "floor_p99_ack_ms": percentile(floor, 0.99),
+                       "p99_ack_over_floor": round(percentile(latencies, 0.99)
+                                                   / percentile(floor, 0.99), 2)}
+        print(json.dumps(result))
     finally:
         for proc in reversed(procs):
             if proc.poll() is None:

@@ -175,6 +175,8 @@ def render_mosquitto_config(config: Config) -> str:
         f"user {broker.user}",
         f"pid_file {files.pid}",
         "max_packet_size 262144",
+        "# acks are small: without this, Nagle's algorithm holds them for a delayed TCP ack",
+        "set_tcp_nodelay true",
         "max_inflight_messages 64",
         "max_queued_messages 100000",
         "persistence true",

@@ -98,6 +98,7 @@ def speech_site(tmp_path: Path,
                    for n, i in enumerate(range(0, len(pcm), size))]
         events.append(Finished("b1", sid, "final", len(events) - 1, 0, 0))
         recorder.handle(events)
+        recorder.flush()
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             status = site.access.conversations.get(sid).status

@@ -239,3 +239,23 @@ def test_release_a_held_conversation_and_audited_config_changes(site: Site,
                if e["action"] == "config.change"]
     assert {"old": "one_party", "new": "all_party"} in changes
     assert len(changes) == 2
+
+
+def test_a_refreshed_list_is_audited_only_when_what_it_shows_changes(site: Site) -> None:
+    access = site.access
+
+    def listings() -> int:
+        return sum(e.action == "conversation.list" for e in access.audit.entries())
+
+    add_conversation(site, "c1", ["Hello there."])
+    access.list_conversations("user:mgr")
+    for _ in range(3):
+        access.list_conversations("user:mgr", refresh=True)  # a page refreshing itself
+    assert listings() == 1
+    add_conversation(site, "c2", ["Hello again."])
+    access.list_conversations("user:mgr", refresh=True)
+    access.list_conversations("user:mgr", refresh=True)
+    assert listings() == 2
+    access.list_conversations("user:other", refresh=True)  # another viewer: their own entry
+    access.list_conversations("user:mgr")  # opening the page is always audited
+    assert listings() == 4

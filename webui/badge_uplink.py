@@ -16,6 +16,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from gateway.broker import UPLOAD_USER, local_password
 from gateway.config import Config
 from gateway.errors import GatewayError
+from gateway.mqtt_socket import send_without_delay
 from gateway.protocol.acks import Ack, parse_ack
 from gateway.protocol.errors import ProtocolError
 from gateway.protocol.topics import PREFIX, TopicKind, badge_topic, parse_topic
@@ -38,6 +39,7 @@ class MqttUplink:
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=MQTTProtocolVersion.MQTTv5,
                                   client_id=f"upload-{threading.get_native_id()}")
         self.client.username_pw_set(UPLOAD_USER, local_password(config, "upload"))
+        send_without_delay(self.client)
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
         self.client.connect(config.broker.host, config.broker.port, keepalive=30)

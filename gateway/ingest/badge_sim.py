@@ -25,6 +25,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from gateway.errors import GatewayError
 from gateway.ingest.codecs import encode_opus, read_ogg_opus
+from gateway.mqtt_socket import send_without_delay
 from gateway.protocol.acks import Ack, parse_ack
 from gateway.protocol.control import (
     BadgeStatus,
@@ -166,6 +167,7 @@ class BadgeSimulator:
         self.connected = threading.Event()
         self.client.message_callback_add(gateway_status_topic(site), self._on_gateway_status)
         self.client.message_callback_add(self._topic(TopicKind.ACK), self._on_ack)
+        send_without_delay(self.client)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         try:

@@ -28,6 +28,7 @@ from gateway.protocol.control import SessionStart, SessionStop
 from gateway.protocol.frames import AudioFrame, Codec, check_format
 
 log = logging.getLogger(__name__)
+FLUSH_EVERY_S = 1.0  #: how often the microphone's audio and progress are made durable
 
 
 class CaptureError(GatewayError):
@@ -167,6 +168,7 @@ class MicCapture:
         """Record until ``stop`` is set (or ``max_frames`` frames); every session is finished."""
         source = self.open_input()
         session: MicSession | None = None
+        next_flush = time.monotonic() + FLUSH_EVERY_S
         try:
             while not stop.is_set() and (max_frames is None or self.stats.frames < max_frames):
                 payload = source.read(self.fmt.frame_samples)
@@ -181,6 +183,9 @@ class MicCapture:
                          or (max_frames is not None and self.stats.frames >= max_frames))
                 self.recorder.handle(
                     self.assembler.add(self.badge_id, session.frame(payload, final=final), now))
+                if final or time.monotonic() >= next_flush:
+                    self.recorder.flush()  # what a crash may lose: at most this much audio
+                    next_flush = time.monotonic() + FLUSH_EVERY_S
                 if final:
                     session = None
         finally:

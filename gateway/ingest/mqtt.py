@@ -25,6 +25,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from gateway.ingest.health import BadgeHealth
 from gateway.ingest.quotas import Admission
 from gateway.ingest.recorder import Recorder
+from gateway.mqtt_socket import send_without_delay
 from gateway.protocol.acks import Ack, RefusalReason, encode_ack
 from gateway.protocol.assembler import Assembler
 from gateway.protocol.control import (
@@ -102,6 +103,7 @@ class MqttIngest:
         if username:
             self.client.username_pw_set(username, password)
         self.client.max_inflight_messages_set(1000)
+        send_without_delay(self.client)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message

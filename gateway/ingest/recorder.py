@@ -1,11 +1,16 @@
 """Turns assembler events into stored conversations: encrypted spool files and queued jobs.
 
-Durability: chunks are appended to the spool as they are released; :meth:`Recorder.flush` then
-makes them durable (fsync per policy) and records each session's progress (``next_seq`` and the
-spool's record count) in one transaction. Only what a flush returned may be acked. After a crash,
-:meth:`Recorder.recover` cuts each spool file back to its recorded record count and resumes the
-session in the assembler at its recorded ``next_seq``: frames past it were never acked, so the
-badge sends them again, and nothing is stored twice.
+Durability is a group commit: chunks are appended to the spool as they are released, and
+sessions that start or finish are only noted. :meth:`Recorder.flush` then makes it all durable at
+once: one filesystem sync (fsync per policy), one key-vault transaction for the new sessions'
+data keys, and one database transaction that creates the new conversations, records each
+session's progress (``next_seq`` and the spool's record count) and finishes and queues the ended
+ones. Only what a flush returned may be acked, so a burst of badges starting together costs one
+commit, not one per badge. After a crash, :meth:`Recorder.recover` cuts each spool file back to
+its recorded record count and resumes the session in the assembler at its recorded ``next_seq``:
+frames past it were never acked, so the badge sends them again, and nothing is stored twice. A
+session whose start was never committed starts afresh when the badge sends it again;
+:meth:`Recorder.sweep_orphans` removes the spool files and keys of those it never sends again.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import sqlite_utils
@@ -36,6 +41,7 @@ log = logging.getLogger(__name__)
 
 REMEMBER_FINISHED = 1024
 RECORD_OVERHEAD = 32  # length prefix, nonce and tag of a sealed spool record
+PROCESS_STARTED = time.time()  #: spool files and keys older than this predate every recorder
 
 
 def sync_filesystem(directory: Path) -> bool:
@@ -63,6 +69,22 @@ class _Progress:
     dirty: bool = False
 
 
+@dataclass
+class _Opening:
+    """A session started since the last flush: the flush stores its key and creates its rows."""
+
+    event: Started
+    wrapped_key: bytes
+
+
+@dataclass
+class _Closing:
+    """A session ended since the last flush: the flush syncs its file, finishes and queues it."""
+
+    event: Finished
+    writer: SpoolWriter | None
+
+
 class Recorder:
     """Persists what the assembler releases. Owned by one thread (ingest or capture)."""
 
@@ -84,6 +106,8 @@ class Recorder:
         self._writers: dict[str, SpoolWriter] = {}
         self._decoders: dict[str, Decoder] = {}
         self._progress: dict[str, _Progress] = {}
+        self._opening: dict[str, _Opening] = {}
+        self._closing: dict[str, _Closing] = {}
 
     def handle(self, events: Iterable[Event]) -> None:
         for event in events:
@@ -103,35 +127,28 @@ class Recorder:
                 self._finish(event)
 
     def _start(self, event: Started) -> None:
-        if self.conversations.exists(event.session_id):
+        sid = event.session_id
+        opening = self._opening.get(sid)
+        if opening is not None:  # a start message that arrived after the first frames
+            opening.event = replace(opening.event, rep_id=event.rep_id,
+                                    started_at=event.started_at,
+                                    consent_declared=event.consent_declared,
+                                    customer_ref=event.customer_ref)
+            return
+        if self.conversations.exists(sid):
             # a start message that arrived after the first frames: keep what it tells us
             self.conversations.update_start(
-                event.session_id, rep_id=event.rep_id, started_at=event.started_at,
+                sid, rep_id=event.rep_id, started_at=event.started_at,
                 consent_declared=event.consent_declared)
             if self.on_started is not None:
                 self.on_started(event)
             return
-        if self.vault is not None:
-            data_key, wrapped = self.vault.create(event.session_id), None
-        else:
-            data_key, wrapped = self.keys.new_data_key(event.session_id.encode())
-        codec, rate = spool_format(event.codec, event.sample_rate)
-        with transaction(self.conversations.db) as db:
-            self.conversations.create(
-                id=event.session_id, badge_id=event.badge_id, rep_id=event.rep_id,
-                site=self.site, started_at=event.started_at, codec=int(codec), sample_rate=rate,
-                channels=event.channels, wrapped_key=wrapped,
-                consent_declared=event.consent_declared)
-            db.execute("INSERT INTO ingest_sessions (conversation_id, badge_id, codec, "
-                       "sample_rate, channels, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
-                       [event.session_id, event.badge_id, int(event.codec), event.sample_rate,
-                        event.channels, time.time()])
-        self._writers[event.session_id] = self.spool.writer(event.session_id, data_key)
-        self._decoders[event.session_id] = decoder_for(event.codec, event.channels)
-        self._progress[event.session_id] = _Progress(event.badge_id)
-        if self.on_started is not None:
-            self.on_started(event)
-        log.info("conversation %s started on badge %s", event.session_id, event.badge_id)
+        data_key, wrapped = self.keys.new_data_key(sid.encode())
+        self.spool.delete(sid)  # left by an attempt never committed: the badge sends it again
+        self._opening[sid] = _Opening(event, wrapped)
+        self._writers[sid] = self.spool.writer(sid, data_key)
+        self._decoders[sid] = decoder_for(event.codec, event.channels)
+        self._progress[sid] = _Progress(event.badge_id)
 
     def _chunk(self, event: Chunk) -> None:
         sid = event.session_id
@@ -174,19 +191,68 @@ class Recorder:
         return writer
 
     def flush(self) -> list[str]:
-        """Make appended audio durable and record progress; returns the sessions flushed."""
+        """Make what was appended, started and finished durable; returns the sessions flushed.
+
+        On an error nothing is forgotten: the next flush tries again.
+        """
         dirty = [(sid, p) for sid, p in self._progress.items() if p.dirty]
-        if not dirty:
+        opening, closing = self._opening, self._closing
+        if not (dirty or opening or closing):
             return []
         if self.fsync:
-            writers = [w for w in (self._writers.get(sid) for sid, _ in dirty) if w is not None]
-            if len(writers) < 2 or not sync_filesystem(self.spool.directory):
-                for writer in writers:
-                    writer.sync()
+            self._sync_files([sid for sid, _ in dirty] + list(opening))
+        for ending in closing.values():
+            if ending.writer is not None:
+                ending.writer.close(sync=False)
+                ending.writer = None
+        if self.vault is not None and opening:
+            self.vault.store({sid: new.wrapped_key for sid, new in opening.items()})
         with transaction(self.conversations.db) as db:
+            for new in opening.values():
+                self._create(db, new)
             for sid, progress in dirty:
                 self._record(db, sid, progress)
-        return [sid for sid, _ in dirty]
+            for sid, ending in closing.items():
+                event = ending.event
+                self.conversations.finish(sid, ended_at=time.time(), reason=event.reason,
+                                          duplicates=event.duplicates, gaps=event.gaps)
+                self.jobs.enqueue(TRANSCRIBE, sid)
+        for _, progress in dirty:
+            progress.frames = progress.audio_bytes = progress.records = 0
+            progress.dirty = False
+        self._opening, self._closing = {}, {}
+        for new in opening.values():
+            if self.on_started is not None:
+                self.on_started(new.event)
+            log.info("conversation %s started on badge %s", new.event.session_id,
+                     new.event.badge_id)
+        for sid, ending in closing.items():
+            self._progress.pop(sid, None)
+            log.info("conversation %s finished (%s, %d frames, %d gaps); transcription queued",
+                     sid, ending.event.reason, ending.event.frames, ending.event.gaps)
+        return list(dict.fromkeys([sid for sid, _ in dirty] + list(opening) + list(closing)))
+
+    def _sync_files(self, sessions: list[str]) -> None:
+        """Force the spool files of ``sessions`` to disk: one filesystem sync for several."""
+        writers = [w for w in (self._writers.get(sid) for sid in sessions) if w is not None]
+        writers += [end.writer for end in self._closing.values() if end.writer is not None]
+        if len(writers) < 2 or not sync_filesystem(self.spool.directory):
+            for writer in writers:
+                writer.sync()
+
+    def _create(self, db: sqlite_utils.Database, item: _Opening) -> None:
+        event = item.event
+        codec, rate = spool_format(event.codec, event.sample_rate)
+        self.conversations.create(
+            id=event.session_id, badge_id=event.badge_id, rep_id=event.rep_id,
+            site=self.site, started_at=event.started_at, codec=int(codec), sample_rate=rate,
+            channels=event.channels,
+            wrapped_key=None if self.vault is not None else item.wrapped_key,
+            consent_declared=event.consent_declared)
+        db.execute("INSERT INTO ingest_sessions (conversation_id, badge_id, codec, "
+                   "sample_rate, channels, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+                   [event.session_id, event.badge_id, int(event.codec), event.sample_rate,
+                    event.channels, time.time()])
 
     @staticmethod
     def _record(db: sqlite_utils.Database, sid: str, progress: _Progress) -> None:
@@ -196,25 +262,12 @@ class Recorder:
         db.execute("UPDATE ingest_sessions SET next_seq = ?, spool_records = spool_records + ?, "
                    "updated_at = ? WHERE conversation_id = ?",
                    [progress.next_seq, progress.records, time.time(), sid])
-        progress.frames = progress.audio_bytes = progress.records = 0
-        progress.dirty = False
 
     def _finish(self, event: Finished) -> None:
-        """Close the spool file (fsync), then record, finish and queue it in one transaction."""
-        progress = self._progress.pop(event.session_id, None)
+        """Note a finished session: the next flush syncs its file, then finishes and queues it."""
         self._decoders.pop(event.session_id, None)
-        writer = self._writers.pop(event.session_id, None)
-        if writer is not None:
-            writer.close()
-        with transaction(self.conversations.db) as db:
-            if progress is not None and progress.dirty:
-                self._record(db, event.session_id, progress)
-            self.conversations.finish(event.session_id, ended_at=time.time(),
-                                      reason=event.reason, duplicates=event.duplicates,
-                                      gaps=event.gaps)
-            self.jobs.enqueue(TRANSCRIBE, event.session_id)
-        log.info("conversation %s finished (%s, %d frames, %d gaps); transcription queued",
-                 event.session_id, event.reason, event.frames, event.gaps)
+        self._closing[event.session_id] = _Closing(event, self._writers.pop(event.session_id,
+                                                                            None))
 
     def recover(self, assembler: Assembler | None = None, now: float | None = None, *,
                 only: frozenset[str] | None = None, skip: frozenset[str] = frozenset()) -> int:
@@ -264,9 +317,30 @@ class Recorder:
             del self._dropped[next(iter(self._dropped))]
         self._progress.pop(conversation_id, None)
         self._decoders.pop(conversation_id, None)
-        writer = self._writers.pop(conversation_id, None)
-        if writer is not None:
-            writer.close()
+        self._opening.pop(conversation_id, None)  # its key was never stored
+        closing = self._closing.pop(conversation_id, None)
+        for writer in (self._writers.pop(conversation_id, None),
+                       closing.writer if closing else None):
+            if writer is not None:
+                writer.close(sync=False)
+
+    def sweep_orphans(self, before: float = PROCESS_STARTED) -> int:
+        """Remove spool files and data keys, last touched ``before``, of sessions whose start was
+        never committed (a crash came first, and the badge never sent them again); returns how
+        many conversations that cleared."""
+        orphans = {sid for sid in self.spool.untouched_since(before)
+                   if not self.conversations.exists(sid)}
+        if self.vault is not None:
+            orphans |= {sid for sid in self.vault.created_before(before)
+                        if not self.conversations.exists(sid)}
+        for sid in orphans:
+            self.spool.delete(sid)
+            if self.vault is not None:
+                self.vault.destroy(sid)
+        if orphans:
+            log.info("removed the audio of %d sessions whose start was never recorded",
+                     len(orphans))
+        return len(orphans)
 
     def close(self) -> None:
         self.flush()

@@ -62,6 +62,7 @@ def run_ingest(config: Config, db_path: Path, keys: KeyStore, spool: AudioSpool,
         resumed = recorder.recover(assembler, skip=skip_badges)
         if resumed:
             log.info("resumed %d receptions a restart interrupted", resumed)
+        recorder.sweep_orphans()
         password = (local_password(config, "gateway")
                     if secret_path(config, "gateway").exists() else None)
         MqttIngest(site=config.site.id, host=config.broker.host, port=config.broker.port,

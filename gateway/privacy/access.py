@@ -8,6 +8,8 @@ JSON and the web UI renders. Content never appears in the audit log.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 
 from gateway.intel.redactor import redact
@@ -38,10 +40,18 @@ class AccessLayer(Administration):
 
     # -- reading ---------------------------------------------------------------------------
 
-    def list_conversations(self, actor: str, *, limit: int = 50) -> list[dict[str, Any]]:
-        """Newest conversations' metadata (no content)."""
+    def list_conversations(self, actor: str, *, limit: int = 50,
+                           refresh: bool = False) -> list[dict[str, Any]]:
+        """Newest conversations' metadata (no content). A ``refresh`` (a list a page keeps up
+        to date) is audited only when what it shows differs from the actor's last listing."""
         items = [public_fields(c) for c in self.conversations.recent(limit)]
-        self._log(actor, "conversation.list", "conversations", count=len(items))
+        shown = hashlib.sha256(json.dumps([(i["id"], i["status"]) for i in items])
+                               .encode()).hexdigest()[:16]
+        if refresh:
+            last = self.audit.latest(actor=actor, action="conversation.list")
+            if last is not None and last.detail.get("shown") == shown:
+                return items
+        self._log(actor, "conversation.list", "conversations", count=len(items), shown=shown)
         return items
 
     def _record(self, conversation: Conversation, *, content: bool) -> dict[str, Any]:

@@ -115,6 +115,13 @@ class AuditLog:
             f"SELECT {_COLUMNS} FROM audit_log WHERE object = ? ORDER BY seq",  # noqa: S608
             [object]).fetchall()]
 
+    def latest(self, *, actor: str, action: str) -> AuditEntry | None:
+        """The newest entry of ``actor`` doing ``action``."""
+        row = self.db.execute(
+            f"SELECT {_COLUMNS} FROM audit_log WHERE actor = ? AND action = ? "  # noqa: S608
+            "ORDER BY seq DESC LIMIT 1", [actor, action]).fetchone()
+        return None if row is None else _entry(row)
+
     def head(self) -> AuditEntry | None:
         rows = self.entries(limit=1, newest_first=True)
         return rows[0] if rows else None

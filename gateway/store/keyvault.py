@@ -75,10 +75,22 @@ class KeyVault:
     def create(self, conversation_id: str) -> bytes:
         """Make, wrap and store a new data key for a conversation; returns the key."""
         data_key, wrapped = self.keys.new_data_key(conversation_id.encode())
-        with self._tx() as conn:
-            conn.execute("INSERT INTO data_keys VALUES (?, ?, ?)",
-                         [conversation_id, wrapped, time.time()])
+        self.store({conversation_id: wrapped})
         return data_key
+
+    def store(self, wrapped_keys: dict[str, bytes]) -> None:
+        """Store wrapped data keys (made with ``keys.new_data_key``) in one transaction; a key
+        left by an attempt that never got its conversation recorded is replaced."""
+        now = time.time()
+        with self._tx() as conn:
+            conn.executemany("INSERT OR REPLACE INTO data_keys VALUES (?, ?, ?)",
+                             [(cid, wrapped, now) for cid, wrapped in wrapped_keys.items()])
+
+    def created_before(self, moment: float) -> list[str]:
+        """Conversations whose key was stored before ``moment``."""
+        with self._lock:
+            return [r[0] for r in self._conn.execute(
+                "SELECT conversation_id FROM data_keys WHERE created_at < ?", [moment])]
 
     def wrapped(self, conversation_id: str) -> bytes:
         """The wrapped key as stored (for tests and diagnostics)."""

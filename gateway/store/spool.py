@@ -64,10 +64,12 @@ class SpoolWriter:
         """Force the spool file to stable storage."""
         os.fsync(self._file.fileno())
 
-    def close(self) -> None:
+    def close(self, *, sync: bool = True) -> None:
+        """Close the file, forcing it to stable storage first unless ``sync`` is False."""
         if not self._file.closed:
             self._file.flush()
-            os.fsync(self._file.fileno())
+            if sync:
+                os.fsync(self._file.fileno())
             self._file.close()
 
 
@@ -114,6 +116,17 @@ class AudioSpool:
                 handle.truncate(offset)
                 os.fsync(handle.fileno())
         return dropped
+
+    def untouched_since(self, moment: float) -> list[str]:
+        """Conversations whose spool file was last written before ``moment``."""
+        found = []
+        for path in self.directory.glob(f"*{SUFFIX}"):
+            try:
+                if path.stat().st_mtime < moment:
+                    found.append(path.name.removesuffix(SUFFIX))
+            except FileNotFoundError:
+                continue  # deleted meanwhile
+        return found
 
     def delete(self, conversation_id: str) -> bool:
         """Remove a conversation's spool file; returns whether there was one."""

@@ -36,7 +36,7 @@ def index() -> str:
 def panel() -> str:
     """The list's rows, refreshed live while new conversations arrive (metadata only)."""
     return render_template("_conversation_rows.html",
-                           items=layer().list_conversations(actor(), limit=100))
+                           items=layer().list_conversations(actor(), limit=100, refresh=True))
 
 
 def _load(conversation_id: str) -> dict[str, object]:
