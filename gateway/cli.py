@@ -11,22 +11,26 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from gateway import __version__
-from gateway.config import Config, ConfigError, load_config, render_toml
+from gateway.config import DEFAULT_CONFIG, Config, ConfigError, load_config, render_toml
 from gateway.errors import GatewayError
+from gateway.local_settings import effective_config
 from gateway.logsetup import configure_logging
 
-DEFAULT_CONFIG = Path("/etc/salestag/gateway.toml")
 log = logging.getLogger("gateway")
 
 
 def _config(args: argparse.Namespace) -> Config:
-    """The config named on the command line, else $SALESTAG_CONFIG, else the system default."""
+    """The config file (see :func:`_config_file`) with the settings changed on this gateway."""
+    return effective_config(_config_file(args))
+
+
+def _config_file(args: argparse.Namespace) -> Path | None:
+    """The config file named on the command line, else $SALESTAG_CONFIG, else the system
+    default if it exists."""
     path = args.config or os.environ.get("SALESTAG_CONFIG")
     if path:
-        return load_config(Path(path))
-    if DEFAULT_CONFIG.exists():
-        return load_config(DEFAULT_CONFIG)
-    return Config()
+        return Path(path)
+    return DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
@@ -51,7 +55,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from gateway.service import run_service
 
-    return run_service(_config(args), config_file=args.config)
+    return run_service(_config(args), config_file=_config_file(args))
 
 
 def cmd_provision(args: argparse.Namespace) -> int:
@@ -245,15 +249,10 @@ def cmd_hq_keygen(args: argparse.Namespace) -> int:
     return 0
 
 
-def _config_path(args: argparse.Namespace) -> Path:
-    """The config file that settings changed in the web UI are written to."""
-    return Path(args.config or os.environ.get("SALESTAG_CONFIG") or DEFAULT_CONFIG)
-
-
 def cmd_web(args: argparse.Namespace) -> int:
     from webui.server import serve
 
-    return serve(_config(args), _config_path(args), renew_code=args.new_setup_code)
+    return serve(_config(args), _config_file(args), renew_code=args.new_setup_code)
 
 
 def cmd_user_reset_password(args: argparse.Namespace) -> int:

@@ -18,6 +18,7 @@ from typing import Any
 from gateway.errors import GatewayError
 
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+DEFAULT_CONFIG = Path("/etc/salestag/gateway.toml")  #: the operator's file on an appliance
 
 
 class ConfigError(GatewayError):
@@ -431,15 +432,15 @@ def render_toml(config: Config, *, with_docs: bool = True) -> str:
             current = section
         if with_docs:
             lines.append(f"# {item.metadata['doc']}")
-        lines.append(f"{key} = {_toml_value(getattr(getattr(config, section), key))}")
+        lines.append(f"{key} = {toml_value(getattr(getattr(config, section), key))}")
     return "\n".join(lines) + "\n"
 
 
-def _toml_value(value: Any) -> str:
+def toml_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
         return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
     if isinstance(value, list):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
     return repr(value)

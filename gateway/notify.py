@@ -45,6 +45,10 @@ class Notifier:
     def status(self, status: str) -> None:
         self.send(f"STATUS={status}")
 
+    def reloading(self, status: str) -> None:
+        """Tell systemd the service is applying new settings; ``ready`` follows when done."""
+        self.send(f"RELOADING=1\nSTATUS={status}")
+
     def watchdog(self) -> None:
         self.send("WATCHDOG=1")
 

@@ -22,6 +22,7 @@ from gateway.errors import GatewayError
 from gateway.health import StatusBoard, status_path
 from gateway.ingest.capture import CaptureStats
 from gateway.ingest.recorder import Recorder
+from gateway.local_settings import SettingsWatch, effective_config, read_local
 from gateway.notify import Notifier, watchdog_interval_s
 from gateway.protocol.assembler import Assembler
 from gateway.store.conversations import (
@@ -41,6 +42,7 @@ from gateway.supervisor import Supervisor
 log = logging.getLogger(__name__)
 
 SETTLED = (HELD, PURGED, DELETED)  # no transcript to wait for
+SETTINGS_CHECK_S = 2.0  #: how soon a changed setting is applied
 
 if TYPE_CHECKING:
     from gateway.privacy.context import PrivacyContext
@@ -107,12 +109,106 @@ def open_privacy_for(config: Config, config_path: Path | None = None) -> Privacy
                         spool_dir=layout.spool, config_path=config_path)
 
 
-def run_service(config: Config, *, config_file: str | None = None) -> int:
-    """Run until SIGTERM/SIGINT; returns the process exit code."""
+def run_service(config: Config, *, config_file: Path | None = None) -> int:
+    """Run until SIGTERM/SIGINT; returns the process exit code.
+
+    When the config file or the settings changed on the gateway (web UI) change, the service
+    applies them without restarting: it stops its workers, takes the new settings and starts them
+    again (the web UI's process only when its own settings changed). Badges resend what was not
+    acked meanwhile, and an interrupted transcription resumes.
+    """
+    notifier = Notifier()
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    data_dir = config.data_dir  # only the config file moves it, and not while running
+    watch = SettingsWatch(config_file, data_dir)
+    web = _start_web(config, config_file, stop)
+    failed: str | None = None
+    while True:
+        generation = threading.Event()
+        supervisor, privacy, board = _start_workers(config, generation)
+        board.provide("settings", lambda: {"applied_at": watch.applied_at,
+                                           "changed_here": sorted(read_local(data_dir))})
+        notifier.ready(f"listening on {config.broker.host}:{config.broker.port}")
+        log.info("gateway %s for site %s running", config.site.gateway_id, config.site.id)
+        changed = _supervise(supervisor, web, notifier, board, config, config_file, watch,
+                             stop)
+        if changed is not None:
+            notifier.reloading("applying changed settings")
+            log.info("settings changed: restarting the workers with them")
+        generation.set()
+        supervisor.join()
+        privacy.close()
+        failed = supervisor.failed or (web.failed if web else None)
+        if changed is None or failed:
+            break
+        if web is not None and changed.web != config.web:
+            web.stop.set()
+            web.join()
+            web = _start_web(changed, config_file, stop)
+        config = changed
+    notifier.stopping()
+    log.info("stopping")
+    stop.set()
+    if web is not None:
+        web.stop.set()
+        web.join()
+    return 1 if failed else 0
+
+
+def _supervise(supervisor: Supervisor, web: Supervisor | None, notifier: Notifier,
+               board: StatusBoard, config: Config, config_file: Path | None,
+               watch: SettingsWatch, stop: threading.Event) -> Config | None:
+    """Keep the workers running until the service stops (None) or its settings change (the
+    new config)."""
+    interval = min(watchdog_interval_s() or SETTINGS_CHECK_S, SETTINGS_CHECK_S)
+    while not stop.wait(interval):
+        supervisor.check()
+        if web is not None:
+            web.check()
+        if supervisor.failed or (web is not None and web.failed):
+            return None
+        notifier.watchdog()
+        _write_status(board, config)
+        if watch.changed():
+            try:
+                changed = effective_config(config_file)
+            except GatewayError as exc:
+                log.error("the changed config file is not valid, keeping the running "
+                          "settings: %s", exc)
+                continue
+            if changed != config:
+                watch.applied_at = time.time()
+                return changed
+    return None
+
+
+def _start_web(config: Config, config_file: Path | None,
+               stop: threading.Event) -> Supervisor | None:
+    """The web UI in its own process (see gateway.webproc), with its own stop event."""
+    if not config.web.enabled:
+        return None
+    from gateway.webproc import run_web_child, web_command
+
+    web = Supervisor(threading.Event())
+    web.add("web", lambda s: run_web_child(web_command(config_file), s))
+
+    def follow() -> None:
+        stop.wait()
+        web.stop.set()
+
+    threading.Thread(target=follow, name="web-stop", daemon=True).start()
+    web.start()
+    return web
+
+
+def _start_workers(config: Config, stop: threading.Event
+                   ) -> tuple[Supervisor, PrivacyContext, StatusBoard]:
+    """Set up the data directory and start every worker of ``config`` under one supervisor."""
     from gateway.speech.factory import build_pipeline
     from gateway.worker import TranscriptionWorker, Upstream
 
-    notifier = Notifier()
     initialize(config)
     layout = Layout(config.data_dir)
     keys = KeyStore.load(layout.kek)
@@ -131,7 +227,6 @@ def run_service(config: Config, *, config_file: str | None = None) -> int:
         log.info("resumed %d interrupted jobs and %d interrupted receptions", resumed, recovered)
     db.close()
 
-    stop = threading.Event()
     supervisor = Supervisor(stop)
     upstream = None
     if config.upstream.enabled:
@@ -151,31 +246,13 @@ def run_service(config: Config, *, config_file: str | None = None) -> int:
         supervisor.add(f"transcribe-{n}", worker.run)
     supervisor.add("ingest", lambda s: _run_ingest(config, layout, keys, spool, s, privacy))
     _add_privacy_duties(supervisor, config, layout, privacy)
-    if config.web.enabled:  # its own process: see gateway.webproc
-        from gateway.webproc import run_web_child, web_command
-
-        supervisor.add("web", lambda s: run_web_child(web_command(config_file), s))
     board = StatusBoard()
     board.provide("engine", lambda: {"engine": config.speech.engine, "threads": config.threads,
                                      "model": f"{config.speech.model} {config.speech.quant}"})
     if config.capture.enabled:
         supervisor.add("capture", lambda s: _capture_until(config, layout, keys, spool, s))
-
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
     supervisor.start()
-    notifier.ready(f"listening on {config.broker.host}:{config.broker.port}")
-    log.info("gateway %s for site %s running", config.site.gateway_id, config.site.id)
-    interval = min(watchdog_interval_s() or 5.0, 5.0)
-    while not stop.wait(interval):
-        supervisor.check()
-        notifier.watchdog()
-        _write_status(board, config)
-    notifier.stopping()
-    log.info("stopping")
-    supervisor.join()
-    privacy.close()
-    return 1 if supervisor.failed else 0
+    return supervisor, privacy, board
 
 
 def _add_privacy_duties(supervisor: Supervisor, config: Config, layout: Layout,

@@ -11,14 +11,15 @@ import logging
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 log = logging.getLogger(__name__)
 
 
-def web_command(config_file: str | None) -> list[str]:
+def web_command(config_file: Path | None) -> list[str]:
     argv = [sys.executable, "-m", "gateway"]
-    if config_file:
-        argv += ["--config", config_file]
+    if config_file is not None:
+        argv += ["--config", str(config_file)]
     return [*argv, "web"]
 
 

@@ -20,7 +20,7 @@ from gateway.protocol.frames import Codec
 from gateway.speech.audio import pcm16_to_audio, pcm16_to_channels
 from gateway.speech.pipeline import SpeechPipeline
 from gateway.store.conversations import DONE, FAILED, TRANSCRIBING, Conversations
-from gateway.store.db import open_db
+from gateway.store.db import open_db, transaction
 from gateway.store.erasure import HELD
 from gateway.store.jobs import TRANSCRIBE, Job, JobQueue
 from gateway.store.spool import AudioSpool
@@ -131,13 +131,14 @@ class TranscriptionWorker:
             queue_envelope(outbox, envelope, identity=self.upstream.identity,
                            recipient=self.upstream.recipients)
         held = verdict is not None and verdict.outcome == "hold"
-        conversations.save_transcript(conversation.id, data_key, segments=result.segments,
-                                      tags=result.tags, duration_s=result.duration_s,
-                                      speech_s=result.speech_s, sentiments=result.sentiments,
-                                      talk=result.talk,
-                                      status=HELD if held else DONE)
-        if gate is not None and verdict is not None:
-            gate.settle(conversation, verdict, result.identifiers, data_key)
+        with transaction(conversations.db):  # no reader sees it done before its consent record
+            conversations.save_transcript(conversation.id, data_key, segments=result.segments,
+                                          tags=result.tags, duration_s=result.duration_s,
+                                          speech_s=result.speech_s, sentiments=result.sentiments,
+                                          talk=result.talk,
+                                          status=HELD if held else DONE)
+            if gate is not None and verdict is not None:
+                gate.settle(conversation, verdict, result.identifiers, data_key)
         if not self.keep_raw_audio:
             self.spool.delete(conversation.id)
         log.info("conversation %s transcribed: %.1f s audio, %d segments, %d tags in %.1f s",

@@ -213,6 +213,7 @@ def test_legacy_row_keys_move_into_the_vault(site: Site) -> None:
 def test_release_a_held_conversation_and_audited_config_changes(site: Site,
                                                                  tmp_path: Path) -> None:
     from gateway.config import ConfigError, load_config
+    from gateway.local_settings import effective_config
 
     access = site.access
     add_conversation(site, "h1", OTHER)
@@ -224,17 +225,20 @@ def test_release_a_held_conversation_and_audited_config_changes(site: Site,
         access.release_hold("user:dpo", "h1")
 
     path = tmp_path / "gateway.toml"
-    path.write_text('[consent]\njurisdiction = "one_party"\n')
+    path.write_text(f'[paths]\ndata_dir = "{site.root}"\n[consent]\njurisdiction = "one_party"\n')
     site.ctx.config_path = path
     access.update_config("user:admin", {"consent.jurisdiction": "all_party",
                                         "retention.transcript_days": 30})
-    config = load_config(path)
+    config = effective_config(path)
     assert config.consent.jurisdiction == "all_party" and config.retention.transcript_days == 30
+    assert load_config(path).consent.jurisdiction == "one_party"  # the operator's file untouched
     with pytest.raises(ConfigError):
         access.update_config("user:admin", {"retention.transcript_days": 0})
     with pytest.raises(ConfigError):
         access.update_config("user:admin", {"consent.no_such_key": 1})
-    assert load_config(path).retention.transcript_days == 30
+    with pytest.raises(ConfigError):
+        access.update_config("user:admin", {"paths.data_dir": "/tmp"})
+    assert effective_config(path).retention.transcript_days == 30
     changes = [e["detail"] for e in access.audit_entries("user:auditor", limit=1000)
                if e["action"] == "config.change"]
     assert {"old": "one_party", "new": "all_party"} in changes

@@ -41,6 +41,21 @@ def test_transaction_rolls_back(tmp_path: Path) -> None:
     assert jobs.counts() == {}
 
 
+def test_a_nested_transaction_is_a_savepoint_of_the_outer_one(tmp_path: Path) -> None:
+    db = open_db(tmp_path / "g.db")
+    jobs = JobQueue(db)
+    other = open_db(tmp_path / "g.db")  # another reader, as the web UI is
+    with transaction(db):
+        jobs.enqueue(TRANSCRIBE, "c1")
+        with pytest.raises(RuntimeError), transaction(db):
+            jobs.enqueue(TRANSCRIBE, "c2")
+            raise RuntimeError("boom")  # undoes c2 only
+        with transaction(db):
+            jobs.enqueue(TRANSCRIBE, "c3")
+        assert JobQueue(other).counts() == {}  # nothing visible before the outer commit
+    assert sorted(r[0] for r in other.execute("SELECT conversation_id FROM jobs")) == ["c1", "c3"]
+
+
 def test_spool_round_trip_and_binding(tmp_path: Path, keys: KeyStore) -> None:
     spool = AudioSpool(tmp_path / "spool")
     data_key, _ = keys.new_data_key(b"c1")

@@ -181,3 +181,62 @@ def test_service_notifies_ready_status_and_periodic_watchdog(
     assert not any("WATCHDOG=1" in m for m in messages[:first_ready])
     assert any("STOPPING=1" in m for m in messages), messages
     assert proc.returncode == 0, log_path.read_text()
+
+
+@pytest.mark.slow
+def test_changed_settings_are_applied_without_restarting_the_process(
+        tmp_path: Path, mosquitto: Broker, model_path: Path) -> None:
+    """A setting changed on the gateway (as the web UI does) while the service runs: it says
+    RELOADING, restarts its workers with the new value and is READY again, in the same process."""
+    from gateway.health import read_status, status_path
+    from gateway.local_settings import change_settings, effective_config
+
+    notify_path = tmp_path / "notify.sock"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(notify_path))
+    sock.settimeout(0.5)
+    config = tmp_path / "gateway.toml"
+    config.write_text(f'[paths]\ndata_dir = "{tmp_path / "data"}"\n'
+                      f'[broker]\nport = {mosquitto.port}\n'
+                      f'[speech]\nmodel_path = "{model_path}"\n[web]\nenabled = false\n')
+    config.chmod(0o444)  # as on the appliance: the service may not write the operator's file
+    env = {**os.environ, "NOTIFY_SOCKET": str(notify_path)}
+    log_path = tmp_path / "gateway.log"
+    with log_path.open("wb") as log_file:
+        proc = subprocess.Popen([sys.executable, "-m", "gateway", "--config", str(config),
+                                 "run"], env=env, stdout=subprocess.DEVNULL, stderr=log_file)
+    messages: list[str] = []
+
+    def wait_for(text: str, count: int) -> None:
+        deadline = time.monotonic() + 60
+        while sum(text in m for m in messages) < count and time.monotonic() < deadline:
+            assert proc.poll() is None, log_path.read_text()
+            try:
+                messages.append(sock.recv(4096).decode())
+            except TimeoutError:
+                continue
+        assert sum(text in m for m in messages) >= count, (messages, log_path.read_text())
+
+    try:
+        wait_for("READY=1", 1)
+        change_settings(effective_config(config), {"retention.transcript_days": 7})
+        wait_for("RELOADING=1", 1)
+        wait_for("READY=1", 2)
+        data_dir = tmp_path / "data"
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            status = read_status(status_path(data_dir))
+            if "retention.transcript_days" in status.get("settings", {}).get("changed_here", []):
+                break
+            time.sleep(0.5)
+        else:
+            raise AssertionError(read_status(status_path(data_dir)))
+        assert proc.poll() is None
+        assert "settings changed: restarting the workers" in log_path.read_text()
+        assert effective_config(config).retention.transcript_days == 7
+        assert "transcript_days" not in config.read_text()  # the operator's file untouched
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        sock.close()
+    assert proc.returncode == 0, log_path.read_text()

@@ -22,6 +22,7 @@ import pytest
 from conftest import Broker, free_port, start_mosquitto, synthesize
 
 from gateway.ingest.badge_sim import BadgeSimulator
+from gateway.local_settings import effective_config
 from gateway.speech.audio import load_audio
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -212,7 +213,8 @@ def run_journey(browser: playwright_api.Browser, gw: Gateway, code: str, tmp: Pa
     page.locator(".tile").first.wait_for()
     check_accessible(page)
     shot(page, "06-dashboard")
-    assert 'name = "Main Street"' in gw.config.read_text()
+    assert effective_config(gw.config).site.name == "Main Street"  # kept on the gateway
+    assert "Main Street" not in gw.config.read_text()  # the operator's file is not written
 
     # -- pairing ---------------------------------------------------------------------------
     page.get_by_role("link", name="Badges").click()

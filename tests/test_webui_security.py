@@ -20,6 +20,7 @@ from webui_support import (
 
 from gateway.accounts.admin import reset_password
 from gateway.config import Config, load_config
+from gateway.local_settings import effective_config, local_path
 from gateway.store.audit import AuditLog
 from gateway.store.db import open_db
 
@@ -221,15 +222,27 @@ def test_settings_are_validated_applied_and_audited(staffed: tuple[Flask, Config
     bad = b.post("/settings/retention", {"retention.raw_audio_days": "99999"},
                  from_page="/settings/")
     assert bad.status_code == 400 and "above the maximum" in bad.get_data(as_text=True)
-    assert not config_path.exists()
+    assert not local_path(config.data_dir).exists()
+    original = config_path.read_text()
     good = b.post("/settings/site", {"site.id": "store-042", "site.gateway_id": "gw-042",
                                      "site.name": "Main Street"}, from_page="/settings/")
     assert good.status_code == 302
-    saved = load_config(config_path)
+    saved = effective_config(config_path)
     assert saved.site.name == "Main Street" and saved.site.id == "store-042"
     assert saved.paths.data_dir == config.paths.data_dir
+    assert config_path.read_text() == original  # kept on the gateway, not in the fleet's file
     assert "config.change" in audit_actions(config)
     assert "Main Street" in b.get("/").get_data(as_text=True)
+    page = b.get("/settings/").get_data(as_text=True)
+    assert "Set on this gateway: Id, Gateway id, Name." in page
+    # the operator's file changes underneath: a key not set here follows it at the next request
+    config_path.write_text(original.replace("raw_audio_days = 0", "raw_audio_days = 3"))
+    assert 'value="3"' in b.get("/settings/").get_data(as_text=True)
+    reverted = b.post("/settings/site/revert", {}, from_page="/settings/")
+    assert reverted.status_code == 302
+    assert effective_config(config_path).site.name == load_config(config_path).site.name
+    assert "Main Street" not in b.get("/").get_data(as_text=True)
+    assert audit_actions(config).count("config.change") == 6
 
 
 def test_healthz_and_metrics(staffed: tuple[Flask, Config, Path]) -> None:

@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 
 from gateway.accounts.setup_code import SetupCode
 from gateway.accounts.users import Users
-from gateway.config import Config
+from gateway.config import Config, render_toml
 from gateway.service import initialize
 from gateway.store.db import open_db
 from webui.app import create_app
@@ -34,6 +34,7 @@ def make_app(tmp_path: Path, config: Config | None = None) -> tuple[Flask, Confi
     config = config or make_config(tmp_path)
     initialize(config)
     config_path = tmp_path / "gateway.toml"
+    config_path.write_text(render_toml(config))  # the operator's file, which the UI never writes
     app = Flask("webui")
     install_ui(app, WebContext(config=config, config_path=config_path, issue_file=None))
     app.root_path = str(Path(create_app.__code__.co_filename).parent)

@@ -3,6 +3,7 @@ and the signed-in person (if any)."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,10 +17,14 @@ from gateway.accounts.setup_code import SetupCode
 from gateway.accounts.users import LockoutPolicy, User, Users
 from gateway.appliance import ISSUE_FILE
 from gateway.config import Config
+from gateway.errors import GatewayError
+from gateway.local_settings import SettingsWatch, effective_config
 from gateway.service import Layout
 from gateway.store.db import open_db
 
 EXTENSION = "salestag"
+_WATCH = "settings-watch"
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -34,6 +39,17 @@ class WebContext:
     @property
     def layout(self) -> Layout:
         return Layout(self.config.data_dir)
+
+    def refresh(self) -> None:
+        """Take up settings changed elsewhere (the config file, the command line, another
+        worker); a file that no longer parses leaves the current settings in place."""
+        watch = self.extras.setdefault(_WATCH, SettingsWatch(self.config_path,
+                                                             self.config.data_dir))
+        if watch.changed():
+            try:
+                self.config = effective_config(self.config_path)
+            except GatewayError:
+                log.exception("keeping the current settings")
 
 
 
@@ -87,4 +103,5 @@ def close_db(_exc: BaseException | None = None) -> None:
 
 def install(app: Flask, ctx: WebContext) -> None:
     app.extensions[EXTENSION] = ctx
+    app.before_request(ctx.refresh)
     app.teardown_appcontext(close_db)

@@ -10,9 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.config import Config, ConfigError, iter_fields, parse_config
-
-# Settings a browser must not change: moving the data directory strands every key and record.
-READ_ONLY = frozenset({"paths.data_dir"})
+from gateway.local_settings import FILE_ONLY as READ_ONLY  # moving the data dir strands it all
 
 
 @dataclass(frozen=True)
@@ -28,6 +26,7 @@ class FormField:
     pattern: str | None
     value: Any
     read_only: bool
+    local: bool = False  #: set on this gateway, overriding the config file
 
     @property
     def section(self) -> str:
@@ -72,8 +71,10 @@ def _num(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
 
 
-def fields(config: Config, names: Iterable[str] | None = None) -> list[FormField]:
-    """Form fields for the named settings (or sections) with the config's current values."""
+def fields(config: Config, names: Iterable[str] | None = None,
+           local: frozenset[str] = frozenset()) -> list[FormField]:
+    """Form fields for the named settings (or sections) with the config's current values;
+    ``local`` names those set on this gateway."""
     wanted = list(names) if names is not None else None
     out = []
     for name, item in iter_fields():
@@ -85,17 +86,18 @@ def fields(config: Config, names: Iterable[str] | None = None) -> list[FormField
         out.append(FormField(name, str(item.type), meta["doc"], meta["lo"], meta["hi"],
                              meta["choices"], pattern,
                              getattr(getattr(config, section), name.split(".")[1]),
-                             name in READ_ONLY))
+                             name in READ_ONLY, name in local))
     return out
 
 
-def sections(config: Config) -> list[tuple[str, str, list[FormField]]]:
+def sections(config: Config, local: frozenset[str] = frozenset()
+             ) -> list[tuple[str, str, list[FormField]]]:
     """(section name, its description, its fields) in declaration order."""
     out = []
     for section in dataclasses.fields(Config):
         doc = (section.type if isinstance(section.type, type) else
                type(getattr(config, section.name))).__doc__ or ""
-        out.append((section.name, doc.strip(), fields(config, [section.name])))
+        out.append((section.name, doc.strip(), fields(config, [section.name], local)))
     return out
 
 

@@ -3,6 +3,7 @@
 NOTICES = {
     "signed_out": "You are signed out.",
     "saved": "Saved. The gateway applies the change within a few seconds.",
+    "reverted": "The config file's values apply again, within a few seconds.",
     "password_changed": "Password changed.",
     "user_added": "Account created.",
     "user_removed": "Account removed.",

@@ -4,21 +4,41 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from gateway.config import ConfigError
+from gateway.local_settings import change_settings, read_local, revert_settings
 from webui.access import actor, layer
-from webui.config_file import save_config
 from webui.context import web
 from webui.forms import apply_form
 
 
 def save_settings(form: Mapping[str, str], names: Iterable[str]) -> dict[str, str]:
-    """Apply the submitted fields; on success write the file, audit, and return no errors."""
+    """Apply the submitted fields; on success keep them on this gateway (the service applies
+    them within seconds), audit, and return no errors."""
     ctx = web()
-    updated, errors, changes = apply_form(ctx.config, form, list(names))
+    _, errors, changes = apply_form(ctx.config, form, list(names))
     if errors:
         return errors
     if changes:
-        path = save_config(ctx.config_path, updated)
-        ctx.config_path = path
-        ctx.config = updated
+        try:
+            ctx.config, _ = change_settings(ctx.config,
+                                            {name: new for name, (_, new) in changes.items()})
+        except ConfigError as exc:
+            return {"_": "; ".join(exc.problems)}
         layer().record_config_change(actor(), changes)
     return {}
+
+
+def revert_section(section: str) -> list[str]:
+    """Drop this gateway's own values in ``section``: the config file's apply again."""
+    ctx = web()
+    before = ctx.config
+    names = [n for n in read_local(ctx.config.data_dir) if n.startswith(f"{section}.")]
+    if names:
+        ctx.config = revert_settings(ctx.config_path, names)
+        changes = {}
+        for name in names:
+            key = name.split(".")[1]
+            changes[name] = (getattr(getattr(before, section), key),
+                             getattr(getattr(ctx.config, section), key))
+        layer().record_config_change(actor(), changes)
+    return names

@@ -12,7 +12,7 @@ from gateway.crypto.datakeys import commit_rotation, stage_rotation
 from gateway.crypto.errors import CryptoError
 from gateway.privacy.audit import sign_checkpoint, verify
 from gateway.privacy.base import AccessBase
-from gateway.privacy.errors import CorrectionError, PrivacyError
+from gateway.privacy.errors import PrivacyError
 from gateway.privacy.retention import Facts, Plan, Step, plan
 from gateway.store.conversations import FAILED, QUEUED
 from gateway.store.erasure import CONTENT_GONE, EXPIRED, PURGED
@@ -162,11 +162,10 @@ class Administration(AccessBase):
             self._log(actor, "config.change", f"config:{key}", old=old, new=new)
 
     def update_config(self, actor: str, changes: Mapping[str, Any]) -> dict[str, Any]:
-        """Validate and write changes to the config file (``{"section.key": value}``)."""
-        from gateway.privacy.config_edit import apply_changes
+        """Validate and keep changes on this gateway (``{"section.key": value}``); they
+        override the config file (see gateway.local_settings)."""
+        from gateway.local_settings import change_settings, effective_config
 
-        if self.ctx.config_path is None:
-            raise CorrectionError("this gateway was started without a config file to edit")
-        before = apply_changes(self.ctx.config_path, changes)
+        _, before = change_settings(effective_config(self.ctx.config_path), changes)
         self.record_config_change(actor, {k: (before[k], v) for k, v in changes.items()})
         return {"changed": sorted(changes)}

@@ -34,7 +34,21 @@ def open_db(path: Path) -> sqlite_utils.Database:
 
 @contextmanager
 def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
-    """Run a block in one immediate transaction: commit on success, roll back and re-raise."""
+    """Run a block in one immediate transaction: commit on success, roll back and re-raise.
+
+    Inside another transaction the block becomes a savepoint of it: its writes are undone on an
+    error, and become durable only when the outer transaction commits.
+    """
+    if db.conn.in_transaction:
+        db.execute("SAVEPOINT nested")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK TO nested")
+            db.execute("RELEASE nested")
+            raise
+        db.execute("RELEASE nested")
+        return
     db.execute("BEGIN IMMEDIATE")
     try:
         yield db

@@ -7,21 +7,25 @@ from werkzeug.wrappers import Response
 
 from gateway.accounts.errors import AccountError, LoginFailed
 from gateway.accounts.roles import ROLE_DESCRIPTIONS, ROLES, Permission
+from gateway.local_settings import local_path, read_local
 from webui import audit
 from webui.context import current_user, users, web
 from webui.forms import sections
 from webui.notices import NOTICES
 from webui.security import login_required, require
-from webui.settings_apply import save_settings
+from webui.settings_apply import revert_section, save_settings
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
 
 
 def _page(errors: dict[str, str] | None = None, section: str = "", status: int = 200,
           form: dict[str, str] | None = None) -> tuple[str, int]:
-    return render_template("settings.html", sections=sections(web().config),
+    ctx = web()
+    local = frozenset(read_local(ctx.config.data_dir))
+    return render_template("settings.html", sections=sections(ctx.config, local),
                            errors=errors or {}, failed_section=section, form=form or {},
-                           config_path=web().config_path,
+                           config_path=ctx.config_path,
+                           local_path=local_path(ctx.config.data_dir),
                            notice=NOTICES.get(request.args.get("notice", ""))), status
 
 
@@ -41,6 +45,15 @@ def save(section: str) -> tuple[str, int] | Response:
     if errors:
         return _page(errors, section, 400, dict(request.form))
     return redirect(url_for("settings.index", notice="saved") + f"#s-{section}")
+
+
+@bp.post("/<section>/revert")
+@require(Permission.SETTINGS_MANAGE)
+def revert(section: str) -> Response:
+    if section not in {name for name, _, _ in sections(web().config)}:
+        abort(404)
+    revert_section(section)
+    return redirect(url_for("settings.index", notice="reverted") + f"#s-{section}")
 
 
 @bp.get("/users")
