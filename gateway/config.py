@@ -125,6 +125,8 @@ class BadgesConfig:
 class UploadConfig:
     """The Wi-Fi upload server for badges that recorded offline (HTTPS, badge-authenticated)."""
 
+    enabled: bool = setting(True, "Serve the badges' upload API (started by "
+                            "`salestag-gateway run`).")
     bind: str = setting("0.0.0.0", "Address the upload server listens on.")  # noqa: S104
     port: int = setting(8444, "HTTPS port of the upload server.", lo=1, hi=65535)
     workers: int = setting(2, "Server worker processes.", lo=1, hi=16)

@@ -114,8 +114,8 @@ def run_service(config: Config, *, config_file: Path | None = None) -> int:
 
     When the config file or the settings changed on the gateway (web UI) change, the service
     applies them without restarting: it stops its workers, takes the new settings and starts them
-    again (the web UI's process only when its own settings changed). Badges resend what was not
-    acked meanwhile, and an interrupted transcription resumes.
+    again (the web UI's and upload server's processes only when their own settings changed).
+    Badges resend what was not acked meanwhile, and an interrupted transcription resumes.
     """
     notifier = Notifier()
     stop = threading.Event()
@@ -123,7 +123,7 @@ def run_service(config: Config, *, config_file: Path | None = None) -> int:
         signal.signal(signum, lambda *_: stop.set())
     data_dir = config.data_dir  # only the config file moves it, and not while running
     watch = SettingsWatch(config_file, data_dir)
-    web = _start_web(config, config_file, stop)
+    children = _start_children(config, config_file, stop)
     failed: str | None = None
     while True:
         generation = threading.Event()
@@ -132,7 +132,7 @@ def run_service(config: Config, *, config_file: Path | None = None) -> int:
                                            "changed_here": sorted(read_local(data_dir))})
         notifier.ready(f"listening on {config.broker.host}:{config.broker.port}")
         log.info("gateway %s for site %s running", config.site.gateway_id, config.site.id)
-        changed = _supervise(supervisor, web, notifier, board, config, config_file, watch,
+        changed = _supervise(supervisor, children, notifier, board, config, config_file, watch,
                              stop)
         if changed is not None:
             notifier.reloading("applying changed settings")
@@ -140,24 +140,25 @@ def run_service(config: Config, *, config_file: Path | None = None) -> int:
         generation.set()
         supervisor.join()
         privacy.close()
-        failed = supervisor.failed or (web.failed if web else None)
+        failed = supervisor.failed or (children.failed if children else None)
         if changed is None or failed:
             break
-        if web is not None and changed.web != config.web:
-            web.stop.set()
-            web.join()
-            web = _start_web(changed, config_file, stop)
+        if (changed.web, changed.upload) != (config.web, config.upload):
+            if children is not None:
+                children.stop.set()
+                children.join()
+            children = _start_children(changed, config_file, stop)
         config = changed
     notifier.stopping()
     log.info("stopping")
     stop.set()
-    if web is not None:
-        web.stop.set()
-        web.join()
+    if children is not None:
+        children.stop.set()
+        children.join()
     return 1 if failed else 0
 
 
-def _supervise(supervisor: Supervisor, web: Supervisor | None, notifier: Notifier,
+def _supervise(supervisor: Supervisor, children: Supervisor | None, notifier: Notifier,
                board: StatusBoard, config: Config, config_file: Path | None,
                watch: SettingsWatch, stop: threading.Event) -> Config | None:
     """Keep the workers running until the service stops (None) or its settings change (the
@@ -165,9 +166,9 @@ def _supervise(supervisor: Supervisor, web: Supervisor | None, notifier: Notifie
     interval = min(watchdog_interval_s() or SETTINGS_CHECK_S, SETTINGS_CHECK_S)
     while not stop.wait(interval):
         supervisor.check()
-        if web is not None:
-            web.check()
-        if supervisor.failed or (web is not None and web.failed):
+        if children is not None:
+            children.check()
+        if supervisor.failed or (children is not None and children.failed):
             return None
         notifier.watchdog()
         _write_status(board, config)
@@ -184,23 +185,29 @@ def _supervise(supervisor: Supervisor, web: Supervisor | None, notifier: Notifie
     return None
 
 
-def _start_web(config: Config, config_file: Path | None,
-               stop: threading.Event) -> Supervisor | None:
-    """The web UI in its own process (see gateway.webproc), with its own stop event."""
-    if not config.web.enabled:
-        return None
-    from gateway.webproc import run_web_child, web_command
+def _start_children(config: Config, config_file: Path | None,
+                    stop: threading.Event) -> Supervisor | None:
+    """The web UI and the badges' upload server, each in its own process (see
+    gateway.children), under a supervisor with its own stop event."""
+    from gateway.children import child_command, run_child
 
-    web = Supervisor(threading.Event())
-    web.add("web", lambda s: run_web_child(web_command(config_file), s))
+    wanted = [(name, command) for name, command, on in (
+        ("web UI", "web", config.web.enabled),
+        ("upload server", "badge-server", config.upload.enabled)) if on]
+    if not wanted:
+        return None
+    children = Supervisor(threading.Event())
+    for name, command in wanted:
+        argv = child_command(config_file, command)
+        children.add(name, lambda s, name=name, argv=argv: run_child(name, argv, s))  # type: ignore[misc]
 
     def follow() -> None:
         stop.wait()
-        web.stop.set()
+        children.stop.set()
 
-    threading.Thread(target=follow, name="web-stop", daemon=True).start()
-    web.start()
-    return web
+    threading.Thread(target=follow, name="children-stop", daemon=True).start()
+    children.start()
+    return children
 
 
 def _start_workers(config: Config, stop: threading.Event

@@ -20,8 +20,6 @@ from pathlib import Path
 import pytest
 from conftest import Broker
 
-from gateway.config import Config
-
 REPO = Path(__file__).resolve().parents[1]
 UNITS = REPO / "units"
 SERVICES = sorted(p.name for p in UNITS.glob("*.service"))
@@ -148,7 +146,7 @@ def test_service_notifies_ready_status_and_periodic_watchdog(
     sock.bind(str(notify_path))
     sock.settimeout(0.5)
     config = tmp_path / "gateway.toml"
-    web_off = "\n[web]\nenabled = false\n" if hasattr(Config(), "web") else ""
+    web_off = "\n[web]\nenabled = false\n[upload]\nenabled = false\n"
     config.write_text(f'[paths]\ndata_dir = "{tmp_path / "data"}"\n'
                       f'[broker]\nport = {mosquitto.port}\n'
                       f'[speech]\nmodel_path = "{model_path}"\n' + web_off)
@@ -198,7 +196,8 @@ def test_changed_settings_are_applied_without_restarting_the_process(
     config = tmp_path / "gateway.toml"
     config.write_text(f'[paths]\ndata_dir = "{tmp_path / "data"}"\n'
                       f'[broker]\nport = {mosquitto.port}\n'
-                      f'[speech]\nmodel_path = "{model_path}"\n[web]\nenabled = false\n')
+                      f'[speech]\nmodel_path = "{model_path}"\n[web]\nenabled = false\n'
+                      '[upload]\nenabled = false\n')
     config.chmod(0o444)  # as on the appliance: the service may not write the operator's file
     env = {**os.environ, "NOTIFY_SOCKET": str(notify_path)}
     log_path = tmp_path / "gateway.log"

@@ -12,6 +12,7 @@ import ssl
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 import zipfile
 from collections.abc import Iterator
@@ -46,6 +47,7 @@ class Gateway:
 
     def __init__(self, tmp: Path, broker: Broker, model: Path) -> None:
         self.port = free_port()
+        self.upload_port = free_port()
         self.url = f"https://127.0.0.1:{self.port}"
         self.data = tmp / "data"
         self.config = tmp / "gateway.toml"
@@ -65,6 +67,9 @@ threads = 2
 workers = 1
 [web]
 port = {self.port}
+[upload]
+port = {self.upload_port}
+workers = 1
 """)
         self.log = tmp / "gateway.log"
         cmd = [sys.executable, "-m", "gateway", "--config", str(self.config)]
@@ -151,8 +156,27 @@ def check_accessible(page: playwright_api.Page) -> None:
         !document.querySelector('main a[href], main button, main input, main select')"""), page.url
 
 
+def upload_server_status(gateway: Gateway) -> int:
+    """What the service's upload server answers a request without a badge identity."""
+    context = ssl.create_default_context(cafile=str(gateway.data / "tls" / "ca.crt"))
+    context.check_hostname = False  # its certificate names the badges' broker address
+    url = f"https://127.0.0.1:{gateway.upload_port}/api/v1/badges/b1/sessions/{'0' * 32}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with urllib.request.urlopen(url, context=context, timeout=2):  # noqa: S310
+                return 200
+        except urllib.error.HTTPError as exc:
+            return exc.code
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.3)
+
+
 def test_installer_manager_auditor_journey(gateway: Gateway, tmp_path: Path) -> None:
     code = gateway.wait_ready()
+    assert upload_server_status(gateway) == 401  # the service runs the badges' upload API too
     with playwright_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         try:

@@ -1,8 +1,9 @@
-"""The web UI as a child process of the service, restarted with a back-off if it dies.
+"""The service's child processes: the web UI and the badges' upload server, each restarted with
+a back-off if it dies.
 
-It runs in its own process (``salestag-gateway web``) so a slow page or a crash there never
-stalls or stops ingest and transcription, and its password hashing and rendering do not
-compete with them for one interpreter lock.
+Each runs in its own process (``salestag-gateway web``, ``salestag-gateway badge-server``) so a
+slow page, a slow upload or a crash there never stalls or stops ingest and transcription, and
+their TLS, password hashing and rendering do not compete with them for one interpreter lock.
 """
 
 from __future__ import annotations
@@ -16,15 +17,16 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 
-def web_command(config_file: Path | None) -> list[str]:
+def child_command(config_file: Path | None, command: str) -> list[str]:
+    """The command line of ``salestag-gateway COMMAND`` with this service's config file."""
     argv = [sys.executable, "-m", "gateway"]
     if config_file is not None:
         argv += ["--config", str(config_file)]
-    return [*argv, "web"]
+    return [*argv, command]
 
 
-def run_web_child(argv: list[str], stop: threading.Event, *, max_backoff_s: float = 60.0
-                  ) -> None:
+def run_child(name: str, argv: list[str], stop: threading.Event, *,
+              max_backoff_s: float = 60.0) -> None:
     """Keep ``argv`` running until ``stop``; then end it with SIGTERM (SIGKILL after 10 s)."""
     backoff = 2.0
     while not stop.is_set():
@@ -39,7 +41,7 @@ def run_web_child(argv: list[str], stop: threading.Event, *, max_backoff_s: floa
                 child.kill()
                 child.wait()
             return
-        log.error("web UI exited with status %s; restarting in %.0f s", child.returncode,
+        log.error("%s exited with status %s; restarting in %.0f s", name, child.returncode,
                   backoff)
         if stop.wait(backoff):
             return
