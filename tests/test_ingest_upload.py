@@ -24,22 +24,45 @@ from gateway.protocol.frames import AudioFrame, Codec, encode_frame
 pytestmark = pytest.mark.slow
 
 
+class UploadServer:
+    """``salestag-gateway badge-server`` as a process the test can restart."""
+
+    def __init__(self, gw: Gateway) -> None:
+        self.gw = gw
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with (self.gw.root / "upload.log").open("ab") as sink:
+            self.process = subprocess.Popen(self.gw.cli("badge-server"), stdout=sink,
+                                            stderr=sink)
+        wait_port(self.gw.config.upload.port, 30)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=20)
+            self.process = None
+
+
 @pytest.fixture
-def gateway(tmp_path: Path) -> Iterator[Gateway]:
+def rig(tmp_path: Path) -> Iterator[tuple[Gateway, UploadServer]]:
     port = free_port()
     gw = make_gateway(tmp_path / "gw", f"[upload]\nport = {port}\nbind = \"127.0.0.1\"\n"
                                        "workers = 1\nack_wait_s = 5\n")
     gw.start_broker()
     gw.start_ingest()
-    with (gw.root / "upload.log").open("ab") as sink:
-        server = subprocess.Popen(gw.cli("badge-server"), stdout=sink, stderr=sink)
+    server = UploadServer(gw)
     try:
-        wait_port(port, 30)
-        yield gw
+        server.start()
+        yield gw, server
     finally:
-        server.terminate()
-        server.wait(timeout=20)
+        server.stop()
         gw.close()
+
+
+@pytest.fixture
+def gateway(rig: tuple[Gateway, UploadServer]) -> Gateway:
+    return rig[0]
 
 
 OPEN: list[http.client.HTTPSConnection] = []
@@ -123,3 +146,42 @@ def test_upload_refuses_strangers(gateway: Gateway) -> None:
                token)[0] == 400
     subprocess.run(gateway.cli("badge", "revoke", "badge-1"), check=True, capture_output=True)
     assert put(anonymous, f"/api/v1/badges/badge-1/sessions/{sid}", start, token)[0] == 403
+
+
+def test_the_resume_point_survives_an_upload_server_restart(
+        rig: tuple[Gateway, UploadServer]) -> None:
+    gateway, server = rig
+    bundle = gateway.pair("badge-2")
+    sid = uuid.uuid4().hex
+    payloads = pcm16_audio(np.linspace(-0.3, 0.3, 8000), frame_ms=100).payloads
+    base = f"/api/v1/badges/badge-2/sessions/{sid}"
+    conn = connection(gateway, bundle, with_cert=True)
+    assert put(conn, base, encode_control(SessionStart(sid, "rep-1", time.time())))[0] == 200
+    for seq, payload in enumerate(payloads[:3]):
+        frame = encode_frame(AudioFrame(sid, seq, seq * 100, Codec.PCM16, 16000, 1, False,
+                                        payload))
+        assert put(conn, f"{base}/chunks/{seq}", frame)[0] == 200
+    server.stop()  # a restart (an update, a crash) forgets every ack it saw
+    server.start()
+
+    def state() -> tuple[int, dict[str, object]]:
+        fresh = connection(gateway, bundle, with_cert=True)
+        fresh.request("GET", base)
+        response = fresh.getresponse()
+        return response.status, json.loads(response.read() or b"{}")
+
+    code, answer = state()
+    assert code == 200 and (answer["seq"], answer["status"]) == (2, "receiving"), answer
+    # the badge resumes where the gateway's record says, and ends the session
+    conn = connection(gateway, bundle, with_cert=True)
+    last = len(payloads) - 1
+    for seq in range(3, len(payloads)):
+        frame = encode_frame(AudioFrame(sid, seq, seq * 100, Codec.PCM16, 16000, 1, seq == last,
+                                        payloads[seq]))
+        assert put(conn, f"{base}/chunks/{seq}", frame)[0] == 200
+    server.stop()
+    server.start()
+    code, answer = state()
+    assert code == 200 and (answer["seq"], answer["status"]) == (last, "finished"), answer
+    assert gateway.spooled(sid) == b"".join(payloads)
+

@@ -33,6 +33,8 @@ from gateway.protocol.control import SessionStart, SessionStop, parse_control
 from gateway.protocol.errors import ProtocolError
 from gateway.protocol.frames import HEADER_SIZE, MAX_PAYLOAD, decode_frame
 from gateway.protocol.topics import TopicKind
+from gateway.service import Layout
+from gateway.store.conversations import Conversations
 from gateway.store.db import open_db
 
 bp = Blueprint("badge_api", __name__, url_prefix="/api/v1/badges")
@@ -210,9 +212,29 @@ def session_state(badge_id: str, sid: str) -> Response:
     denied = _authenticate(badge_id)
     if denied is not None:
         return denied
-    response = _answer(_context().uplink.last_ack(badge_id, sid), None)
+    ctx = _context()
+    ack = ctx.uplink.last_ack(badge_id, sid) or _recorded_ack(ctx.config, badge_id, sid)
+    response = _answer(ack, None)
     response.status_code = 200
     return response
+
+
+def _recorded_ack(config: Config, badge_id: str, sid: str) -> Ack | None:
+    """The ack the gateway's database stands for: what this process saw before a restart (or
+    another server process saw) is still known."""
+    path = Layout(config.data_dir).db
+    if not path.exists():
+        return None
+    db = open_db(path)
+    try:
+        reception = Conversations(db).reception(badge_id, sid)
+    finally:
+        db.close()
+    if reception is None:
+        return None
+    receiving, next_seq = reception
+    return Ack(sid, next_seq - 1 if next_seq > 0 else None,
+               "receiving" if receiving else "finished")
 
 
 def install_badge_api(app: Flask, config: Config, uplink_factory: Any = None) -> None:

@@ -90,6 +90,15 @@ class Conversations:
             raise NotFound(f"no conversation {conversation_id}")
         return Conversation.from_row(rows[0])
 
+    def reception(self, badge_id: str, conversation_id: str) -> tuple[bool, int] | None:
+        """How far the gateway durably got with ``badge_id``'s session: (still receiving, next
+        seq it wants); None for a session it has not recorded (or another badge's)."""
+        row = self.db.execute(
+            "SELECT c.status, s.next_seq FROM conversations c JOIN ingest_sessions s "
+            "ON s.conversation_id = c.id WHERE c.id = ? AND c.badge_id = ?",
+            [conversation_id, badge_id]).fetchone()
+        return None if row is None else (row[0] == RECEIVING, int(row[1]))
+
     def exists(self, conversation_id: str) -> bool:
         return bool(self.db.execute(
             "SELECT 1 FROM conversations WHERE id = ?", [conversation_id]).fetchone())
