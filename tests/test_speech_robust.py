@@ -181,3 +181,7 @@ def test_a_short_window_after_a_long_one_is_still_right(
     text = " ".join(s.text for s in short)
     assert SENTENCES["en-us"][1] <= words(short), text
     assert text.lower().count("tesla") == 1, text
+    # cheap again (a fresh context sized for it), and word for word what a fresh model hears
+    assert fresh._widest < 1500
+    unused = WhisperCppEngine(model_path, threads=1, shrink_ctx_below_s=20.0)
+    assert [s.text for s in short] == [s.text for s in unused.transcribe(speech["en-us"])]

@@ -6,6 +6,7 @@ import logging
 import math
 import re
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -97,9 +98,11 @@ class WhisperCppEngine:
         }
         if beam_size > 1:
             params["beam_search"] = {"beam_size": beam_size, "patience": -1.0}
+        self._load: Callable[[], Any] = lambda: Model(
+            str(model_path), params_sampling_strategy=int(beam_size > 1),
+            redirect_whispercpp_logs_to=None, **params)
         try:
-            self._model = Model(str(model_path), params_sampling_strategy=int(beam_size > 1),
-                                redirect_whispercpp_logs_to=None, **params)
+            self._model = self._load()
         except Exception as err:  # the bindings raise bare Exceptions and RuntimeErrors
             raise EngineError(f"cannot load speech model {model_path}: {err}") from err
         self._lock = threading.Lock()
@@ -110,20 +113,32 @@ class WhisperCppEngine:
         log.info("loaded speech model %s with %d threads, beam %d", model_path, threads,
                  beam_size)
 
+    def _fit_context(self, needed: int) -> None:
+        """Make the model's audio context at least ``needed`` positions wide.
+
+        whisper.cpp 1.8.5 keeps encoder state past a smaller audio_ctx than one it already ran:
+        a short window after a long one decodes differently, at worst stale speech in a loop. So
+        a context never shrinks; instead, a window needing at most a third of the widest context
+        so far gets a freshly loaded model (about 0.2 s for tiny.en), which costs less than
+        encoding it at the wide context (a short clip at a full 30 s context: ~0.5 s).
+        """
+        if self._widest and needed * 3 <= self._widest:
+            del self._model  # free the old context before the new one takes its memory
+            self._model = self._load()
+            self._widest = 0
+        self._widest = max(self._widest, needed)
+
     def transcribe(self, samples: np.ndarray) -> list[Heard]:
         """Transcribe 16 kHz mono samples; segment times are seconds from their start."""
         if len(samples) == 0:
             return []
         audio = np.ascontiguousarray(samples, dtype=np.float32)
         duration = len(audio) / SAMPLE_RATE
-        # whisper.cpp 1.8.5 keeps encoder state past a smaller audio_ctx than one it already
-        # ran: a short window after a long one then decodes stale speech and loops. So the
-        # context never shrinks below the widest this model has used.
-        self._widest = max(self._widest,
-                           audio_ctx_for(duration, self._shrink_below_s) or FULL_AUDIO_CTX)
-        ctx = self._widest if self._widest < FULL_AUDIO_CTX else 0
+        needed = audio_ctx_for(duration, self._shrink_below_s) or FULL_AUDIO_CTX
         try:
             with self._lock:
+                self._fit_context(needed)
+                ctx = self._widest if self._widest < FULL_AUDIO_CTX else 0
                 raw = self._model.transcribe(
                     audio, audio_ctx=ctx, extract_probability=True,
                     initial_prompt="" if ctx else self._prompt,
