@@ -241,6 +241,9 @@ def test_engine_refuses_missing_and_non_model_files(tmp_path: Path) -> None:
         ("*laughs*", ""),
         ("Hello there. [BLANK_AUDIO]", "Hello there."),
         ("The price is too high.", "The price is too high."),
+        # a prompted model may bracket a whole sentence: that is speech, not an annotation
+        ("(Just so you know, this call is recorded.) Fine.",
+         "Just so you know, this call is recorded. Fine."),
     ],
 )
 def test_non_speech_annotations_are_dropped(raw: str, clean: str) -> None:

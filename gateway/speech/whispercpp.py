@@ -26,11 +26,20 @@ _CTX_STEP = 64
 _CTX_MARGIN = 64  # positions of headroom past the audio (~1.3 s)
 MAX_TOKENS_PER_S = 8  # far above speech (~4 tokens/s); caps the cost of a decoding loop
 _MIN_MAX_TOKENS = 32
+_ANNOTATION_WORDS = 3  # "(upbeat music)" is an annotation; a bracketed sentence is speech
 
 
 def clean_text(text: str) -> str:
-    """Strip non-speech annotations such as ``[BLANK_AUDIO]`` or ``(music)``; '' if no words."""
-    text = " ".join(_ANNOTATION.sub(" ", text).split())
+    """Strip non-speech annotations such as ``[BLANK_AUDIO]`` or ``(music)``; '' if no words.
+
+    Brackets around more than ``_ANNOTATION_WORDS`` words hold speech (a prompted model wraps
+    whole sentences so): only the brackets go.
+    """
+    def strip(match: re.Match[str]) -> str:
+        inner = match.group(0)[1:-1]
+        return f" {inner} " if len(inner.split()) > _ANNOTATION_WORDS else " "
+
+    text = " ".join(_ANNOTATION.sub(strip, text).replace("(", " ").replace(")", " ").split())
     return text if any(ch.isalnum() for ch in text) else ""
 
 
