@@ -21,7 +21,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -29,7 +28,8 @@ import tempfile
 import time
 from pathlib import Path
 
-GATEWAY = [sys.executable, "-m", "gateway"]
+from support import GATEWAY, free_port, log, make_gateway
+
 LINES = [
     "Thanks for coming in today. I should tell you this call is recorded for quality.",
     "The premium plan includes installation and two years of service.",
@@ -37,16 +37,6 @@ LINES = [
     "We can spread the payments over twelve months with our financing.",
     "Let us book the installation for next Tuesday, and I will send the contract tonight.",
 ]
-
-
-def log(message: str) -> None:
-    print(f"bench: {message}", file=sys.stderr, flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def memory_mb(pid: int) -> tuple[float, float]:
@@ -100,18 +90,7 @@ def speak(text: str, path: Path) -> None:
 
 
 def setup(root: Path, model: str, workers: int) -> Path:
-    config = root / "gateway.toml"
-    data = root / "data"
-    config.write_text(f"""
-[site]
-id = "bench"
-[paths]
-data_dir = "{data}"
-[broker]
-port = {free_port()}
-tls_port = {free_port()}
-user = "root"
-advertised_host = "localhost"
+    config = make_gateway(root, "bench", f"""
 [ingest]
 session_timeout_s = 5
 [speech]
@@ -123,7 +102,6 @@ port = {free_port()}
 port = {free_port()}
 """)
     run = [*GATEWAY, "--config", str(config)]
-    subprocess.run([*run, "init"], check=True, capture_output=True)
     subprocess.run([*run, "models", "install", model], check=True, capture_output=True)
     subprocess.run([*run, "badge", "pair", "badge-1", "--out", str(root / "bundles")],
                    check=True, capture_output=True)

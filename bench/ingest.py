@@ -34,6 +34,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from support import log, make_gateway
 
 from gateway.broker import UPLOAD_USER, local_password
 from gateway.config import load_config
@@ -51,16 +52,6 @@ SITE = "bench"
 FRAME_MS = 100
 FRAME_BYTES = 16000 * FRAME_MS // 1000 * 2
 MARK = struct.Struct("<II")
-
-
-def log(message: str) -> None:
-    print(f"bench: {message}", file=sys.stderr, flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def payload(badge: int, seq: int) -> bytes:
@@ -240,23 +231,11 @@ def echo_main(args: argparse.Namespace) -> int:
 # ---- the conductor -------------------------------------------------------------------------
 
 def setup(root: Path, badges: int, fsync: str) -> Path:
-    config_path = root / "gateway.toml"
-    config_path.write_text(f"""
-[site]
-id = "{SITE}"
-[paths]
-data_dir = "{root / 'data'}"
-[broker]
-port = {free_port()}
-tls_port = {free_port()}
-user = "root"
-advertised_host = "localhost"
+    config_path = make_gateway(root, SITE, f"""
 [ingest]
 session_timeout_s = 60
 fsync = "{fsync}"
 """)
-    subprocess.run([sys.executable, "-m", "gateway", "--config", str(config_path), "init"],
-                   check=True, capture_output=True)
     config = load_config(config_path)
     db = open_db(config.data_dir / "gateway.db")
     for i in range(badges):
