@@ -164,9 +164,9 @@ class SpeechConfig:
         [], "Product and brand names used at this site; with the competitor names they prime "
         "the recognizer (initial prompt) so it spells them right.")
     vocabulary_prompt: bool = setting(
-        False, "Prime the recognizer with the vocabulary and competitor names: fewer word "
-        "errors on names, but whisper.cpp then gives one segment per 30 s window, so tag and "
-        "talk-metric times get coarse (see the README's figures).")
+        True, "Prime the recognizer with the vocabulary and competitor names (full 30 s "
+        "windows only): fewer word errors. whisper.cpp then writes one segment per window; "
+        "the gateway cuts it at sentence ends and shares out its time by sentence length.")
     shrink_window_below_s: float = setting(
         20.0, "Encode speech windows shorter than this with a cut-down audio context "
         "(whisper.cpp), so short utterances do not pay for a full 30 s; 0 turns it off.",

@@ -185,3 +185,43 @@ def test_a_short_window_after_a_long_one_is_still_right(
     assert fresh._widest < 1500
     unused = WhisperCppEngine(model_path, threads=1, shrink_ctx_below_s=20.0)
     assert [s.text for s in short] == [s.text for s in unused.transcribe(speech["en-us"])]
+
+
+def test_a_prompted_window_is_cut_into_its_sentences(
+    model_path: Path, speech: dict[str, np.ndarray], tmp_path: Path
+) -> None:
+    """With the vocabulary prompt whisper.cpp writes one segment per 30 s window; the engine
+    cuts it at sentence ends, in order, each within the window; loud noise stays silent."""
+    from gateway.config import Config
+    from gateway.speech.factory import competitors, vocabulary_prompt
+
+    prompt = vocabulary_prompt(["Powerwall"], competitors(Config()))
+    prompted = WhisperCppEngine(model_path, threads=1, initial_prompt=prompt,
+                                shrink_ctx_below_s=20.0)
+    gap = np.zeros(SAMPLE_RATE, np.float32)
+    window = np.concatenate([part for voice in VOICES for part in (speech[voice], gap)] * 2)
+    window = np.concatenate([window, np.zeros(max(0, 24 * SAMPLE_RATE - len(window)),
+                                              np.float32)])
+    heard = prompted.transcribe(window)
+    assert len(heard) >= 4, [h.text for h in heard]  # six sentences spoken, not one segment
+    assert all(h.text.rstrip()[-1] in ".?!" for h in heard[:-1]), [h.text for h in heard]
+    assert all(a.end <= b.start + 1e-6 and a.start < a.end
+               for a, b in zip(heard, heard[1:], strict=False))
+    assert SENTENCES["en-us"][1] | SENTENCES["en-gb+m3"][1] <= words(heard)
+    noise = sox_noise("whitenoise", 30, 0.5, tmp_path / "n.wav")
+    assert SpeechPipeline(prompted).process(Audio(noise)).text == ""
+
+
+def test_split_sentences_shares_out_the_span_by_length() -> None:
+    from gateway.speech.engine import Heard
+    from gateway.speech.whispercpp import split_sentences
+
+    whole = Heard(10.0, 20.0, "One two three. Four five six seven eight nine ten! Eleven?",
+                  probability=0.8)
+    parts = split_sentences(whole)
+    assert [p.text for p in parts] == ["One two three.", "Four five six seven eight nine ten!",
+                                      "Eleven?"]
+    assert parts[0].start == 10.0 and parts[-1].end == pytest.approx(20.0)
+    assert parts[1].end - parts[1].start > parts[0].end - parts[0].start > 0
+    assert all(p.probability == 0.8 for p in parts)
+    assert split_sentences(Heard(0.0, 1.0, "No end")) == [Heard(0.0, 1.0, "No end")]

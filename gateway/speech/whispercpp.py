@@ -7,6 +7,7 @@ import math
 import re
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ _CTX_MARGIN = 64  # positions of headroom past the audio (~1.3 s)
 MAX_TOKENS_PER_S = 8  # far above speech (~4 tokens/s); caps the cost of a decoding loop
 _MIN_MAX_TOKENS = 32
 _ANNOTATION_WORDS = 3  # "(upbeat music)" is an annotation; a bracketed sentence is speech
+_SENTENCE_END = re.compile(r"(?<=[.?!])\s+")
 
 
 def clean_text(text: str) -> str:
@@ -41,6 +43,23 @@ def clean_text(text: str) -> str:
 
     text = " ".join(_ANNOTATION.sub(strip, text).replace("(", " ").replace(")", " ").split())
     return text if any(ch.isalnum() for ch in text) else ""
+
+
+def split_sentences(segment: Heard) -> list[Heard]:
+    """Cut a segment holding several sentences at their ends, giving each a share of its span in
+    proportion to its length: a prompted whisper.cpp writes one segment per window, and its word
+    timestamps are too coarse to place sentences better (measured)."""
+    parts = [part for part in _SENTENCE_END.split(segment.text) if part.strip()]
+    if len(parts) < 2:
+        return [segment]
+    total = sum(len(part) for part in parts)
+    span = segment.end - segment.start
+    out, start = [], segment.start
+    for part in parts:
+        end = start + span * len(part) / total
+        out.append(replace(segment, start=start, end=end, text=part.strip()))
+        start = end
+    return out
 
 
 def audio_ctx_for(duration_s: float, shrink_below_s: float) -> int:
@@ -148,9 +167,10 @@ class WhisperCppEngine:
             with self._lock:
                 self._fit_context(needed)
                 ctx = self._widest if self._widest < FULL_AUDIO_CTX else 0
+                prompted = bool(self._prompt) and not ctx
                 raw = self._model.transcribe(
                     audio, audio_ctx=ctx, extract_probability=True,
-                    initial_prompt="" if ctx else self._prompt,
+                    initial_prompt=self._prompt if prompted else "",
                     max_tokens=max(_MIN_MAX_TOKENS, math.ceil(duration * MAX_TOKENS_PER_S)))
         except Exception as err:
             raise EngineError(f"whisper.cpp failed: {err}") from err
@@ -162,6 +182,7 @@ class WhisperCppEngine:
                 end = min(max(seg.t1 / 100, start), duration)
                 probability = float(seg.probability)
                 logprob = math.log(probability) if probability > 0 else math.nan
-                segments.append(Heard(start, end, text, probability=probability,
-                                      avg_logprob=logprob))
+                segment = Heard(start, end, text, probability=probability,
+                                avg_logprob=logprob)
+                segments += split_sentences(segment) if prompted else [segment]
         return segments
