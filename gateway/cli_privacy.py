@@ -138,6 +138,28 @@ def register(add: Add, config_of: ConfigOf) -> None:
     subject.add_argument("--text", help="correct --segment: its corrected text")
     _add_actor(subject)
 
+    def cmd_hold(args: argparse.Namespace) -> int:
+        with _access(config_of(args)) as access:
+            if args.action == "list":
+                for item in access.list_conversations(_actor(args), limit=args.limit):
+                    if item["status"] == "held":
+                        print(json.dumps({k: item[k] for k in ("id", "badge_id", "rep_id",
+                                                                "started_at")}))
+                return 0
+            if not args.conversation:
+                raise GatewayError("release: name the conversation (--conversation ID)")
+            _print(access.release_hold(_actor(args), args.conversation))
+        return 0
+
+    hold = add("hold", cmd_hold, "conversations held for missing consent: list or release")
+    hold.add_argument("action", choices=("list", "release"),
+                      help="list held conversations, or release one once consent is confirmed "
+                           "(it becomes searchable and synced)")
+    hold.add_argument("--conversation", help="release: the conversation id")
+    hold.add_argument("--limit", type=int, default=1000, help="list: newest conversations to "
+                                                              "look through")
+    _add_actor(hold)
+
     def cmd_keys(args: argparse.Namespace) -> int:
         with _access(config_of(args)) as access:
             _print(access.rotate_keys(_actor(args)))

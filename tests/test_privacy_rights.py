@@ -263,3 +263,27 @@ def test_a_refreshed_list_is_audited_only_when_what_it_shows_changes(site: Site)
     access.list_conversations("user:other", refresh=True)  # another viewer: their own entry
     access.list_conversations("user:mgr")  # opening the page is always audited
     assert listings() == 4
+
+
+def test_cli_lists_and_releases_held_conversations(site: Site, tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    from gateway.cli import main
+
+    add_conversation(site, "h2", OTHER)
+    add_conversation(site, "k2", OTHER)
+    site.access.hold("system:consent", "h2", reason="consent_missing")
+    config = tmp_path / "gateway.toml"
+    config.write_text(f'[paths]\ndata_dir = "{site.root}"\n[site]\ngateway_id = "gw-test"\n')
+    assert main(["--config", str(config), "hold", "list", "--actor", "user:dpo"]) == 0
+    assert [json.loads(line)["id"] for line in capsys.readouterr().out.splitlines()] == ["h2"]
+    assert main(["--config", str(config), "hold", "release", "--conversation", "h2",
+                 "--actor", "user:dpo"]) == 0
+    assert json.loads(capsys.readouterr().out)["status"] == "done"
+    assert main(["--config", str(config), "hold", "release", "--conversation", "k2"]) != 0
+    db = open_db(site.db_path)
+    try:
+        actions = [r[0] for r in db.execute(
+            "SELECT action FROM audit_log WHERE actor = 'user:dpo' ORDER BY seq")]
+    finally:
+        db.close()
+    assert actions == ["conversation.list", "conversation.release"]

@@ -20,6 +20,7 @@ from gateway.privacy.errors import ContentGone, CorrectionError
 from gateway.privacy.search import SearchIndex
 from gateway.privacy.subjects import Subject
 from gateway.store.conversations import DONE, Conversation, public_fields
+from gateway.store.db import transaction
 from gateway.store.erasure import DELETED, HELD, PURGED
 from gateway.store.errors import NotFound
 from gateway.sync.schema import TAG_PATTERN, Correction
@@ -253,10 +254,11 @@ class AccessLayer(Administration):
         if conversation.status != HELD:
             raise CorrectionError(f"conversation {conversation_id} is not held")
         key = self.data_key(conversation)
-        self.conversations.set_status(conversation_id, DONE)
-        self.ledger.record(conversation_id, RELEASED, at=self.ctx.clock(), source="person",
-                           policy=self.ctx.consent.jurisdiction,
-                           disclosure_version=self.ctx.consent.disclosure_version)
+        with transaction(self.db):  # no reader sees it released without its ledger record
+            self.conversations.set_status(conversation_id, DONE)
+            self.ledger.record(conversation_id, RELEASED, at=self.ctx.clock(), source="person",
+                               policy=self.ctx.consent.jurisdiction,
+                               disclosure_version=self.ctx.consent.disclosure_version)
         queued = False
         if self.ctx.upstream is not None:
             queued = self._queue(conversation_envelope(
