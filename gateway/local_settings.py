@@ -31,7 +31,11 @@ from gateway.crypto.keyfiles import write_file_atomically
 log = logging.getLogger(__name__)
 
 LOCAL_FILE = "settings.toml"
-FILE_ONLY = frozenset({"paths.data_dir"})  #: where this file lives: only the config file says
+#: Settings only the config file may change: where the state (and this file) lives, and the
+#: addresses badges and browsers were given. Changing those from the box would strand paired
+#: badges or lock the installer out, and the broker has to be restarted to take them.
+FILE_ONLY = frozenset({"paths.data_dir", "web.bind", "web.port", "upload.bind", "upload.port"}
+                      | {name for name, _ in iter_fields() if name.startswith("broker.")})
 
 
 def local_path(data_dir: Path) -> Path:
@@ -59,6 +63,10 @@ def effective_config(path: Path | None) -> Config:
         return base
     config = base
     for name, value in local.items():  # one at a time, so one bad key spoils nothing else
+        if name in FILE_ONLY:
+            log.warning("ignoring %s from %s: only the config file sets it", name,
+                        local_path(base.data_dir))
+            continue
         try:
             config = _with(config, {name: value})
         except ConfigError as exc:

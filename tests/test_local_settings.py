@@ -46,7 +46,8 @@ def test_changes_override_the_file_key_by_key(config_file: Path) -> None:
 def test_bad_changes_are_refused_and_nothing_is_written(config_file: Path) -> None:
     config = effective_config(config_file)
     for changes in ({"retention.transcript_days": 0}, {"retention.no_such": 1},
-                    {"paths.data_dir": "/elsewhere"}, {"site.id": "bad id!"}):
+                    {"paths.data_dir": "/elsewhere"}, {"site.id": "bad id!"},
+                    {"broker.tls_port": 9883}, {"web.port": 9443}, {"upload.bind": "::"}):
         with pytest.raises(ConfigError):
             change_settings(config, changes)
     assert not local_path(config.data_dir).exists()
@@ -57,10 +58,12 @@ def test_a_stale_local_setting_is_skipped_not_fatal(config_file: Path,
     config = effective_config(config_file)
     change_settings(config, {"retention.transcript_days": 30})
     path = local_path(config.data_dir)
-    path.write_text(path.read_text() + '\n[speech]\nremoved_in_a_later_version = 1\n')
+    path.write_text(path.read_text() + '\n[speech]\nremoved_in_a_later_version = 1\n'
+                    '[broker]\ntls_port = 9883\n')
     merged = effective_config(config_file)
     assert merged.retention.transcript_days == 30
-    assert "removed_in_a_later_version" in caplog.text
+    assert merged.broker.tls_port == 8883  # the file's say only
+    assert "removed_in_a_later_version" in caplog.text and "broker.tls_port" in caplog.text
     path.write_text("not [toml")
     assert effective_config(config_file).retention.transcript_days == 90
 

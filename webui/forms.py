@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.config import Config, ConfigError, iter_fields, parse_config
-from gateway.local_settings import FILE_ONLY as READ_ONLY  # moving the data dir strands it all
+from gateway.local_settings import FILE_ONLY as READ_ONLY
 
 
 @dataclass(frozen=True)
