@@ -32,6 +32,29 @@ def test_migrations_apply_once(tmp_path: Path) -> None:
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
+def test_connections_opening_a_new_database_at_once_migrate_it_once(tmp_path: Path) -> None:
+    import threading
+
+    path, errors, ready = tmp_path / "g.db", [], threading.Barrier(6)
+
+    def open_one() -> None:
+        ready.wait()
+        try:
+            open_db(path).close()
+        except Exception as exc:  # noqa: BLE001 - collected for the assertion
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_one) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    db = open_db(path)
+    assert [r[0] for r in db.execute("SELECT name FROM _migrations ORDER BY name")] == [
+        name for name, _ in MIGRATIONS]
+
+
 def test_transaction_rolls_back(tmp_path: Path) -> None:
     db = open_db(tmp_path / "g.db")
     jobs = JobQueue(db)

@@ -200,7 +200,7 @@ def test_sigkill_while_sealing_then_restart(tmp_path: Path, pki: Pki, broker: Br
 
 def test_sigkill_while_publishing(tmp_path: Path, pki: Pki, broker: Broker, hq: Hq) -> None:
     data = data_dir(tmp_path)
-    child = Child("produce", data, pki, broker.port, "--count", "3000", "--publish")
+    child = Child("produce", data, pki, broker.port, "--count", "400", "--publish")
     wait_for(lambda: len(hq.keys()) >= 60, timeout=60, what="HQ to get some envelopes")
     child.kill()
     acknowledged = child.queued()

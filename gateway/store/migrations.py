@@ -7,7 +7,9 @@ the schema, add a new file; never edit a file that may have been applied somewhe
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
+from collections.abc import Iterator
 from importlib import resources
 
 import sqlite_utils
@@ -25,18 +27,34 @@ def load_migrations() -> list[tuple[str, str]]:
 MIGRATIONS: list[tuple[str, str]] = load_migrations()
 
 
+def statements(script: str) -> Iterator[str]:
+    """The SQL statements of a script, one at a time (a statement may span lines)."""
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            yield pending
+            pending = ""
+    if pending.strip():
+        yield pending
+
+
 def migrate(db: sqlite_utils.Database) -> list[str]:
     """Apply every migration not yet recorded; return the names applied now."""
     db.execute(
         "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)"
     )
-    done = {row[0] for row in db.execute("SELECT name FROM _migrations").fetchall()}
     applied: list[str] = []
     for name, sql in MIGRATIONS:
-        if name in done:
-            continue
         try:
-            db.conn.executescript(f"BEGIN;\n{sql}")
+            # IMMEDIATE takes the write lock before looking: two connections opening a new
+            # database at once (two threads of one process) apply each migration once
+            db.execute("BEGIN IMMEDIATE")
+            if db.execute("SELECT 1 FROM _migrations WHERE name = ?", [name]).fetchone():
+                db.execute("COMMIT")
+                continue
+            for statement in statements(sql):  # executescript would commit the lock away
+                db.conn.execute(statement)
             db.execute("INSERT INTO _migrations VALUES (?, ?)", [name, time.time()])
             db.execute("COMMIT")
         except BaseException:
