@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,7 +22,7 @@ def open_db(path: Path) -> sqlite_utils.Database:
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         conn = sqlite3.connect(path, timeout=30, isolation_level=None)
-        conn.execute("PRAGMA journal_mode=WAL")
+        _use_wal(conn)
         conn.execute("PRAGMA foreign_keys=ON")
         conn.execute("PRAGMA secure_delete=ON")
         conn.execute("PRAGMA synchronous=FULL")
@@ -30,6 +31,20 @@ def open_db(path: Path) -> sqlite_utils.Database:
     db = sqlite_utils.Database(conn)
     migrate(db)
     return db
+
+
+def _use_wal(conn: sqlite3.Connection, timeout_s: float = 30.0) -> None:
+    """Switch to write-ahead logging. Switching a new file needs it to itself, and SQLite
+    answers "locked" at once (no busy wait) while another connection is setting it up."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 @contextmanager
