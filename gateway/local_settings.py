@@ -81,8 +81,8 @@ def change_settings(config: Config, changes: Mapping[str, Any]) -> tuple[Config,
     if refused:
         raise ConfigError([f"{name} can only be changed in the config file" for name in refused])
     updated = _with(config, changes)
-    before = {name: _value(config, name) for name in changes}
-    local = read_local(config.data_dir) | {name: _value(updated, name) for name in changes}
+    before = {name: setting_value(config, name) for name in changes}
+    local = read_local(config.data_dir) | {name: setting_value(updated, name) for name in changes}
     _write(config.data_dir, local)
     return updated, before
 
@@ -107,7 +107,8 @@ def _with(config: Config, changes: Mapping[str, Any]) -> Config:
     return parse_config(data)
 
 
-def _value(config: Config, name: str) -> Any:
+def setting_value(config: Config, name: str) -> Any:
+    """The value of ``section.key`` in ``config``."""
     section, _, key = name.partition(".")
     return getattr(getattr(config, section), key)
 

@@ -151,10 +151,19 @@ def _current(rootfs: Path) -> str:
     return os.readlink(rootfs / "opt/salestag/current")
 
 
-def _update(fleet: dict[str, Path], release: str, port: int) -> subprocess.CompletedProcess[str]:
-    return playbook("update.yml", fleet["inventory"], "-e", f"salestag_release={release}",
-                    "-e", f"salestag_healthz_url=http://127.0.0.1:{port}/healthz",
-                    "-e", "salestag_healthz_retries=2", "-e", "salestag_healthz_delay=1")
+def _update(fleet: dict[str, Path], release: str, health: tuple[int, dict[str, object]]
+            ) -> tuple[subprocess.CompletedProcess[str], type[_Health]]:
+    """Run update.yml to ``release`` against a health endpoint answering ``health``."""
+    server, handler = _serve(*health)
+    try:
+        result = playbook("update.yml", fleet["inventory"], "-e", f"salestag_release={release}",
+                          "-e", f"salestag_healthz_url=http://127.0.0.1:{server.server_port}"
+                          "/healthz",
+                          "-e", "salestag_healthz_retries=2", "-e", "salestag_healthz_delay=1")
+    finally:
+        server.shutdown()
+        server.server_close()
+    return result, handler
 
 
 def _with_database(rootfs: Path, marker: int) -> None:
@@ -174,12 +183,7 @@ def test_update_to_a_healthy_release_switches_after_a_backup(fleet: dict[str, Pa
     rootfs = fleet["rootfs"]
     before = _current(rootfs)
     _with_database(rootfs, 7)
-    server, handler = _serve(200, {"status": "ok", "version": "test"})
-    try:
-        result = _update(fleet, "healthy-1", server.server_port)
-    finally:
-        server.shutdown()
-        server.server_close()
+    result, handler = _update(fleet, "healthy-1", (200, {"status": "ok", "version": "test"}))
     assert result.returncode == 0, result.stdout[-5000:]
     assert _current(rootfs) == "/opt/salestag/releases/healthy-1"
     assert handler.hits >= 1
@@ -196,12 +200,8 @@ def test_update_to_a_healthy_release_switches_after_a_backup(fleet: dict[str, Pa
 def test_update_whose_health_check_fails_rolls_back(fleet: dict[str, Path]) -> None:
     rootfs = fleet["rootfs"]
     before = _current(rootfs)
-    server, handler = _serve(503, {"status": "degraded", "reason": "engine not loaded"})
-    try:
-        result = _update(fleet, "broken-2", server.server_port)
-    finally:
-        server.shutdown()
-        server.server_close()
+    result, handler = _update(fleet, "broken-2",
+                              (503, {"status": "degraded", "reason": "engine not loaded"}))
     assert result.returncode != 0
     assert handler.hits >= 2  # retried before giving up
     assert recap(result.stdout)["rescued"] == 1, result.stdout[-5000:]

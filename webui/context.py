@@ -43,14 +43,11 @@ class WebContext:
     def refresh(self) -> None:
         """Take up settings changed elsewhere (the config file, the command line, another
         worker); a file that no longer parses leaves the current settings in place."""
-        watch = self.extras.setdefault(_WATCH, SettingsWatch(self.config_path,
-                                                             self.config.data_dir))
-        if watch.changed():
+        if self.extras[_WATCH].changed():
             try:
                 self.config = effective_config(self.config_path)
             except GatewayError:
                 log.exception("keeping the current settings")
-
 
 
 def web() -> WebContext:
@@ -103,5 +100,6 @@ def close_db(_exc: BaseException | None = None) -> None:
 
 def install(app: Flask, ctx: WebContext) -> None:
     app.extensions[EXTENSION] = ctx
+    ctx.extras[_WATCH] = SettingsWatch(ctx.config_path, ctx.config.data_dir)
     app.before_request(ctx.refresh)
     app.teardown_appcontext(close_db)

@@ -5,7 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from gateway.config import ConfigError
-from gateway.local_settings import change_settings, read_local, revert_settings
+from gateway.local_settings import (
+    change_settings,
+    read_local,
+    revert_settings,
+    setting_value,
+)
 from webui.access import actor, layer
 from webui.context import web
 from webui.forms import apply_form
@@ -35,10 +40,7 @@ def revert_section(section: str) -> list[str]:
     names = [n for n in read_local(ctx.config.data_dir) if n.startswith(f"{section}.")]
     if names:
         ctx.config = revert_settings(ctx.config_path, names)
-        changes = {}
-        for name in names:
-            key = name.split(".")[1]
-            changes[name] = (getattr(getattr(before, section), key),
-                             getattr(getattr(ctx.config, section), key))
-        layer().record_config_change(actor(), changes)
+        layer().record_config_change(actor(), {
+            name: (setting_value(before, name), setting_value(ctx.config, name))
+            for name in names})
     return names

@@ -200,13 +200,17 @@ class Recorder:
         if not (dirty or opening or closing):
             return []
         if self.fsync:
-            self._sync_files([sid for sid, _ in dirty] + list(opening))
+            sessions = dict.fromkeys([*(sid for sid, _ in dirty), *opening])
+            writers = [self._writers[sid] for sid in sessions if sid in self._writers]
+            writers += [end.writer for end in closing.values() if end.writer is not None]
+            self._sync_files(writers)
         for ending in closing.values():
             if ending.writer is not None:
                 ending.writer.close(sync=False)
                 ending.writer = None
         if self.vault is not None and opening:
-            self.vault.store({sid: new.wrapped_key for sid, new in opening.items()})
+            self.vault.store({sid: new.wrapped_key for sid, new in opening.items()},
+                             replace=True)
         with transaction(self.conversations.db) as db:
             for new in opening.values():
                 self._create(db, new)
@@ -232,10 +236,8 @@ class Recorder:
                      sid, ending.event.reason, ending.event.frames, ending.event.gaps)
         return list(dict.fromkeys([sid for sid, _ in dirty] + list(opening) + list(closing)))
 
-    def _sync_files(self, sessions: list[str]) -> None:
-        """Force the spool files of ``sessions`` to disk: one filesystem sync for several."""
-        writers = [w for w in (self._writers.get(sid) for sid in sessions) if w is not None]
-        writers += [end.writer for end in self._closing.values() if end.writer is not None]
+    def _sync_files(self, writers: list[SpoolWriter]) -> None:
+        """Force spool files to disk: one filesystem sync for several."""
         if len(writers) < 2 or not sync_filesystem(self.spool.directory):
             for writer in writers:
                 writer.sync()

@@ -78,12 +78,14 @@ class KeyVault:
         self.store({conversation_id: wrapped})
         return data_key
 
-    def store(self, wrapped_keys: dict[str, bytes]) -> None:
-        """Store wrapped data keys (made with ``keys.new_data_key``) in one transaction; a key
-        left by an attempt that never got its conversation recorded is replaced."""
+    def store(self, wrapped_keys: dict[str, bytes], *, replace: bool = False) -> None:
+        """Store wrapped data keys (made with ``keys.new_data_key``) in one transaction. With
+        ``replace``, a key already there is overwritten (one an attempt left that never got its
+        conversation recorded); without, it is refused."""
+        verb = "INSERT OR REPLACE" if replace else "INSERT"
         now = time.time()
         with self._tx() as conn:
-            conn.executemany("INSERT OR REPLACE INTO data_keys VALUES (?, ?, ?)",
+            conn.executemany(f"{verb} INTO data_keys VALUES (?, ?, ?)",  # noqa: S608
                              [(cid, wrapped, now) for cid, wrapped in wrapped_keys.items()])
 
     def created_before(self, moment: float) -> list[str]:
