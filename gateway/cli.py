@@ -193,7 +193,14 @@ def cmd_models(args: argparse.Namespace) -> int:
 
     models_dir = Path(args.models_dir) if args.models_dir else _config(args).data_dir / "models"
     if args.action == "install":
-        for model in catalogue.install(models_dir, args.name, quants=args.quant or ("q8_0", "f16")):
+        name = args.name
+        if name == "auto":
+            from gateway.speech.model_choice import choose_model, read_facts
+
+            choice = choose_model(read_facts())
+            name = choice.model
+            print(f"auto: {name} ({choice.reason})")
+        for model in catalogue.install(models_dir, name, quants=args.quant or ("q8_0", "f16")):
             print(f"{model.name} {model.quant} {model.path} sha256={model.sha256}")
         return 0
     if args.action == "list":
@@ -382,8 +389,9 @@ def build_parser() -> argparse.ArgumentParser:
     models = add("models", cmd_models, "install, list or verify offline speech models")
     models.add_argument("action", choices=("install", "list", "verify"),
                         help="install a model, list installed ones, or re-check their hashes")
-    models.add_argument("name", nargs="?", default="tiny.en", choices=("tiny.en", "base"),
-                        help="model (default: tiny.en)")
+    models.add_argument("name", nargs="?", default="tiny.en", choices=("tiny.en", "base", "auto"),
+                        help="model (default: tiny.en; auto: the one speech.model = auto picks "
+                        "on this box)")
     models.add_argument("--quant", action="append", choices=("q8_0", "f16", "ct2"),
                         help="quantization to install (repeatable; default: q8_0 and f16; "
                         "ct2 is the CTranslate2 model for the faster-whisper engine)")

@@ -140,8 +140,10 @@ class SpeechConfig:
     """Speech recognition on the device."""
 
     model: str = setting("tiny.en", "Catalogue model name: tiny.en (English) or base "
-                         "(multilingual, more accurate, about 2x slower).",
-                         choices=("tiny.en", "base"))
+                         "(multilingual, more accurate, about 2x slower), or auto to pick by "
+                         "this box's hardware (base on a Raspberry Pi 5 or a PC, tiny.en on a "
+                         "Pi 4 or with under 2 GB of memory; both must be installed).",
+                         choices=("tiny.en", "base", "auto"))
     quant: str = setting("q8_0", "Model quantization (whisper.cpp engine).",
                          choices=("q8_0", "f16"))
     model_path: str = setting(

@@ -213,7 +213,7 @@ def _start_children(config: Config, config_file: Path | None,
 def _start_workers(config: Config, stop: threading.Event
                    ) -> tuple[Supervisor, PrivacyContext, StatusBoard]:
     """Set up the data directory and start every worker of ``config`` under one supervisor."""
-    from gateway.speech.factory import build_pipeline
+    from gateway.speech.factory import build_pipeline, model_name
     from gateway.worker import TranscriptionWorker, Upstream
 
     initialize(config)
@@ -255,7 +255,7 @@ def _start_workers(config: Config, stop: threading.Event
     _add_privacy_duties(supervisor, config, layout, privacy)
     board = StatusBoard()
     board.provide("engine", lambda: {"engine": config.speech.engine, "threads": config.threads,
-                                     "model": f"{config.speech.model} {config.speech.quant}"})
+                                     "model": f"{model_name(config)} {config.speech.quant}"})
     if config.capture.enabled:
         supervisor.add("capture", lambda s: _capture_until(config, layout, keys, spool, s))
     supervisor.start()

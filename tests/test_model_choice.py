@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from gateway.config import ConfigError, parse_config
+from gateway.speech.factory import model_name
 from gateway.speech.model_choice import HardwareFacts, choose_model, read_facts
 
 PI5 = "Raspberry Pi 5 Model B Rev 1.0"
@@ -57,3 +59,12 @@ def test_missing_proc_files_mean_unknown_and_the_light_model(tmp_path: Path) -> 
 def test_this_machine_has_facts() -> None:
     facts = read_facts()
     assert facts.mem_mb > 0 and facts.cores >= 1
+
+
+def test_auto_in_the_config_resolves_to_this_box_s_choice() -> None:
+    auto = parse_config({"speech": {"model": "auto"}})
+    assert model_name(auto) == choose_model(read_facts()).model
+    assert model_name(parse_config({"speech": {"model": "auto", "language": "de"}})) == "base"
+    assert model_name(parse_config({"speech": {"model": "tiny.en"}})) == "tiny.en"
+    with pytest.raises(ConfigError):
+        parse_config({"speech": {"model": "small"}})

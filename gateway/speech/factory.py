@@ -10,10 +10,21 @@ from gateway.intel.lexicon import DEFAULT_COMPETITORS
 from gateway.speech import catalogue
 from gateway.speech.engine import Engine
 from gateway.speech.errors import EngineError
+from gateway.speech.model_choice import AUTO, choose_model, read_facts
 from gateway.speech.pipeline import SpeechPipeline
 from gateway.speech.vad import SileroVad
 
 MAX_PROMPT_CHARS = 600  # Whisper keeps at most 223 prompt tokens; stay well inside
+
+
+def model_name(config: Config) -> str:
+    """The catalogue model the config names; ``auto`` picks one by this box's hardware
+    (base whatever the box when the language is not English: only base understands others)."""
+    if config.speech.model != AUTO:
+        return config.speech.model
+    if config.speech.language != "en":
+        return "base"
+    return choose_model(read_facts()).model
 
 
 def model_path(config: Config) -> Path:
@@ -24,7 +35,7 @@ def model_path(config: Config) -> Path:
     if config.speech.model_path:
         return config.data_path(config.speech.model_path)
     quant = catalogue.CT2 if config.speech.engine == "faster-whisper" else config.speech.quant
-    return catalogue.resolve(config.data_dir / "models", config.speech.model, quant)
+    return catalogue.resolve(config.data_dir / "models", model_name(config), quant)
 
 
 def competitors(config: Config) -> list[str]:
@@ -50,9 +61,10 @@ def build_engine(config: Config) -> Engine:
     prompt = None
     if config.speech.vocabulary_prompt:
         prompt = vocabulary_prompt(config.speech.vocabulary, competitors(config)) or None
-    multilingual = config.speech.model in catalogue.MULTILINGUAL or bool(config.speech.model_path)
+    name = model_name(config)
+    multilingual = name in catalogue.MULTILINGUAL or bool(config.speech.model_path)
     if config.speech.language != "en" and not multilingual:
-        raise EngineError(f"model {config.speech.model} understands English only; "
+        raise EngineError(f"model {name} understands English only; "
                           "choose speech.model = \"base\" for other languages")
     language = "" if config.speech.language == "auto" else config.speech.language
     if config.speech.engine == "faster-whisper":
