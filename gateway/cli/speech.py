@@ -52,9 +52,14 @@ def register(sub: Subcommands) -> None:
                         "ct2 is the CTranslate2 model for the faster-whisper engine)")
     models.add_argument("--models-dir", help="model folder (default: DATA_DIR/models)")
 
-    analyze = add_command(sub, "analyze", cmd_analyze, "transcribe and tag local audio files")
+    analyze = add_command(sub, "analyze", cmd_analyze,
+                          "transcribe and tag local audio files: one JSON object per file "
+                          "per line")
     analyze.add_argument("files", nargs="+", metavar="FILE", help="audio files (WAV, FLAC, Ogg)")
-    analyze.add_argument("--json", action="store_true", required=True,
-                         help="print one JSON object per file per line")
+    # JSON lines are analyze's only output, as for every other command here that reports
+    # records; --json is still accepted so scripts written for the old spelling keep working.
+    analyze.add_argument("--json", action="store_true",
+                         help="accepted for compatibility; the output is always one JSON "
+                              "object per file per line")
     analyze.add_argument("--model", help="ggml model file (default: from config)")
     analyze.add_argument("--threads", type=int, help="whisper.cpp threads")
