@@ -15,7 +15,6 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -224,17 +223,6 @@ class TcpProxy:
         self._stop.set()
         self.cut()
         self._server.close()
-
-
-# -- waiting --------------------------------------------------------------------------------------
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 20.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or condition}")
-        time.sleep(0.02)
 
 
 def random_cuts(proxy: TcpProxy, stop: threading.Event, every_s: tuple[float, float]) -> None:

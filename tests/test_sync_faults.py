@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import Broker
+from conftest import Broker, wait_for
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
@@ -35,7 +35,6 @@ from sync_support import (
     make_pki,
     random_cuts,
     start_tls_mosquitto,
-    wait_for,
 )
 
 from gateway.crypto.identity import GatewayIdentity
