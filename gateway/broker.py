@@ -37,6 +37,7 @@ from gateway.credentials import credential_path
 from gateway.crypto.keyfiles import read_secret, write_file_atomically, write_secret
 from gateway.pki.ca import LocalCA
 from gateway.protocol.topics import PREFIX, TopicKind, gateway_status_topic
+from gateway.store.layout import Layout
 
 log = logging.getLogger(__name__)
 
@@ -253,7 +254,7 @@ def write_mosquitto_config(config: Config, active_badges: list[str] | None = Non
               password_line(UPLOAD_USER, local_password(config, "upload"))]
     _write(files.passwd, ("\n".join(passwd) + "\n").encode(), 0o600)
     _write(files.acl_local, render_local_acl(config).encode())
-    db_path = config.data_dir / "gateway.db"
+    db_path = Layout(config.data_dir).db
     if active_badges is None and db_path.exists():
         from gateway.pki.registry import BadgeRegistry
         from gateway.store.db import open_db

@@ -11,10 +11,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from gateway import __version__
-from gateway.config import DEFAULT_CONFIG, Config, ConfigError, load_config, render_toml
-from gateway.errors import GatewayError
+from gateway.config import DEFAULT_CONFIG, Config, load_config, render_toml
+from gateway.entry import config_file, module_command, run_program
 from gateway.local_settings import effective_config
-from gateway.logsetup import configure_logging
 
 log = logging.getLogger("gateway")
 
@@ -27,10 +26,7 @@ def _config(args: argparse.Namespace) -> Config:
 def _config_file(args: argparse.Namespace) -> Path | None:
     """The config file named on the command line, else $SALESTAG_CONFIG, else the system
     default if it exists."""
-    path = args.config or os.environ.get("SALESTAG_CONFIG")
-    if path:
-        return Path(path)
-    return DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None
+    return config_file(args.config)
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
@@ -137,9 +133,10 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 def cmd_badge_pair(args: argparse.Namespace) -> int:
     from gateway.pki.pairing import pair_badge
     from gateway.store.db import open_db
+    from gateway.store.layout import Layout
 
     config = _config(args)
-    db = open_db(config.data_dir / "gateway.db")
+    db = open_db(Layout(config.data_dir).db)
     try:
         bundle = pair_badge(config, db, args.name, Path(args.out or config.data_dir / "bundles"))
     finally:
@@ -152,8 +149,9 @@ def cmd_badge_list(args: argparse.Namespace) -> int:
     from gateway.ingest.health import badge_health
     from gateway.pki.registry import BadgeRegistry
     from gateway.store.db import open_db
+    from gateway.store.layout import Layout
 
-    db = open_db(_config(args).data_dir / "gateway.db")
+    db = open_db(Layout(_config(args).data_dir).db)
     try:
         health = {h.badge_id: h for h in badge_health(db)}
         for badge in BadgeRegistry(db).all():
@@ -171,9 +169,10 @@ def cmd_badge_list(args: argparse.Namespace) -> int:
 def cmd_badge_revoke(args: argparse.Namespace) -> int:
     from gateway.pki.pairing import revoke_badge
     from gateway.store.db import open_db
+    from gateway.store.layout import Layout
 
     config = _config(args)
-    db = open_db(config.data_dir / "gateway.db")
+    db = open_db(Layout(config.data_dir).db)
     try:
         revoke_badge(config, db, args.name)
     finally:
@@ -183,9 +182,8 @@ def cmd_badge_revoke(args: argparse.Namespace) -> int:
 
 
 def cmd_badge_server(args: argparse.Namespace) -> int:
-    from webui.badge_server import serve_badges
-
-    return serve_badges(_config(args))
+    _run_face("webui.badge_server", args)
+    return 1  # not reached: the upload server replaces this process
 
 
 def cmd_models(args: argparse.Namespace) -> int:
@@ -250,9 +248,16 @@ def cmd_hq_keygen(args: argparse.Namespace) -> int:
 
 
 def cmd_web(args: argparse.Namespace) -> int:
-    from webui.server import serve
+    _run_face("webui.server", args, *(["--new-setup-code"] if args.new_setup_code else []))
+    return 1  # not reached: the web UI's server replaces this process
 
-    return serve(_config(args), _config_file(args), renew_code=args.new_setup_code)
+
+def _run_face(module: str, args: argparse.Namespace, *extra: str) -> None:
+    """Become ``python -m MODULE`` (a server of the web UI's package) with this config file."""
+    argv = module_command(module, _config_file(args), *extra, *(["-v"] if args.verbose else []))
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(argv[0], argv)  # noqa: S606 - our own interpreter and module
 
 
 def cmd_user_reset_password(args: argparse.Namespace) -> int:
@@ -446,18 +451,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    os.umask(0o077)  # keys, database and spool are the gateway's alone
-    configure_logging(verbose=args.verbose)  # journald fields under systemd, else stderr
-    try:
-        return int(args.func(args))
-    except ConfigError as exc:
-        print("config error:\n  " + "\n  ".join(exc.problems), file=sys.stderr)
-        return 2
-    except GatewayError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
+    return run_program(lambda: args.func(args), verbose=args.verbose)
 
 
 if __name__ == "__main__":

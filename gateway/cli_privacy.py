@@ -27,8 +27,9 @@ ConfigOf = Callable[[argparse.Namespace], Config]
 @contextmanager
 def _access(config: Config, config_path: Path | None = None) -> Iterator[Any]:
     from gateway.privacy.access import AccessLayer
-    from gateway.service import Layout, open_privacy_for
+    from gateway.service import open_privacy_for
     from gateway.store.db import open_db
+    from gateway.store.layout import Layout
 
     layout = Layout(config.data_dir)
     if not layout.db.exists():

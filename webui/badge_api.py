@@ -33,9 +33,9 @@ from gateway.protocol.control import SessionStart, SessionStop, parse_control
 from gateway.protocol.errors import ProtocolError
 from gateway.protocol.frames import HEADER_SIZE, MAX_PAYLOAD, decode_frame
 from gateway.protocol.topics import TopicKind
-from gateway.service import Layout
 from gateway.store.conversations import Conversations
 from gateway.store.db import open_db
+from gateway.store.layout import Layout
 
 bp = Blueprint("badge_api", __name__, url_prefix="/api/v1/badges")
 EXTENSION = "salestag.badge_api"
@@ -126,7 +126,7 @@ def _peer_fingerprint() -> str | None:
 def _authenticate(badge_id: str) -> Response | None:
     """None if the request speaks for ``badge_id`` (its certificate or its token)."""
     config = _context().config
-    db = open_db(config.data_dir / "gateway.db")
+    db = open_db(Layout(config.data_dir).db)
     try:
         registry = BadgeRegistry(db)
         fingerprint = _peer_fingerprint()

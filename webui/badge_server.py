@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import logging
 import ssl
+import sys
+from collections.abc import Sequence
 from typing import Any
 
 from gateway.broker import ensure_server_certificate, load_ca, pki_dir
 from gateway.config import Config
+from gateway.entry import config_file, program_parser, run_program
+from gateway.local_settings import effective_config
 from webui.badge_api import create_badge_app
 from webui.gunicorn_app import GunicornApp
 
@@ -47,3 +51,16 @@ def serve_badges(config: Config) -> int:
     log.info("badge upload API on https://%s/api/v1/badges", options["bind"])
     GunicornApp(create_badge_app(config), options).run()
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m webui.badge_server``: what ``salestag-gateway badge-server`` and the
+    service run."""
+    args = program_parser("salestag-gateway badge-server",
+                          "serve the badges' Wi-Fi upload API over HTTPS").parse_args(argv)
+    path = config_file(args.config)
+    return run_program(lambda: serve_badges(effective_config(path)), verbose=args.verbose)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -19,8 +19,8 @@ from gateway.appliance import ISSUE_FILE
 from gateway.config import Config
 from gateway.errors import GatewayError
 from gateway.local_settings import SettingsWatch, effective_config
-from gateway.service import Layout
 from gateway.store.db import open_db
+from gateway.store.layout import Layout
 
 EXTENSION = "salestag"
 _WATCH = "settings-watch"

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from gateway.accounts.setup_code import SetupCode
 from gateway.config import Config
-from gateway.service import Layout
+from gateway.entry import config_file, program_parser, run_program
+from gateway.local_settings import effective_config
 from gateway.store.db import open_db
+from gateway.store.layout import Layout
 from gateway.webcert import ensure_web_cert, fingerprint, host_names
 from webui.gunicorn_app import GunicornApp
 
@@ -74,3 +77,18 @@ def serve(config: Config, config_path: Path | None, *, threads: int = 4,
     }
     GunicornApp(app, options).run()
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m webui.server``: what ``salestag-gateway web`` and the service run."""
+    parser = program_parser("salestag-gateway web", "serve the web UI over HTTPS")
+    parser.add_argument("--new-setup-code", action="store_true",
+                        help="replace the one-time setup code with a new one")
+    args = parser.parse_args(argv)
+    path = config_file(args.config)
+    return run_program(lambda: serve(effective_config(path), path,
+                                     renew_code=args.new_setup_code), verbose=args.verbose)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
