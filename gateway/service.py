@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, TextIO
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
-from gateway.broker import write_mosquitto_config
 from gateway.config import Config
 from gateway.crypto.datakeys import KeyStore
 from gateway.crypto.identity import GatewayIdentity
@@ -58,9 +57,10 @@ def initialize(config: Config) -> list[str]:
         identity.export_public(layout.signing_public)
     open_db(layout.db).close()
     AudioSpool(layout.spool)
-    broker_conf = write_mosquitto_config(config)
-    from gateway.webcert import ensure_web_cert
+    from gateway.pki.broker_files import configure_broker
+    from gateway.pki.webcert import ensure_web_cert
 
+    broker_conf = configure_broker(config)
     web_cert = ensure_web_cert(config)
     return [f"data directory: {layout.root}",
             f"gateway signing key id: {identity.key_id} (public key: {layout.signing_public})",

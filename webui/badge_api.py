@@ -22,11 +22,12 @@ from __future__ import annotations
 import hashlib
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
 from gateway.config import Config
+from gateway.ingest.uplink import MqttUplink, Uplink
 from gateway.pki.registry import BadgeRegistry
 from gateway.protocol.acks import Ack
 from gateway.protocol.control import SessionStart, SessionStop, parse_control
@@ -39,49 +40,6 @@ from gateway.store.layout import Layout
 
 bp = Blueprint("badge_api", __name__, url_prefix="/api/v1/badges")
 EXTENSION = "salestag.badge_api"
-
-
-class Uplink(Protocol):
-    """Where uploaded messages go and where their acks come back from."""
-
-    def submit(self, badge_id: str, kind: TopicKind, payload: bytes, session_id: str,
-               seq: int | None, timeout_s: float) -> Ack | None:
-        """Hand a message to the ingest; the ack that covers ``seq`` (any new one for None),
-        or the newest one when ``timeout_s`` passes first."""
-        ...
-
-    def last_ack(self, badge_id: str, session_id: str) -> Ack | None: ...
-
-
-@dataclass
-class AckBoard:
-    """The newest ack per (badge, session), with waiting for one that covers a seq."""
-
-    _acks: dict[tuple[str, str], Ack] = field(default_factory=dict)
-    _changed: threading.Condition = field(default_factory=threading.Condition)
-
-    def post(self, badge_id: str, ack: Ack) -> None:
-        with self._changed:
-            self._acks[(badge_id, ack.session_id)] = ack
-            self._changed.notify_all()
-
-    def get(self, badge_id: str, session_id: str) -> Ack | None:
-        with self._changed:
-            return self._acks.get((badge_id, session_id))
-
-    def wait(self, badge_id: str, session_id: str, seq: int | None, timeout_s: float,
-             since: Ack | None) -> Ack | None:
-        """An ack that covers ``seq`` (or any new one for ``seq=None``, or a refusal)."""
-        def settled() -> bool:
-            ack = self._acks.get((badge_id, session_id))
-            if ack is None or (seq is None and ack is since):
-                return False
-            return (ack.status != "receiving" or seq is None
-                    or (ack.seq is not None and ack.seq >= seq))
-
-        with self._changed:
-            self._changed.wait_for(settled, timeout_s)
-            return self._acks.get((badge_id, session_id))
 
 
 def _context() -> BadgeApiContext:
@@ -239,8 +197,6 @@ def _recorded_ack(config: Config, badge_id: str, sid: str) -> Ack | None:
 
 def install_badge_api(app: Flask, config: Config, uplink_factory: Any = None) -> None:
     """Register the blueprint; ``uplink_factory(config)`` makes the uplink on first use."""
-    from webui.badge_uplink import MqttUplink
-
     app.config["MAX_CONTENT_LENGTH"] = HEADER_SIZE + MAX_PAYLOAD
     app.extensions[EXTENSION] = BadgeApiContext(config, uplink_factory or MqttUplink)
     app.register_blueprint(bp)
@@ -253,4 +209,4 @@ def create_badge_app(config: Config, uplink_factory: Any = None) -> Flask:
     return app
 
 
-__all__ = ["AckBoard", "Uplink", "bp", "create_badge_app", "install_badge_api"]
+__all__ = ["bp", "create_badge_app", "install_badge_api"]

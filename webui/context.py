@@ -13,9 +13,8 @@ from flask import Flask, current_app, g
 
 from gateway.accounts.roles import Permission, can
 from gateway.accounts.sessions import Session, Sessions
-from gateway.accounts.setup_code import SetupCode
+from gateway.accounts.setup_code import ISSUE_FILE, SetupCode
 from gateway.accounts.users import LockoutPolicy, User, Users
-from gateway.appliance import ISSUE_FILE
 from gateway.config import Config
 from gateway.errors import GatewayError
 from gateway.local_settings import SettingsWatch, effective_config

@@ -17,9 +17,10 @@ from gateway.accounts.setup_code import SetupCode
 from gateway.config import Config
 from gateway.entry import config_file, program_parser, run_program
 from gateway.local_settings import effective_config
+from gateway.pki.ca import fingerprint, load_certificate
+from gateway.pki.webcert import ensure_web_cert, host_names
 from gateway.store.db import open_db
 from gateway.store.layout import Layout
-from gateway.webcert import ensure_web_cert, fingerprint, host_names
 from webui.gunicorn_app import GunicornApp
 
 log = logging.getLogger(__name__)
@@ -46,9 +47,9 @@ def announce(config: Config, out: Any = None, *, renew_code: bool = False) -> st
         waiting = setup.needed()
     finally:
         db.close()
-    cert = ensure_web_cert(config)
-    print(f"web UI: {' '.join(urls(config))} (certificate SHA-256 {fingerprint(cert.cert)})",
-          file=out, flush=True)
+    sha256 = fingerprint(load_certificate(ensure_web_cert(config).cert))
+    print(f"web UI: {' '.join(urls(config))} (certificate SHA-256 {sha256})", file=out,
+          flush=True)
     if code:
         print(f"web UI setup code: {code}  (open the web UI and type it to create the first "
               "account; it works once)", file=out, flush=True)
