@@ -21,9 +21,12 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import sqlite_utils
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
 from gateway.config import Config
@@ -49,12 +52,15 @@ def _context() -> BadgeApiContext:
 
 @dataclass
 class BadgeApiContext:
-    """What the blueprint needs: the config and the uplink (made lazily, once per process)."""
+    """What the blueprint needs: the config, the uplink and a database connection, each made
+    on first use once per server process (after gunicorn forked it), shared by its threads."""
 
     config: Config
     uplink_factory: Any
     _uplink: Uplink | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _db: sqlite_utils.Database | None = None
+    _db_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def uplink(self) -> Uplink:
@@ -62,6 +68,14 @@ class BadgeApiContext:
             if self._uplink is None:
                 self._uplink = self.uplink_factory(self.config)
             return self._uplink
+
+    @contextmanager
+    def database(self) -> Iterator[sqlite_utils.Database]:
+        """This process's connection, for one thread at a time."""
+        with self._db_lock:
+            if self._db is None:
+                self._db = open_db(Layout(self.config.data_dir).db, shared=True)
+            yield self._db
 
 
 def _error(status: int, message: str, **headers: str) -> Response:
@@ -83,9 +97,7 @@ def _peer_fingerprint() -> str | None:
 
 def _authenticate(badge_id: str) -> Response | None:
     """None if the request speaks for ``badge_id`` (its certificate or its token)."""
-    config = _context().config
-    db = open_db(Layout(config.data_dir).db)
-    try:
+    with _context().database() as db:
         registry = BadgeRegistry(db)
         fingerprint = _peer_fingerprint()
         if fingerprint is not None:
@@ -99,8 +111,6 @@ def _authenticate(badge_id: str) -> Response | None:
         if registry.check_token(badge_id, auth[len("Bearer "):].strip()):
             return None
         return _error(403, "the token does not belong to an active badge of this id")
-    finally:
-        db.close()
 
 
 def _answer(ack: Ack | None, seq: int | None) -> Response:
@@ -171,23 +181,17 @@ def session_state(badge_id: str, sid: str) -> Response:
     if denied is not None:
         return denied
     ctx = _context()
-    ack = ctx.uplink.last_ack(badge_id, sid) or _recorded_ack(ctx.config, badge_id, sid)
+    ack = ctx.uplink.last_ack(badge_id, sid) or _recorded_ack(ctx, badge_id, sid)
     response = _answer(ack, None)
     response.status_code = 200
     return response
 
 
-def _recorded_ack(config: Config, badge_id: str, sid: str) -> Ack | None:
+def _recorded_ack(ctx: BadgeApiContext, badge_id: str, sid: str) -> Ack | None:
     """The ack the gateway's database stands for: what this process saw before a restart (or
     another server process saw) is still known."""
-    path = Layout(config.data_dir).db
-    if not path.exists():
-        return None
-    db = open_db(path)
-    try:
+    with ctx.database() as db:
         reception = Conversations(db).reception(badge_id, sid)
-    finally:
-        db.close()
     if reception is None:
         return None
     receiving, next_seq = reception
