@@ -76,18 +76,19 @@ def provision(config: Config, credstore: Path, *, owner: str | None = None,
     data = config.data_dir
     data.mkdir(parents=True, exist_ok=True)
     data.chmod(0o711)
-    (data / "keys").mkdir(exist_ok=True, mode=0o700)
-    identity.export_public(data / "keys" / "gateway-signing.pub")
-    (data / "keys" / "gateway-signing.pub").chmod(0o644)
-    ca_key, ca_cert = credstore / "ca.key", Layout(data).ca_cert
+    layout = Layout(data)
+    layout.keys.mkdir(exist_ok=True, mode=0o700)
+    identity.export_public(layout.signing_public)
+    layout.signing_public.chmod(0o644)
+    ca_key, ca_cert = credstore / "ca.key", layout.ca_cert
     if not (ca_key.exists() or ca_cert.exists()):
         result.created.append("local CA")
     LocalCA.load_or_create(ca_key, ca_cert, ca_name(config))  # checks an existing pair
     with _credentials_from(credstore):  # the broker's config reads the CA key as the service does
         configure_broker(config)
 
-    code_file = data / "setup-code.json"
-    if not code_file.exists() and not (data / "setup-done").exists():
+    code_file = layout.setup_code
+    if not code_file.exists() and not layout.setup_done.exists():
         result.setup_code = new_setup_code()
         code_file.write_text(json.dumps({"sha256": setup_code_digest(result.setup_code),
                                          "created_at": int(time.time())}) + "\n")

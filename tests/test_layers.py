@@ -43,7 +43,7 @@ LAYERS: dict[str, frozenset[str]] = {
     "gateway.speech": frozenset({"gateway.intel", "gateway.store"}),
     "gateway.ingest": frozenset({"gateway.protocol", "gateway.store", "gateway.crypto",
                                  "gateway.broker", "gateway.mqtt_socket", "gateway.privacy"}),
-    "gateway.health": frozenset({"gateway.crypto", "gateway.ingest"}),
+    "gateway.health": frozenset({"gateway.crypto", "gateway.store", "gateway.ingest"}),
     # wiring and lifecycle
     "gateway.supervisor": frozenset(),
     "gateway.entry": frozenset({"gateway.logsetup"}),

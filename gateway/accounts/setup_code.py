@@ -21,6 +21,7 @@ import sqlite_utils
 
 from gateway.accounts.errors import SetupCodeInvalid
 from gateway.crypto.keyfiles import write_file_atomically
+from gateway.store.layout import Layout
 
 #: Crockford's base32 without look-alikes (no I, L, O, U)
 SETUP_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -48,8 +49,8 @@ class SetupCode:
     def __init__(self, db: sqlite_utils.Database, data_dir: Path,
                  issue_file: Path | None = ISSUE_FILE) -> None:
         self.db = db
-        self.code_file = data_dir / "setup-code.json"
-        self.done_file = data_dir / "setup-done"
+        self.code_file = Layout(data_dir).setup_code
+        self.done_file = Layout(data_dir).setup_done
         self.issue_file = issue_file
 
     def needed(self) -> bool:

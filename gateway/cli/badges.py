@@ -48,9 +48,10 @@ def cmd_badge_pair(args: argparse.Namespace) -> int:
     from gateway.store.layout import Layout
 
     config = config_of(args)
-    db = open_db(Layout(config.data_dir).db)
+    layout = Layout(config.data_dir)
+    db = open_db(layout.db)
     try:
-        bundle = pair_badge(config, db, args.name, Path(args.out or config.data_dir / "bundles"))
+        bundle = pair_badge(config, db, args.name, Path(args.out or layout.bundles))
     finally:
         db.close()
     print(f"badge {args.name} paired: bundle {bundle.directory} (QR code {bundle.qr})")

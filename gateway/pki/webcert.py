@@ -18,6 +18,7 @@ from gateway.config import Config
 from gateway.crypto.keyfiles import write_file_atomically, write_secret
 from gateway.pki.certificates import load_ca
 from gateway.pki.errors import PkiError
+from gateway.store.layout import Layout
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,8 @@ def web_cert_paths(config: Config) -> WebCert:
         if not (web.tls_cert and web.tls_key):
             raise WebCertError("set both web.tls_cert and web.tls_key, or neither")
         return WebCert(config.data_path(web.tls_cert), config.data_path(web.tls_key))
-    return WebCert(config.data_dir / "web" / "server.crt", config.data_dir / "web" / "server.key")
+    layout = Layout(config.data_dir)
+    return WebCert(layout.web_cert, layout.web_key)
 
 
 def host_names() -> list[str]:

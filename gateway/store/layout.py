@@ -57,6 +57,39 @@ class Layout:
         """The local Mosquitto's own folder (its config, passwords, ACLs, TLS copies)."""
         return self.root / "mosquitto"
 
+    @property
+    def web_cert(self) -> Path:
+        """The web UI's own certificate (when no other is configured); its key beside it."""
+        return self.root / "web" / "server.crt"
+
+    @property
+    def web_key(self) -> Path:
+        return self.root / "web" / "server.key"
+
+    @property
+    def models(self) -> Path:
+        return self.root / "models"
+
+    @property
+    def bundles(self) -> Path:
+        """Badge enrolment bundles written by ``badge pair``."""
+        return self.root / "bundles"
+
+    @property
+    def run(self) -> Path:
+        """Files of the running gateway (status snapshot, pairings in progress)."""
+        return self.root / "run"
+
+    @property
+    def setup_code(self) -> Path:
+        """The digest of the one-time setup code, while the wizard waits for it."""
+        return self.root / "setup-code.json"
+
+    @property
+    def setup_done(self) -> Path:
+        """Left when the first account consumed the setup code: no code is made again."""
+        return self.root / "setup-done"
+
     def broker_secret(self, user: str) -> Path:
         """The file holding the broker password of a local user (the gateway or the uploader)."""
         return self.keys / f"broker-{user}.secret"
