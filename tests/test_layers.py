@@ -182,3 +182,14 @@ def test_every_area_imports_only_the_areas_below_it() -> None:
 def test_the_shared_modules_import_nothing_of_ours_but_each_other() -> None:
     graph = import_graph()
     assert {name: sorted(graph[name] - SHARED) for name in SHARED if graph[name] - SHARED} == {}
+
+
+def test_no_face_runs_sql() -> None:
+    """The CLI and the web UI call the core; SQL stays in the store and the areas over it."""
+    faces = [*(ROOT / "webui").rglob("*.py"), *(ROOT / "gateway" / "cli").rglob("*.py")]
+    calls = sorted(
+        f"{path.relative_to(ROOT)}:{node.lineno} .{node.func.attr}()"
+        for path in faces for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+        and node.func.attr in ("execute", "executescript", "executemany", "query"))
+    assert calls == []
