@@ -222,8 +222,10 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 def cmd_conversations(args: argparse.Namespace) -> int:
     from gateway.service import show_conversations
 
+    from gateway.privacy.cli_actor import cli_actor
+
     return show_conversations(_config(args), args.id, latest=args.latest, wait_s=args.wait,
-                              limit=args.limit, out=sys.stdout)
+                              limit=args.limit, out=sys.stdout, actor=cli_actor(args.actor))
 
 
 def cmd_hq_receive(args: argparse.Namespace) -> int:
@@ -402,6 +404,8 @@ def build_parser() -> argparse.ArgumentParser:
     conv.add_argument("--wait", type=float, default=0.0,
                       help="wait up to this many seconds for it to be transcribed")
     conv.add_argument("--limit", type=int, default=20, help="how many to list")
+    conv.add_argument("--actor", help="who is reading, for the audit log "
+                                      "(default: cli:<your login>)")
 
     hq = add("hq", lambda a: 2, "reference HQ tools: receive envelopes, make tenant keys")
     hq_sub = hq.add_subparsers(dest="hq_command", required=True, metavar="HQ_COMMAND",

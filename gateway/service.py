@@ -351,13 +351,12 @@ def _run_upstream(config: Config, layout: Layout, identity: GatewayIdentity,
 
 
 def show_conversations(config: Config, conversation_id: str | None, *, latest: bool,
-                       wait_s: float, limit: int, out: TextIO) -> int:
+                       wait_s: float, limit: int, out: TextIO, actor: str) -> int:
     """Print conversations as JSON lines; with an id (or --latest) include transcript and tags.
 
-    Both are reads through the access layer, audited under the person at the console; the
-    transcript is audited as a content read (``conversation.read`` with ``content: true``)."""
+    Both are reads through the access layer, audited under ``actor``; the transcript is
+    audited as a content read (``conversation.read`` with ``content: true``)."""
     from gateway.privacy.access import AccessLayer
-    from gateway.privacy.cli_actor import cli_actor
     from gateway.privacy.errors import ContentGone
 
     layout = Layout(config.data_dir)
@@ -368,11 +367,11 @@ def show_conversations(config: Config, conversation_id: str | None, *, latest: b
     try:
         access = AccessLayer(db, privacy)
         if not conversation_id and not latest:
-            for item in access.list_conversations(cli_actor(), limit=limit):
+            for item in access.list_conversations(actor, limit=limit):
                 out.write(json.dumps(item) + "\n")
             return 0
         conversation = _wait_until_settled(access.conversations, conversation_id, wait_s)
-        record = access.get_conversation(cli_actor(), conversation.id)
+        record = access.get_conversation(actor, conversation.id)
     finally:
         privacy.close()
         db.close()
