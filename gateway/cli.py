@@ -220,9 +220,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
 
 def cmd_conversations(args: argparse.Namespace) -> int:
-    from gateway.service import show_conversations
-
     from gateway.privacy.cli_actor import cli_actor
+    from gateway.service import show_conversations
 
     return show_conversations(_config(args), args.id, latest=args.latest, wait_s=args.wait,
                               limit=args.limit, out=sys.stdout, actor=cli_actor(args.actor))

@@ -7,6 +7,7 @@ import logging
 import signal
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -263,12 +264,13 @@ def _start_workers(config: Config, stop: threading.Event
 def _add_privacy_duties(supervisor: Supervisor, config: Config, layout: Layout,
                         privacy: PrivacyContext) -> None:
     """The retention sweeper and the signed audit checkpoints, each in its own thread."""
-    from gateway.privacy.sweeper import run_periodically, sign_checkpoint, sweep_retention
+    from gateway.privacy.sweeper import Duty, duties, run_periodically
 
-    supervisor.add("retention", lambda s: run_periodically(
-        layout.db, privacy, config.retention.sweep_interval_s, sweep_retention, s))
-    supervisor.add("audit-checkpoint", lambda s: run_periodically(
-        layout.db, privacy, config.audit.checkpoint_interval_s, sign_checkpoint, s))
+    def periodically(interval_s: float, duty: Duty) -> Callable[[threading.Event], None]:
+        return lambda s: run_periodically(layout.db, privacy, interval_s, duty, s)
+
+    for name, interval_s, duty in duties(config):
+        supervisor.add(name, periodically(interval_s, duty))
 
 
 def _write_status(board: StatusBoard, config: Config) -> None:
