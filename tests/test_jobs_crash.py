@@ -44,7 +44,7 @@ WORKER = textwrap.dedent(
     pipeline = SpeechPipeline(WhisperCppEngine(model, threads=1))
     config = Config()
     config.paths.data_dir = str(data)
-    config.consent.jurisdiction = "one_party"  # no disclosure in the clip; consent is not tested here
+    config.consent.jurisdiction = "one_party"  # the clip has no disclosure; not tested here
     keys = data / "keys"
     privacy = open_privacy(config, keys_dir=keys, kek_path=keys / "kek.key",
                            signing_key=keys / "gateway-signing.key",
