@@ -79,7 +79,7 @@ def register(add: Add, config_of: ConfigOf) -> None:
                 _print(report)
                 return 0 if report["ok"] else 1
             if args.action == "checkpoint":
-                _print(access.checkpoint())
+                _print(access.checkpoint(_actor(args)))
                 return 0
             for entry in access.audit_entries(_actor(args), since_seq=args.since,
                                               limit=args.limit, object=args.object):

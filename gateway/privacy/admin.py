@@ -54,11 +54,14 @@ class Administration(AccessBase):
                        entries=report.entries, problems=len(report.problems))
         return result
 
-    def checkpoint(self) -> dict[str, Any] | None:
-        """Sign the log's head if it moved, and queue the checkpoint for HQ (not audited: the
-        checkpoint itself is the record)."""
+    def checkpoint(self, actor: str | None = None) -> dict[str, Any] | None:
+        """Sign the log's head if it moved, and queue the checkpoint for HQ. The timer's
+        checkpoints are not audited (the checkpoint itself is the record); a person's request
+        (``actor``) is, as ``audit.checkpoint``, and the checkpoint covers that entry."""
         from gateway.sync.metadata import audit_checkpoint_envelope
 
+        if actor is not None:
+            self._log(actor, "audit.checkpoint", "audit")
         cp = sign_checkpoint(self.audit, self.ctx.identity, now=self.ctx.clock())
         if cp is None:
             return None
