@@ -7,6 +7,7 @@ import logging
 import signal
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -27,7 +28,6 @@ from gateway.store.conversations import (
     FAILED,
     Conversation,
     Conversations,
-    public_fields,
 )
 from gateway.store.db import open_db
 from gateway.store.erasure import DELETED, HELD, PURGED
@@ -213,11 +213,10 @@ def _start_workers(config: Config, stop: threading.Event
         supervisor.add("upstream",
                        lambda s: _run_upstream(config, layout, identity, recipients, s))
     for n in range(config.workers):  # each worker its own engine: one model call at a time
-        worker = TranscriptionWorker(db_path=layout.db, keys=keys, spool=spool,
+        worker = TranscriptionWorker(db_path=layout.db, privacy=privacy,
                                      pipeline=pipeline if n == 0 else build_pipeline(config),
                                      upstream=upstream,
-                                     keep_raw_audio=config.retention.raw_audio_days > 0,
-                                     privacy=privacy)
+                                     keep_raw_audio=config.retention.raw_audio_days > 0)
         supervisor.add(f"transcribe-{n}", worker.run)
     supervisor.add("ingest", lambda s: _run_ingest(config, layout, keys, spool, s, privacy))
     _add_privacy_duties(supervisor, config, layout, privacy)
@@ -234,12 +233,13 @@ def _start_workers(config: Config, stop: threading.Event
 def _add_privacy_duties(supervisor: Supervisor, config: Config, layout: Layout,
                         privacy: PrivacyContext) -> None:
     """The retention sweeper and the signed audit checkpoints, each in its own thread."""
-    from gateway.privacy.sweeper import run_periodically, sign_checkpoint, sweep_retention
+    from gateway.privacy.sweeper import Duty, duties, run_periodically
 
-    supervisor.add("retention", lambda s: run_periodically(
-        layout.db, privacy, config.retention.sweep_interval_s, sweep_retention, s))
-    supervisor.add("audit-checkpoint", lambda s: run_periodically(
-        layout.db, privacy, config.audit.checkpoint_interval_s, sign_checkpoint, s))
+    def periodically(interval_s: float, duty: Duty) -> Callable[[threading.Event], None]:
+        return lambda s: run_periodically(layout.db, privacy, interval_s, duty, s)
+
+    for name, interval_s, duty in duties(config):
+        supervisor.add(name, periodically(interval_s, duty))
 
 
 def _write_status(board: StatusBoard, config: Config) -> None:
@@ -322,35 +322,32 @@ def _run_upstream(config: Config, layout: Layout, identity: GatewayIdentity,
 
 
 def show_conversations(config: Config, conversation_id: str | None, *, latest: bool,
-                       wait_s: float, limit: int, out: TextIO) -> int:
-    """Print conversations as JSON lines; with an id (or --latest) include transcript and tags."""
+                       wait_s: float, limit: int, out: TextIO, actor: str) -> int:
+    """Print conversations as JSON lines; with an id (or --latest) include transcript and tags.
+
+    Both are reads through the access layer, audited under ``actor``; the transcript is
+    audited as a content read (``conversation.read`` with ``content: true``)."""
+    from gateway.privacy.access import AccessLayer
+    from gateway.privacy.errors import ContentGone
+
     layout = Layout(config.data_dir)
     if not layout.db.exists():
         raise GatewayError(f"no database at {layout.db}: run `salestag-gateway init` first")
-    conversations = Conversations(open_db(layout.db))
-    if not conversation_id and not latest:
-        for item in conversations.recent(limit):
-            out.write(json.dumps(public_fields(item)) + "\n")
-        return 0
-    conversation = _wait_until_settled(conversations, conversation_id, wait_s)
-    from gateway.privacy.access import AccessLayer
-    from gateway.privacy.cli_actor import cli_actor
-
+    db = open_db(layout.db)
     privacy = open_privacy_for(config)
     try:
-        # an audited read; ContentGone if it was purged or deleted
-        AccessLayer(conversations.db, privacy).get_conversation(cli_actor(), conversation.id,
-                                                                content=False)
-        data_key = AccessLayer(conversations.db, privacy).data_key(conversation)
+        access = AccessLayer(db, privacy)
+        if not conversation_id and not latest:
+            for item in access.list_conversations(actor, limit=limit):
+                out.write(json.dumps(item) + "\n")
+            return 0
+        conversation = _wait_until_settled(access.conversations, conversation_id, wait_s)
+        record = access.get_conversation(actor, conversation.id)
     finally:
         privacy.close()
-    record = public_fields(conversation)
-    record["segments"] = [{"start": round(s.start, 2), "end": round(s.end, 2),
-                           "speaker": s.speaker, "text": s.text}
-                          for s in conversations.segments(conversation.id, data_key)]
-    record["tags"] = [{"tag": t.tag, "start": round(t.start, 2), "end": round(t.end, 2),
-                       "confidence": round(t.confidence, 2), "text": t.text}
-                      for t in conversations.tags(conversation.id, data_key)]
+        db.close()
+    if record["content"] == "deleted":
+        raise ContentGone(f"the content of conversation {conversation.id} was deleted")
     out.write(json.dumps(record) + "\n")
     return 0
 

@@ -39,7 +39,7 @@ LAYERS: dict[str, frozenset[str]] = {
     "gateway.sync": frozenset({"gateway.store", "gateway.crypto", "gateway.intel"}),
     "gateway.privacy": frozenset({"gateway.store", "gateway.crypto", "gateway.intel",
                                   "gateway.protocol", "gateway.sync",
-                                  "gateway.local_settings"}),
+                                  "gateway.local_settings", "gateway.accounts"}),
     "gateway.speech": frozenset({"gateway.intel", "gateway.store"}),
     "gateway.ingest": frozenset({"gateway.protocol", "gateway.store", "gateway.crypto",
                                  "gateway.broker", "gateway.mqtt_socket", "gateway.privacy"}),

@@ -78,9 +78,9 @@ def speech_site(tmp_path: Path,
     site.ctx.consent = ALL_PARTY
     site.config.speech.model_path = str(model_path)
     site.config.speech.threads = 2
-    worker = TranscriptionWorker(db_path=site.db_path, keys=site.ctx.keys, spool=site.ctx.spool,
+    worker = TranscriptionWorker(db_path=site.db_path, privacy=site.ctx,
                                  pipeline=build_pipeline(site.config), upstream=None,
-                                 keep_raw_audio=False, privacy=site.ctx, poll_s=0.05)
+                                 keep_raw_audio=False, poll_s=0.05)
     stop = threading.Event()
     thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
     thread.start()

@@ -16,7 +16,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
             print_json(report)
             return 0 if report["ok"] else 1
         if args.action == "checkpoint":
-            print_json(access.checkpoint())
+            print_json(access.checkpoint(actor_of(args)))
             return 0
         for entry in access.audit_entries(actor_of(args), since_seq=args.since,
                                           limit=args.limit, object=args.object):
