@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from gateway.intel.pii.addresses import find_addresses
 from gateway.intel.pii.emails import find_emails
+from gateway.intel.pii.phone_context import find_phones_in_context
 from gateway.intel.pii.phones import MIN_PHONE_DIGITS, find_phones, luhn_valid
 from gateway.intel.pii.spans import Finding, Kind
 
@@ -47,8 +48,8 @@ def redact(text: str) -> Redaction:
     """Replace identifiers in ``text`` with placeholders such as ``[PHONE]`` or ``[CARD]``."""
     emails = find_emails(text)
     numbers = find_phones(text, [(f.start, f.end) for f in emails])
-    taken = [(f.start, f.end) for f in emails + numbers]
-    addresses = find_addresses(text, taken)
+    addresses = find_addresses(text, [(f.start, f.end) for f in emails + numbers])
+    numbers = find_phones_in_context(text, numbers, [(f.start, f.end) for f in emails + addresses])
     findings = tuple(sorted(emails + numbers + addresses, key=lambda f: f.start))
     parts: list[str] = []
     cursor = 0

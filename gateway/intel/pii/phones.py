@@ -11,7 +11,7 @@ from gateway.intel.pii.spans import PLACEHOLDER, Finding, Kind, Span, Token, ins
 MIN_PHONE_DIGITS = 7
 
 # For phone numbers letters and digits are separate tokens: "call5552124368" holds a number.
-_PHONE_TOKEN = re.compile(rf"{PLACEHOLDER}|[A-Za-z]+(?:'[A-Za-z]+)*|[0-9]+", re.ASCII)
+PHONE_TOKEN = re.compile(rf"{PLACEHOLDER}|[A-Za-z]+(?:'[A-Za-z]+)*|[0-9]+", re.ASCII)
 # Money and thousands-grouped amounts are never phone numbers: "$12,000", "1,250,000".
 _AMOUNT = re.compile(
     r"\$[0-9][0-9,]*(?:\.[0-9]+)?|(?<![0-9,])[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?(?![,0-9])",
@@ -26,10 +26,10 @@ _SSN_CONTEXT = re.compile(r"\b(?:social(?: security)?|ssn|s s n)\b[^.?!]{0,40}$"
 
 def find_phones(text: str, taken: list[Span]) -> list[Finding]:
     """Runs of seven or more digits, written or spoken, outside ``taken`` and amounts."""
-    blocked = taken + [(m.start(), m.end()) for m in _AMOUNT.finditer(text)]
+    blocked = taken + amounts(text)
     found: list[Finding] = []
     run: list[Token] = []
-    for token in tokens(text, _PHONE_TOKEN) + [Token("[END]", len(text), len(text))]:
+    for token in tokens(text, PHONE_TOKEN) + [Token("[END]", len(text), len(text))]:
         usable = not inside(token, blocked) and (is_number_word(token.low) or token.low in _FILLERS)
         if usable and (not run or _PHONE_GAP.fullmatch(text[run[-1].end : token.start])):
             run.append(token)
@@ -37,6 +37,11 @@ def find_phones(text: str, taken: list[Span]) -> list[Finding]:
         found.extend(_phone_from_run(text, run))
         run = [token] if usable else []
     return found
+
+
+def amounts(text: str) -> list[Span]:
+    """Where ``text`` holds money or thousands-grouped amounts, never phone numbers."""
+    return [(m.start(), m.end()) for m in _AMOUNT.finditer(text)]
 
 
 def _phone_from_run(text: str, run: list[Token]) -> list[Finding]:
@@ -58,7 +63,7 @@ def _phone_from_run(text: str, run: list[Token]) -> list[Finding]:
     start = run[0].start
     while start > 0 and text[start - 1] in "(+":
         start -= 1
-    return [Finding(_number_kind(text, start, run[-1].end, number), start, run[-1].end, number)]
+    return [Finding(number_kind(text, start, run[-1].end, number), start, run[-1].end, number)]
 
 
 def _year_list(text: str, run: list[Token]) -> bool:
@@ -79,7 +84,7 @@ def luhn_valid(number: str) -> bool:
     return total % 10 == 0
 
 
-def _number_kind(text: str, start: int, end: int, number: str) -> Kind:
+def number_kind(text: str, start: int, end: int, number: str) -> Kind:
     """A run of digits is a card if it passes Luhn at card length, an SSN if written or
     introduced as one, else a phone number; all of them are redacted either way."""
     if 13 <= len(number) <= 19 and luhn_valid(number) and len(set(number)) > 1:
