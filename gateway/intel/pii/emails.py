@@ -22,8 +22,17 @@ _TLDS = frozenset(
 _NOT_LOCAL = frozenset(
     "me us you him her them it i we they he she a an the and or is are was be am look "
     "here there online website site web page that this out home work in on up visit find "
-    "go check available listed email mail contact reach call".split()
+    "go check available listed email mail contact reach call to for from with by my our your "
+    "their his its it's that's address send write please just so also try use".split()
 )
+_TLD = "(?:" + "|".join(sorted(_TLDS)) + ")"
+_DOMAIN = re.compile(rf"[a-z0-9-]+(?:\.[a-z0-9-]+)*\.{_TLD}")
+# "dot" spoken into a word of a domain: "gmaildotcom", "gmaildot", "dotcom".
+_GLUED_DOT = re.compile(rf"(?<=[a-z0-9])dot(?={_TLD}$)|(?<=[a-z0-9])dot$|^dot(?=[a-z])")
+_NOT_DOMAIN = frozenset("the a an my our your his her their this that".split())
+_MAX_DOMAIN_TOKENS = 9
+_MAX_GLUED_WORDS = 3
+_MAX_LOCAL_WORDS = 3
 
 
 def find_emails(text: str) -> list[Finding]:
@@ -65,43 +74,72 @@ def _spoken_email(text: str, words: list[Token], at: int) -> tuple[Finding, int]
     """Recognise "<local> at <domain> dot <tld>" around the token at index ``at``."""
     if _symbol(words[at]) != "@":
         return None
-    # Domain: label ("." label)+ ending in a known top-level domain.
-    labels: list[str] = []
-    end = at
+    domain = _domain_after(text, words, at)
+    local = _local_before(text, words, at)
+    if domain is None or local is None:
+        return None
+    (name, end), (user, first) = domain, local
+    return Finding("email", words[first].start, words[end].end, f"{user}@{name}"), end + 1
+
+
+def _domain_after(text: str, words: list[Token], at: int) -> tuple[str, int] | None:
+    """The domain spoken after the "at" at index ``at`` and the index of its last token: labels
+    (up to three words glued, as in "summit roofing dot com") joined by dots, ending in a known
+    top-level domain; "dot" may be glued to a word ("gmaildotcom", "gmaildot com")."""
+    pieces: list[str] = []
+    best: tuple[str, int] | None = None
+    glued = 0
     probe = at + 1
-    while probe < len(words) and _is_label(words[probe]) and (
+    while probe < len(words) and probe - at <= _MAX_DOMAIN_TOKENS and (
         _adjacent(text, words[probe - 1], words[probe])
     ):
-        labels.append(words[probe].low)
-        end = probe
-        nxt = probe + 1
-        if nxt + 1 < len(words) and _symbol(words[nxt]) == "." and (
-            _adjacent(text, words[probe], words[nxt])
+        token = words[probe]
+        symbol = _symbol(token)
+        if symbol in {".", "-"}:
+            pieces.append(symbol)
+            glued = 0
+        elif _is_label(token) and token.low not in _NOT_DOMAIN and glued < _MAX_GLUED_WORDS:
+            spelled = _GLUED_DOT.sub(".", token.low)
+            pieces.append(spelled)
+            glued = 0 if spelled.endswith(".") else glued + 1
+        else:
+            break
+        name = "".join(pieces)
+        if _DOMAIN.fullmatch(name):
+            best = name, probe
+        probe += 1
+    return best
+
+
+def _spelled(token: Token, parts: list[str]) -> bool:
+    """True for a letter in a spelled-out run: the "i" of "k o b r i e n"."""
+    return len(token.text) == 1 and bool(parts) and len(parts[0]) == 1
+
+
+def _local_before(text: str, words: list[Token], at: int) -> tuple[str, int] | None:
+    """The user part spoken before the "at" at index ``at`` and the index of its first token:
+    up to three words ("jane doe", "r green seventy two") and any initials, joined by nothing
+    or by a spoken dot, underscore or dash."""
+    parts: list[str] = []
+    named = 0
+    first = at
+    while first >= 1 and _adjacent(text, words[first - 1], words[first]):
+        token = words[first - 1]
+        symbol = _symbol(token)
+        if symbol in {".", "_", "-"} and parts and first >= 2 and _is_label(words[first - 2]):
+            parts.insert(0, symbol)
+        elif _is_label(token) and (
+            token.low not in _NOT_LOCAL or _spelled(token, parts)
         ):
-            probe = nxt + 1
-            continue
-        break
-    while len(labels) >= 2 and labels[-1] not in _TLDS:
-        labels.pop()
-        end -= 2
-    if len(labels) < 2:
-        return None
-    # Local part: label (connector label)* before the "at".
-    first = at - 1
-    if first < 0 or not _is_label(words[first]) or not _adjacent(text, words[first], words[at]):
-        return None
-    local = [words[first].low]
-    while first >= 2 and _symbol(words[first - 1]) in {".", "_", "-"} and _is_label(
-        words[first - 2]
-    ) and _adjacent(text, words[first - 2], words[first - 1]):
-        local[:0] = [words[first - 2].low, _symbol(words[first - 1])]
-        first -= 2
-    while first >= 1 and len(local[0]) == 1 and len(words[first - 1].text) == 1 and (
-        words[first - 1].text.isalnum()
-    ):
+            named += len(token.text) > 1
+            if named > _MAX_LOCAL_WORDS:
+                break
+            parts.insert(0, token.low)
+        else:
+            break
         first -= 1
-        local.insert(0, words[first].low)
-    if len(local) == 1 and local[0] in _NOT_LOCAL:
+    if not parts:
         return None
-    address = "".join(local) + "@" + ".".join(labels)
-    return Finding("email", words[first].start, words[end].end, address), end + 1
+    return "".join(parts), first
+
+
