@@ -13,6 +13,7 @@ from gateway.speech.errors import EngineError
 from gateway.speech.model_choice import AUTO, choose_model, read_facts
 from gateway.speech.pipeline import SpeechPipeline
 from gateway.speech.vad import SileroVad
+from gateway.store.layout import Layout
 
 MAX_PROMPT_CHARS = 600  # Whisper keeps at most 223 prompt tokens; stay well inside
 
@@ -35,7 +36,7 @@ def model_path(config: Config) -> Path:
     if config.speech.model_path:
         return config.data_path(config.speech.model_path)
     quant = catalogue.CT2 if config.speech.engine == "faster-whisper" else config.speech.quant
-    return catalogue.resolve(config.data_dir / "models", model_name(config), quant)
+    return catalogue.resolve(Layout(config.data_dir).models, model_name(config), quant)
 
 
 def competitors(config: Config) -> list[str]:
