@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from gateway.cli import main
 from gateway.config import ConfigError, parse_config
+from gateway.speech import catalogue
 from gateway.speech.factory import model_name
 from gateway.speech.model_choice import HardwareFacts, choose_model, read_facts
 
@@ -68,3 +70,13 @@ def test_auto_in_the_config_resolves_to_this_box_s_choice() -> None:
     assert model_name(parse_config({"speech": {"model": "tiny.en"}})) == "tiny.en"
     with pytest.raises(ConfigError):
         parse_config({"speech": {"model": "small"}})
+
+
+@pytest.mark.slow
+def test_models_install_auto_installs_this_box_s_choice(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    expected = choose_model(read_facts()).model
+    assert main(["models", "install", "auto", "--quant", "q8_0",
+                 "--models-dir", str(tmp_path)]) == 0
+    assert capsys.readouterr().out.startswith(f"auto: {expected} (")
+    assert [(m.name, m.quant) for m in catalogue.installed(tmp_path)] == [(expected, "q8_0")]
