@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 from asr import bare_whispercpp, build_engine, speak, wer, words, write
+from support import log
 
 from gateway.speech import catalogue
 from gateway.speech.audio import SAMPLE_RATE, load_audio
@@ -43,7 +44,6 @@ VOICES = ["en-us", "en-us+f3", "en-gb+m3", "en-us+f4"]
 SNR_DB = 10.0
 FLOOR = 0.002  # a faint noise floor, as a real room has
 WER_THREADS = 2
-ROUNDS = 2
 
 # Published whisper.cpp `bench` encoder times for one 30 s window, 4 threads, in ms: Raspberry
 # Pi 5 (BCM2712, Bookworm, NEON, commit 54c978c, 2023-11-03), whisper.cpp issue 89 "Benchmark
@@ -125,49 +125,62 @@ def encode_ms(model_file: Path, threads: int, repeat: int = 3) -> float:
     return best * 1000
 
 
-def run_model(spec: str, data: dict[str, Any], models: Path, threads: list[int]) -> dict[str, Any]:
+def run_model(spec: str, data: dict[str, Any], models: Path, threads: list[int],
+              kinds: list[str], with_bare: bool, rounds: int) -> dict[str, Any]:
+    """Every figure of one model; each is also logged to stderr as soon as it is known."""
     name, quant = spec.split("/")
     config = {"engine": "whisper.cpp", "model": name, "quant": quant, "prompt": "built-in"}
     result: dict[str, Any] = {"model": spec,
                               "size_mb": round(catalogue.resolve(models, name, quant)
                                                .stat().st_size / 1e6, 1)}
+    conversation = data["sets"].get("dev") or next(iter(data["sets"].values()))
+    for n in threads:
+        result.update(timing(config, models, Path(conversation["conversation"]), n, rounds))
+        log(f"{spec} {result}")
+    result.update(pi_estimates(name, result, max(threads)))
     pipeline = SpeechPipeline(build_engine(config, models, WER_THREADS))
-    bare = bare_whispercpp(config, models, WER_THREADS)
+    bare = bare_whispercpp(config, models, WER_THREADS) if with_bare else None
     for set_name, clips in data["sets"].items():
-        for kind in ("clean", "noisy"):
+        for kind in kinds:
             piped, raw = [], []
             for clip in clips["clips"]:
                 audio = load_audio(Path(clip[kind]))
                 piped.append((clip["text"], pipeline.process(audio).text))
-                raw.append((clip["text"],
-                            " ".join(s.text.strip() for s in bare.transcribe(audio.samples))))
+                if bare is not None:
+                    raw.append((clip["text"], " ".join(
+                        s.text.strip() for s in bare.transcribe(audio.samples))))
             result[f"wer_{set_name}_{kind}"] = round(corpus_wer(piped), 3)
-            result[f"wer_{set_name}_{kind}_bare"] = round(corpus_wer(raw), 3)
-    del pipeline, bare
-    conversation = data["sets"].get("dev") or next(iter(data["sets"].values()))
-    audio = load_audio(Path(conversation["conversation"]))
-    model_file = catalogue.resolve(models, name, quant)
-    for n in threads:
-        # the encoder timed right before and after each conversation, so the Pi estimate's
-        # ratio of the two sees the same load on a shared box; the median ratio of the rounds
-        rtfs, encodes, ratios = [], [], []
-        for _ in range(ROUNDS):
-            before = encode_ms(model_file, n)
-            pipeline = SpeechPipeline(build_engine(config, models, n))
-            started = time.perf_counter()
-            pipeline.process(audio)
-            rtfs.append((time.perf_counter() - started) / audio.duration_s)
-            del pipeline
-            after = encode_ms(model_file, n)
-            encodes += [before, after]
-            ratios.append(rtfs[-1] / ((before + after) / 2))
-        result[f"rtf_{n}t"] = round(min(rtfs), 4)
-        result[f"encode_ms_{n}t"] = round(min(encodes), 1)
-        result[f"rtf_per_encode_ms_{n}t"] = float(np.median(ratios))
-    result["conversation_s"] = round(audio.duration_s, 1)
+            if bare is not None:
+                result[f"wer_{set_name}_{kind}_bare"] = round(corpus_wer(raw), 3)
+            log(f"{spec} {result}")
     result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-    result.update(pi_estimates(name, result, max(threads)))
     return result
+
+
+def timing(config: dict[str, Any], models: Path, conversation: Path, threads: int,
+           rounds: int) -> dict[str, Any]:
+    """The pipeline's RTF on the conversation, and the encoder's time for a 30 s window.
+
+    The encoder is timed right before and after each conversation, so the ratio of the two
+    (the Pi estimate's basis; the median over rounds) sees the same load on a shared box.
+    """
+    audio = load_audio(conversation)
+    model_file = catalogue.resolve(models, config["model"], config["quant"])
+    rtfs, encodes, ratios = [], [], []
+    for _ in range(rounds):
+        before = encode_ms(model_file, threads)
+        pipeline = SpeechPipeline(build_engine(config, models, threads))
+        started = time.perf_counter()
+        pipeline.process(audio)
+        rtfs.append((time.perf_counter() - started) / audio.duration_s)
+        del pipeline
+        after = encode_ms(model_file, threads)
+        encodes += [before, after]
+        ratios.append(rtfs[-1] / ((before + after) / 2))
+    return {f"rtf_{threads}t": round(min(rtfs), 4),
+            f"encode_ms_{threads}t": round(min(encodes), 1),
+            f"rtf_per_encode_ms_{threads}t": float(np.median(ratios)),
+            "conversation_s": round(audio.duration_s, 1)}
 
 
 def pi_estimates(name: str, result: dict[str, Any], threads: int) -> dict[str, Any]:
@@ -190,13 +203,19 @@ def main(argv: list[str] | None = None) -> int:
                         help="comma-separated name/quant (default: %(default)s)")
     parser.add_argument("--threads", default="1,2", help="thread counts for the RTF")
     parser.add_argument("--sets", default="dev,heldout", help=f"sentence sets of {list(SETS)}")
+    parser.add_argument("--kinds", default="clean,noisy", help="clean, noisy or both")
+    parser.add_argument("--rounds", type=int, default=2,
+                        help="conversations timed per thread count")
+    parser.add_argument("--no-bare", action="store_true",
+                        help="skip bare whisper.cpp per clip (halves the time)")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     threads = [int(n) for n in args.threads.split(",")]
     if args.one:  # child process: one model
         data = json.loads((args.work / "data.json").read_text())
-        print(json.dumps(run_model(args.one, data, args.work / "models", threads)))
+        print(json.dumps(run_model(args.one, data, args.work / "models", threads,
+                                   args.kinds.split(","), not args.no_bare, args.rounds)))
         return 0
 
     specs = [s for s in args.models.split(",") if s]
@@ -219,9 +238,10 @@ def main(argv: list[str] | None = None) -> int:
         for spec in specs:
             out = subprocess.run(
                 [sys.executable, __file__, "--one", spec, "--work", str(work),
-                 "--threads", args.threads], capture_output=True, text=True)
+                 "--threads", args.threads, "--kinds", args.kinds, "--rounds", str(args.rounds),
+                 *(["--no-bare"] if args.no_bare else [])], stdout=subprocess.PIPE, text=True)
             if out.returncode:
-                print(f"{spec:14} failed: {out.stderr.strip().splitlines()[-1:]}")
+                print(f"{spec:14} failed (see its errors above)")
                 continue
             r = json.loads(out.stdout.strip().splitlines()[-1])
             results.append(r)
