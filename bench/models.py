@@ -43,7 +43,7 @@ SETS = {"dev": Path("../shared/data/dev-utterances.tsv"),
 VOICES = ["en-us", "en-us+f3", "en-gb+m3", "en-us+f4"]
 SNR_DB = 10.0
 FLOOR = 0.002  # a faint noise floor, as a real room has
-WER_THREADS = 2
+WER_THREADS = 1  # threads change no word; one thread does not stall on a loaded box
 
 # Published whisper.cpp `bench` encoder times for one 30 s window, 4 threads, in ms: Raspberry
 # Pi 5 (BCM2712, Bookworm, NEON, commit 54c978c, 2023-11-03), whisper.cpp issue 89 "Benchmark
@@ -137,7 +137,8 @@ def run_model(spec: str, data: dict[str, Any], models: Path, threads: list[int],
     for n in threads:
         result.update(timing(config, models, Path(conversation["conversation"]), n, rounds))
         log(f"{spec} {result}")
-    result.update(pi_estimates(name, result, max(threads)))
+    if threads:
+        result.update(pi_estimates(name, result, max(threads)))
     pipeline = SpeechPipeline(build_engine(config, models, WER_THREADS))
     bare = bare_whispercpp(config, models, WER_THREADS) if with_bare else None
     for set_name, clips in data["sets"].items():
@@ -211,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--one", help=argparse.SUPPRESS)
     parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    threads = [int(n) for n in args.threads.split(",")]
+    threads = [int(n) for n in args.threads.split(",") if n]  # none: word errors only
     if args.one:  # child process: one model
         data = json.loads((args.work / "data.json").read_text())
         print(json.dumps(run_model(args.one, data, args.work / "models", threads,
