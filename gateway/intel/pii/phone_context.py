@@ -1,24 +1,28 @@
-"""Phone numbers the recognizer garbled, found by what announces them.
+"""Phone numbers the recognizer garbled: numbers scattered among wrong words.
 
-In noise "five five five, eight six seven ..." comes out as "time time time 867 time 3 0": too
-few digits in a row for :func:`gateway.intel.pii.phones.find_phones`. After a cue such as
-"number", "cell", "call me at" or "text me on", every number from the first one on is part of the
-phone number, across up to three garbled words between numbers, until the sentence ends. Three
-or more digits there are redacted, unless they read as a time or a quantity ("call me after
-6 pm", "our phone bill is 120 a month").
+In noise "five five five, eight six seven ..." comes out as "time time time 867 time 3 0" or
+"919, only of 6, 3817": too few digits in a row for :func:`gateway.intel.pii.phones.find_phones`.
+Here numbers with at most three other words between them form a cluster, until a sentence ends,
+a unit ("dollars", "years"), a year or an amount comes. A cluster is a phone number when
+
+- it holds seven or more digits, or touches a phone number already found (its garbled tail); or
+- a cue announces it ("number", "cell", "call me at", "text me on" a few words before) and it
+  holds three or more digits that do not read as a time or a quantity ("call me after 6 pm",
+  "our phone bill is 120 a month").
 """
 
 from __future__ import annotations
 
 import re
 
-from gateway.intel.pii.numbers import digits, is_number_word
-from gateway.intel.pii.phones import PHONE_TOKEN, amounts, number_kind
+from gateway.intel.pii.numbers import ZERO_LETTERS, digits, is_number_word
+from gateway.intel.pii.phones import MIN_PHONE_DIGITS, PHONE_TOKEN, amounts, number_kind
 from gateway.intel.pii.spans import Finding, Span, Token, inside, tokens
 
 MIN_CONTEXT_DIGITS = 3
 MAX_GARBLED_WORDS = 3
-"""Words between a cue and the first number, or between two numbers of one phone number."""
+"""Other words allowed between a cue and its number, or between two numbers of one cluster."""
+MAX_TIME_DIGITS = 4
 
 _CUE = re.compile(
     r"\b(?:phone|cell|cellphone|mobile|telephone|number|callback|extension|whatsapp|area\s+code"
@@ -27,92 +31,115 @@ _CUE = re.compile(
     r")\b",
     re.IGNORECASE,
 )
-# Words that may stand between a cue and the number without counting as garble.
+# Words that may stand between a cue and its number without counting as other words.
 _FILLERS = frozenset(
     "is it's its it was be at on me my the our his her number phone cell mobile code area "
-    "then and uh um so just that's thats yeah yes okay ok sure".split()
+    "then uh um so just that's thats yeah yes okay ok sure".split()
 )
-# Words after which a number goes on to mean something else: "call me at 212 555 0199 after six".
-_ENDS = frozenset("and or but if after before around until till by from between".split())
-# A short number followed by one of these is a time or a quantity, not part of a phone number.
+# After these words a number means something else: "call me at 212 555 0199 after six".
+_ENDS = frozenset("but if after before around until till by from between".split())
+# Units end a cluster; after a short number they make it a quantity or a time.
 _UNITS = frozenset(
-    "a p am pm o'clock oclock minutes minute hours hour days day weeks week months month "
-    "years year dollars dollar bucks cents percent times panels kilowatts kilowatt watts "
-    "tonight today tomorrow morning afternoon evening".split()
+    "minutes minute hours hour days day weeks week months month years year dollars dollar "
+    "bucks cents percent times panels kilowatts kilowatt watts".split()
 )
+_TIME_WORDS = frozenset("a p am pm o'clock oclock tonight today tomorrow morning afternoon evening"
+                        .split())  # fmt: skip
 _YEAR = re.compile(r"(?:19|20)[0-9]{2}")
-_SENTENCE_END = re.compile(r"[.?!](?:\s|$)")
+_SENTENCE_END = re.compile(r"[.?!]\s")  # searched in the gap between two words
 _TIME = re.compile(r"[0-9]{1,2}:[0-9]{2}")
-MAX_TIME_DIGITS = 4
 
 
 def find_phones_in_context(
     text: str, phones: list[Finding], blocked: list[Span]
 ) -> list[Finding]:
-    """``phones`` plus the garbled phone numbers after cues and after ``phones`` themselves;
-    numbers that touch a phone number already found are merged with it. Nothing inside
-    ``blocked`` is taken."""
-    blocked = blocked + amounts(text)
-    words = [t for t in tokens(text, PHONE_TOKEN) if not inside(t, blocked)]
+    """``phones`` plus the garbled phone numbers around and after them, each merged with the
+    phone numbers it touches. Nothing inside ``blocked`` or an amount is taken."""
+    words = tokens(text, PHONE_TOKEN)
+    taken = blocked + amounts(text)
     spans = [(f.start, f.end) for f in phones]
+    cues = [m.end() for m in _CUE.finditer(text)]
     found = list(phones)
-    # A phone number found announces its own garbled tail: "7 0 8, 3 3 1, 6 2 I 4".
-    anchors = [m.end() for m in _CUE.finditer(text)] + [f.start for f in phones]
-    for anchor in sorted(anchors):
-        zone = _numbers_after(text, words, anchor, spans)
-        if not zone:
-            continue
-        start, end = zone[0].start, zone[-1].end
+    for cluster in _clusters(text, words, spans, taken):
+        start, end = cluster[0].start, cluster[-1].end
         merged = [f for f in found if f.start < end and start < f.end]
+        if [(f.start, f.end) for f in merged] == [(start, end)]:
+            continue
         start = min([start, *(f.start for f in merged)])
         end = max([end, *(f.end for f in merged)])
-        number = digits([t for t in words if start <= t.start and t.end <= end
-                         and is_number_word(t.low)])
-        if not merged and _ordinary(text, words, zone, number):
+        number = digits([t for t in words if start <= t.start and t.end <= end])
+        announced = _announced(text, words, cues, cluster[0])
+        if not merged and len(number) < MIN_PHONE_DIGITS and not (
+            announced and not _ordinary(text, words, cluster, number)
+        ):
             continue
         found = [f for f in found if f not in merged]
         found.append(Finding(number_kind(text, start, end, number), start, end, number))
-        spans = [(f.start, f.end) for f in found]
     return sorted(found, key=lambda f: f.start)
 
 
-def _numbers_after(text: str, words: list[Token], at: int, phones: list[Span]) -> list[Token]:
-    """The number tokens (and tokens of phone numbers found) that follow a cue ending at offset
-    ``at``: none when a sentence ends or too many other words come first."""
-    index = next((i for i, t in enumerate(words) if t.start >= at), len(words))
-    numbers: list[Token] = []
+def _clusters(text: str, words: list[Token], phones: list[Span], taken: list[Span]
+              ) -> list[list[Token]]:
+    """Runs of number tokens (and tokens of phone numbers found) with at most
+    :data:`MAX_GARBLED_WORDS` other words between two of them, within one sentence."""
+    clusters: list[list[Token]] = []
+    current: list[Token] = []
     garbled = 0
-    previous_end = at
-    while index < len(words) and garbled <= MAX_GARBLED_WORDS:
-        token = words[index]
-        if _SENTENCE_END.search(text[previous_end : token.start]):
-            break
-        if is_number_word(token.low) or inside(token, phones):
-            numbers.append(token)
+    for token in words:
+        in_phone = inside(token, phones)
+        breaker = not in_phone and (
+            inside(token, taken) or token.low in _UNITS or token.low in _ENDS
+            or bool(_YEAR.fullmatch(token.text))
+        )
+        if current and (breaker or garbled > MAX_GARBLED_WORDS or _SENTENCE_END.search(
+            text[current[-1].end : token.start]
+        )):
+            clusters.append(current)
+            current, garbled = [], 0
+        if breaker:
+            continue
+        if in_phone or is_number_word(token.low):
+            current.append(token)
             garbled = 0
-        elif token.low in _ENDS and numbers:
-            break
-        elif numbers or token.low not in _FILLERS:
+        elif current:
             garbled += 1
-        previous_end = token.end
-        index += 1
-    return numbers
+    clusters.append(current)
+    return [_without_interjection(text, c) for c in clusters if c]
 
 
-def _ordinary(text: str, words: list[Token], zone: list[Token], number: str) -> bool:
-    """True when a cue's numbers are too few for a phone number, or read as a time, year or
-    quantity."""
+def _without_interjection(text: str, cluster: list[Token]) -> list[Token]:
+    """``cluster`` without a leading "Oh," (an interjection, not a zero)."""
+    while len(cluster) > 1 and cluster[0].low in ZERO_LETTERS and not text[
+        cluster[0].end : cluster[1].start
+    ].isspace():
+        cluster = cluster[1:]
+    return cluster
+
+
+def _announced(text: str, words: list[Token], cues: list[int], first: Token) -> bool:
+    """True when a cue ends a few words before ``first`` in the same sentence."""
+    for cue in cues:
+        if cue > first.start or _SENTENCE_END.search(text[cue : first.start]):
+            continue
+        between = [t for t in words if cue <= t.start and t.end <= first.start]
+        if sum(t.low not in _FILLERS for t in between) <= MAX_GARBLED_WORDS:
+            return True
+    return False
+
+
+def _ordinary(text: str, words: list[Token], cluster: list[Token], number: str) -> bool:
+    """True when an announced cluster is too short for a phone number, or reads as a time, a
+    year or a quantity."""
     if len(number) < MIN_CONTEXT_DIGITS:
         return True
     if len(number) > MAX_TIME_DIGITS:
         return False
-    last = zone[-1]
+    last = cluster[-1]
     after = next((t.low for t in words if t.start >= last.end), "")
-    if text[last.end :].lstrip().startswith("%"):
-        return True
-    span = text[zone[0].start : last.end]
+    span = text[cluster[0].start : last.end]
     return (
         after in _UNITS
+        or after in _TIME_WORDS
+        or text[last.end :].lstrip().startswith("%")
         or bool(_TIME.fullmatch(span))
-        or (len(zone) == 1 and bool(_YEAR.fullmatch(span)))
     )
