@@ -43,8 +43,9 @@ _UNITS = frozenset(
     "minutes minute hours hour days day weeks week months month years year dollars dollar "
     "bucks cents percent times panels kilowatts kilowatt watts".split()
 )
-_TIME_WORDS = frozenset("a p am pm o'clock oclock tonight today tomorrow morning afternoon evening"
-                        .split())  # fmt: skip
+_CLOCK = frozenset("am pm o'clock oclock".split())
+# After a short announced number these make it a time: "text me at 4 tonight".
+_TIME_WORDS = frozenset("a p tonight today tomorrow morning afternoon evening".split())
 _YEAR = re.compile(r"(?:19|20)[0-9]{2}")
 _SENTENCE_END = re.compile(r"[.?!]\s")  # searched in the gap between two words
 _TIME = re.compile(r"[0-9]{1,2}:[0-9]{2}")
@@ -84,12 +85,16 @@ def _clusters(text: str, words: list[Token], phones: list[Span], taken: list[Spa
     :data:`MAX_GARBLED_WORDS` other words between two of them, within one sentence."""
     clusters: list[list[Token]] = []
     current: list[Token] = []
+    group = 0  # where the numbers written or spoken together start in ``current``
     garbled = 0
     for token in words:
         in_phone = inside(token, phones)
-        breaker = not in_phone and (
-            inside(token, taken) or token.low in _UNITS or token.low in _ENDS
-            or bool(_YEAR.fullmatch(token.text))
+        unit = not in_phone and _unit(text, token)
+        if unit and garbled == 0:  # "25 panels", "7.2 kW", "at 10 pm": a quantity, not a piece
+            kept = [i + 1 for i, t in enumerate(current) if inside(t, phones)]
+            del current[max([group, *kept]) :]
+        breaker = unit or not in_phone and (
+            inside(token, taken) or token.low in _ENDS or bool(_YEAR.fullmatch(token.text))
         )
         if current and (breaker or garbled > MAX_GARBLED_WORDS or _SENTENCE_END.search(
             text[current[-1].end : token.start]
@@ -99,12 +104,25 @@ def _clusters(text: str, words: list[Token], phones: list[Span], taken: list[Spa
         if breaker:
             continue
         if in_phone or is_number_word(token.low):
+            if garbled or not current:
+                group = len(current)
             current.append(token)
             garbled = 0
         elif current:
             garbled += 1
     clusters.append(current)
     return [_without_interjection(text, c) for c in clusters if c]
+
+
+def _unit(text: str, token: Token) -> bool:
+    """True for a unit or a clock word ("dollars", "years", "pm", "a.m.", "o'clock") and for a
+    number written as a percentage."""
+    low = token.low
+    if low.isdigit() and text[token.end : token.end + 1] == "%":
+        return True
+    return low in _UNITS or low in _CLOCK or (
+        low in {"a", "p"} and text[token.end : token.end + 2].lower() == ".m"
+    )
 
 
 def _without_interjection(text: str, cluster: list[Token]) -> list[Token]:
@@ -139,6 +157,7 @@ def _ordinary(text: str, words: list[Token], cluster: list[Token], number: str) 
     span = text[cluster[0].start : last.end]
     return (
         after in _UNITS
+        or after in _CLOCK
         or after in _TIME_WORDS
         or text[last.end :].lstrip().startswith("%")
         or bool(_TIME.fullmatch(span))
