@@ -25,7 +25,7 @@ MAX_GARBLED_WORDS = 3
 MAX_TIME_DIGITS = 4
 
 _CUE = re.compile(
-    r"\b(?:phone|cell|cellphone|mobile|telephone|number|callback|extension|whatsapp|area\s+code"
+    r"(?<!\[)\b(?:phone|cell|cellphone|mobile|telephone|number|callback|extension|whatsapp|area\s+code"
     r"|(?:call|reach|text|ring|phone|contact|dial|message|try)\s+(?:me|us|him|her|them)"
     r"(?:\s+back)?\s+(?:at|on)"
     r")\b",
@@ -49,6 +49,8 @@ _TIME_WORDS = frozenset("a p tonight today tomorrow morning afternoon evening".s
 _YEAR = re.compile(r"(?:19|20)[0-9]{2}")
 _SENTENCE_END = re.compile(r"[.?!]\s")  # searched in the gap between two words
 _TIME = re.compile(r"[0-9]{1,2}:[0-9]{2}")
+_LETTER = re.compile(r"[A-Za-z]")
+_CLOCK_TIME = re.compile(r"(?<![0-9:])[0-9]{1,2}:[0-9]{2}(?![0-9:])")
 
 
 def find_phones_in_context(
@@ -69,9 +71,9 @@ def find_phones_in_context(
         start = min([start, *(f.start for f in merged)])
         end = max([end, *(f.end for f in merged)])
         number = digits([t for t in words if start <= t.start and t.end <= end])
-        announced = _announced(text, words, cues, cluster[0])
-        if not merged and len(number) < MIN_PHONE_DIGITS and not (
-            announced and not _ordinary(text, words, cluster, number)
+        if not merged and not _phone_like(text, cluster, number) and (
+            not _announced(text, words, cues, cluster[0])
+            or _ordinary(text, words, cluster, number)
         ):
             continue
         found = [f for f in found if f not in merged]
@@ -115,10 +117,14 @@ def _clusters(text: str, words: list[Token], phones: list[Span], taken: list[Spa
 
 
 def _unit(text: str, token: Token) -> bool:
-    """True for a unit or a clock word ("dollars", "years", "pm", "a.m.", "o'clock") and for a
-    number written as a percentage."""
+    """True for a unit or a clock word ("dollars", "years", "pm", "a.m.", "o'clock") and for
+    the numbers of a percentage or a clock time ("5%", "10:30")."""
     low = token.low
-    if low.isdigit() and text[token.end : token.end + 1] == "%":
+    if low.isdigit() and (
+        text[token.end : token.end + 1] == "%"
+        or _CLOCK_TIME.match(text, token.start)  # the hour
+        or _CLOCK_TIME.search(text[max(0, token.start - 3) : token.end])  # the minutes
+    ):
         return True
     return low in _UNITS or low in _CLOCK or (
         low in {"a", "p"} and text[token.end : token.end + 2].lower() == ".m"
@@ -132,6 +138,19 @@ def _without_interjection(text: str, cluster: list[Token]) -> list[Token]:
     ].isspace():
         cluster = cluster[1:]
     return cluster
+
+
+def _phone_like(text: str, cluster: list[Token], number: str) -> bool:
+    """True for seven or more digits of which three or more were said together, as in any
+    phone number ("919, only of 6, 3817"); "10 kids, 12 dogs, 15 cats and 20 fish" is not."""
+    if len(number) < MIN_PHONE_DIGITS:
+        return False
+    groups: list[list[Token]] = [[cluster[0]]]
+    for left, right in zip(cluster, cluster[1:], strict=False):
+        if _LETTER.search(text[left.end : right.start]):
+            groups.append([])
+        groups[-1].append(right)
+    return max(len(digits(group)) for group in groups) >= MIN_CONTEXT_DIGITS
 
 
 def _announced(text: str, words: list[Token], cues: list[int], first: Token) -> bool:

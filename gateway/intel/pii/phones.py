@@ -12,9 +12,11 @@ MIN_PHONE_DIGITS = 7
 
 # For phone numbers letters and digits are separate tokens: "call5552124368" holds a number.
 PHONE_TOKEN = re.compile(rf"{PLACEHOLDER}|[A-Za-z]+(?:'[A-Za-z]+)*|[0-9]+", re.ASCII)
-# Money and thousands-grouped amounts are never phone numbers: "$12,000", "1,250,000".
+# Money and thousands-grouped amounts are never phone numbers: "$12,000", "1,250,000" (also
+# before a comma: "1,000, and").
 _AMOUNT = re.compile(
-    r"\$[0-9][0-9,]*(?:\.[0-9]+)?|(?<![0-9,])[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?(?![,0-9])",
+    r"\$[0-9][0-9,]*(?:\.[0-9]+)?"
+    r"|(?<![0-9])(?<![0-9],)[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?(?!,?[0-9])",
     re.ASCII,
 )
 _YEAR = re.compile(r"(?:19|20)[0-9]{2}")
