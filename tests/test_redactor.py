@@ -297,10 +297,15 @@ GLUED_EMAILS = [
     ("Send it to Arun Patel at Gmail.com.", "Send it to [EMAIL].", "arunpatel@gmail.com"),
     ("email ops at blue harbor dotcom", "email [EMAIL]", "ops@blueharbor.com"),
     ("it is k o b r i e n at aol dot com", "it is [EMAIL]", "kobrien@aol.com"),
+    ("Okay, sales at pinegrove.net", "Okay, [EMAIL]", "sales@pinegrove.net"),
+    # "at" lost, everything glued into one domain: only after "email" or "address".
+    ("My email is tomvegaoutlook.com", "My email is [EMAIL]", "tomvegaoutlook.com"),
+    ("Email me at, uh, kimlee.yahoo.com", "Email me at, uh, [EMAIL]", "kimlee.yahoo.com"),
 ]
 
 NOT_EMAILS = [
     "We met at the expo dot com booth.",
+    "Check us out at sunrun.com before you email me.",
     "I am at home, look at example dot com.",
     "See you at seven dot thirty.",
 ]
