@@ -16,7 +16,16 @@ from __future__ import annotations
 import re
 
 from gateway.intel.pii.numbers import ZERO_LETTERS, digits, is_number_word
-from gateway.intel.pii.phones import MIN_PHONE_DIGITS, PHONE_TOKEN, amounts, number_kind
+from gateway.intel.pii.phones import (
+    CLOCK,
+    MIN_PHONE_DIGITS,
+    PHONE_TOKEN,
+    UNITS,
+    YEAR,
+    amounts,
+    is_unit,
+    number_kind,
+)
 from gateway.intel.pii.spans import Finding, Span, Token, inside, tokens
 
 MIN_CONTEXT_DIGITS = 3
@@ -38,19 +47,12 @@ _FILLERS = frozenset(
 )
 # After these words a number means something else: "call me at 212 555 0199 after six".
 _ENDS = frozenset("but if after before around until till by from between".split())
-# Units end a cluster; after a short number they make it a quantity or a time.
-_UNITS = frozenset(
-    "minutes minute hours hour days day weeks week months month years year dollars dollar "
-    "bucks cents percent times panels kilowatts kilowatt watts".split()
-)
-_CLOCK = frozenset("am pm o'clock oclock".split())
 # After a short announced number these make it a time: "text me at 4 tonight".
 _TIME_WORDS = frozenset("a p tonight today tomorrow morning afternoon evening".split())
-_YEAR = re.compile(r"(?:19|20)[0-9]{2}")
 _SENTENCE_END = re.compile(r"[.?!]\s")  # searched in the gap between two words
 _TIME = re.compile(r"[0-9]{1,2}:[0-9]{2}")
 _LETTER = re.compile(r"[A-Za-z]")
-_CLOCK_TIME = re.compile(r"(?<![0-9:])[0-9]{1,2}:[0-9]{2}(?![0-9:])")
+_SINCE = re.compile(r"\b(?:in|since|from|until|till|by|year)\s+$", re.IGNORECASE)
 
 
 def find_phones_in_context(
@@ -71,7 +73,7 @@ def find_phones_in_context(
         start = min([start, *(f.start for f in merged)])
         end = max([end, *(f.end for f in merged)])
         number = digits([t for t in words if start <= t.start and t.end <= end])
-        if not merged and not _phone_like(text, cluster, number) and (
+        if not merged and not _phone_like(text, cluster) and (
             not _announced(text, words, cues, cluster[0])
             or _ordinary(text, words, cluster, number)
         ):
@@ -91,13 +93,11 @@ def _clusters(text: str, words: list[Token], phones: list[Span], taken: list[Spa
     garbled = 0
     for token in words:
         in_phone = inside(token, phones)
-        unit = not in_phone and _unit(text, token)
+        unit = not in_phone and is_unit(text, token)
         if unit and garbled == 0:  # "25 panels", "7.2 kW", "at 10 pm": a quantity, not a piece
             kept = [i + 1 for i, t in enumerate(current) if inside(t, phones)]
             del current[max([group, *kept]) :]
-        breaker = unit or not in_phone and (
-            inside(token, taken) or token.low in _ENDS or bool(_YEAR.fullmatch(token.text))
-        )
+        breaker = unit or not in_phone and (inside(token, taken) or token.low in _ENDS)
         if current and (breaker or garbled > MAX_GARBLED_WORDS or _SENTENCE_END.search(
             text[current[-1].end : token.start]
         )):
@@ -116,21 +116,6 @@ def _clusters(text: str, words: list[Token], phones: list[Span], taken: list[Spa
     return [_without_interjection(text, c) for c in clusters if c]
 
 
-def _unit(text: str, token: Token) -> bool:
-    """True for a unit or a clock word ("dollars", "years", "pm", "a.m.", "o'clock") and for
-    the numbers of a percentage or a clock time ("5%", "10:30")."""
-    low = token.low
-    if low.isdigit() and (
-        text[token.end : token.end + 1] == "%"
-        or _CLOCK_TIME.match(text, token.start)  # the hour
-        or _CLOCK_TIME.search(text[max(0, token.start - 3) : token.end])  # the minutes
-    ):
-        return True
-    return low in _UNITS or low in _CLOCK or (
-        low in {"a", "p"} and text[token.end : token.end + 2].lower() == ".m"
-    )
-
-
 def _without_interjection(text: str, cluster: list[Token]) -> list[Token]:
     """``cluster`` without a leading "Oh," (an interjection, not a zero)."""
     while len(cluster) > 1 and cluster[0].low in ZERO_LETTERS and not text[
@@ -140,10 +125,12 @@ def _without_interjection(text: str, cluster: list[Token]) -> list[Token]:
     return cluster
 
 
-def _phone_like(text: str, cluster: list[Token], number: str) -> bool:
-    """True for seven or more digits of which three or more were said together, as in any
-    phone number ("919, only of 6, 3817"); "10 kids, 12 dogs, 15 cats and 20 fish" is not."""
-    if len(number) < MIN_PHONE_DIGITS:
+def _phone_like(text: str, cluster: list[Token]) -> bool:
+    """True for seven or more digits, years not counted, of which three or more were said
+    together, as in any phone number ("919, only of 6, 3817"); "10 kids, 12 dogs, 15 cats and
+    20 fish" is not."""
+    cluster = [t for t in cluster if not YEAR.fullmatch(t.text)]  # "in 2019, 2020 and 2021"
+    if not cluster or len(digits(cluster)) < MIN_PHONE_DIGITS:
         return False
     groups: list[list[Token]] = [[cluster[0]]]
     for left, right in zip(cluster, cluster[1:], strict=False):
@@ -175,9 +162,9 @@ def _ordinary(text: str, words: list[Token], cluster: list[Token], number: str) 
     after = next((t.low for t in words if t.start >= last.end), "")
     span = text[cluster[0].start : last.end]
     return (
-        after in _UNITS
-        or after in _CLOCK
+        after in UNITS
+        or after in CLOCK
         or after in _TIME_WORDS
-        or text[last.end :].lstrip().startswith("%")
         or bool(_TIME.fullmatch(span))
+        or bool(YEAR.fullmatch(span) and _SINCE.search(text, 0, cluster[0].start))
     )

@@ -19,9 +19,16 @@ _AMOUNT = re.compile(
     r"|(?<![0-9])(?<![0-9],)[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?(?!,?[0-9])",
     re.ASCII,
 )
-_YEAR = re.compile(r"(?:19|20)[0-9]{2}")
+YEAR = re.compile(r"(?:19|20)[0-9]{2}")
 _PHONE_GAP = re.compile(r"[\s,.()+-]{0,5}")
 _FILLERS = {"dash", "hyphen"}
+# A number right before a unit or a clock word is a quantity or a time, never a phone number.
+UNITS = frozenset(
+    "minutes minute hours hour days day weeks week months month years year dollars dollar "
+    "bucks cents percent times panels kilowatts kilowatt watts".split()
+)
+CLOCK = frozenset("am pm o'clock oclock".split())
+CLOCK_TIME = re.compile(r"(?<![0-9:])[0-9]{1,2}:[0-9]{2}(?![0-9:])")
 _WRITTEN_SSN = re.compile(r"[0-9]{3}[- ][0-9]{2}[- ][0-9]{4}")
 _SSN_CONTEXT = re.compile(r"\b(?:social(?: security)?|ssn|s s n)\b[^.?!]{0,40}$", re.IGNORECASE)
 
@@ -31,14 +38,32 @@ def find_phones(text: str, taken: list[Span]) -> list[Finding]:
     blocked = taken + amounts(text)
     found: list[Finding] = []
     run: list[Token] = []
-    for token in tokens(text, PHONE_TOKEN) + [Token("[END]", len(text), len(text))]:
-        usable = not inside(token, blocked) and (is_number_word(token.low) or token.low in _FILLERS)
+    words = tokens(text, PHONE_TOKEN) + [Token("[END]", len(text), len(text))]
+    for token, following in zip(words, words[1:] + words[-1:], strict=True):
+        usable = not inside(token, blocked) and (
+            is_number_word(token.low) or token.low in _FILLERS
+        ) and not is_unit(text, following) and not is_unit(text, token)
         if usable and (not run or _PHONE_GAP.fullmatch(text[run[-1].end : token.start])):
             run.append(token)
             continue
         found.extend(_phone_from_run(text, run))
         run = [token] if usable else []
     return found
+
+
+def is_unit(text: str, token: Token) -> bool:
+    """True for a unit or a clock word ("dollars", "years", "pm", "a.m.", "o'clock") and for
+    the numbers of a percentage or a clock time ("5%", "10:30")."""
+    low = token.low
+    if low.isdigit() and (
+        text[token.end : token.end + 1] == "%"
+        or CLOCK_TIME.match(text, token.start)  # the hour
+        or CLOCK_TIME.search(text[max(0, token.start - 3) : token.end])  # the minutes
+    ):
+        return True
+    return low in UNITS or low in CLOCK or (
+        low in {"a", "p"} and text[token.end : token.end + 2].lower() == ".m"
+    )
 
 
 def amounts(text: str) -> list[Span]:
@@ -70,7 +95,7 @@ def _phone_from_run(text: str, run: list[Token]) -> list[Finding]:
 
 def _year_list(text: str, run: list[Token]) -> bool:
     """True for "2019, 2020": comma-separated years rather than one number."""
-    return all(_YEAR.fullmatch(t.text) for t in run) and all(
+    return all(YEAR.fullmatch(t.text) for t in run) and all(
         "," in text[a.end : b.start] for a, b in zip(run, run[1:], strict=False)
     )
 
