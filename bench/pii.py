@@ -10,7 +10,7 @@ each. Per split (``dev``: tuned on; ``heldout``: only measured) it prints
 - false redactions: rows without an identifier (transcribed, and as typed) where anything was
   redacted.
 
-    .venv/bin/python bench/pii.py [--show]
+    .venv/bin/python bench/pii.py [--show] [--split dev|heldout]
 
 The last line printed is a JSON object with every figure.
 """
@@ -32,6 +32,7 @@ NUMBER_WORDS = {
     "seven": "7", "eight": "8", "nine": "9", "ten": "10", "twenty": "2", "thirty": "3",
     "forty": "4", "fifty": "5", "sixty": "6", "seventy": "7", "eighty": "8", "ninety": "9",
 }  # fmt: skip
+PLACEHOLDER = re.compile(r"\[[A-Z]+\]")
 NOT_IDENTIFYING = {"at", "dot", "underscore", "dash", "com", "net", "org", "io", "me", "us"}
 
 
@@ -76,6 +77,7 @@ def pieces(identifier: str, kind: str) -> list[str]:
 
 def surviving(text: str, kind: str, secret: list[str]) -> list[str]:
     """The pieces of ``secret`` still readable in ``text``."""
+    text = PLACEHOLDER.sub(" ", text)
     if kind == "phone":
         numbers = re.findall(r"[0-9]+", text) + [
             NUMBER_WORDS[w] for w in words(text) if w in NUMBER_WORDS
@@ -87,9 +89,11 @@ def surviving(text: str, kind: str, secret: list[str]) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--show", action="store_true", help="print every leaking row")
+    parser.add_argument("--split", choices=("dev", "heldout"), action="append",
+                        help="only this split (repeatable; default: both)")
     args = parser.parse_args()
     figures: dict[str, dict[str, int]] = {}
-    for split in ("dev", "heldout"):
+    for split in args.split or ("dev", "heldout"):
         rows = [r for r in load() if r.split == split]
         counts = {"phone_rows": 0, "phone_heard": 0, "phone_leaks": 0, "email_rows": 0,
                   "email_heard": 0, "email_leaks": 0, "clean_rows": 0, "clean_redacted": 0,

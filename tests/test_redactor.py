@@ -265,7 +265,7 @@ GARBLED_PHONES = [
     ("my number is four one five, then a 72", "my number is [PHONE]", "41572"),
     ("text me at 919, only of 6, 3817 okay", "text me at [PHONE] okay", "91963817"),
     ("reach me at nine oh two", "reach me at [PHONE]", "902"),
-    ("Sure, my mobile is I12, 3, 4, 7", "Sure, my mobile is I[PHONE]", "12347"),
+    ("Sure, my mobile is I12, 3, 4, 7", "Sure, my mobile is [PHONE]", "12347"),
     ("You can call me back on 305 2 9", "You can call me back on [PHONE]", "30529"),
     # No cue, but seven digits among few garbled words, or a phone number's garbled tail.
     ("week we have 919, only of 6, 3817.", "week we have [PHONE].", "91963817"),

@@ -115,7 +115,9 @@ def _domain_after(text: str, words: list[Token], at: int) -> tuple[str, int] | N
         if symbol in {".", "-"}:
             pieces.append(symbol)
             glued = 0
-        elif _is_label(token) and token.low not in _NOT_DOMAIN and glued < _MAX_GLUED_WORDS:
+        elif _is_label(token) and len(token.text) > 1 and token.low not in _NOT_DOMAIN and (
+            glued < _MAX_GLUED_WORDS
+        ):
             spelled = _GLUED_DOT.sub(".", token.low)
             pieces.append(spelled)
             glued = 0 if spelled.endswith(".") else glued + 1

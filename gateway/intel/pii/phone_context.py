@@ -5,7 +5,8 @@ In noise "five five five, eight six seven ..." comes out as "time time time 867 
 Here numbers with at most three other words between them form a cluster, until a sentence ends,
 a unit ("dollars", "years"), a year or an amount comes. A cluster is a phone number when
 
-- it holds seven or more digits, or touches a phone number already found (its garbled tail); or
+- it holds seven or more digits (three of them said together) or five digits read out one by
+  one, or touches a phone number already found (its garbled tail); or
 - a cue announces it ("number", "cell", "call me at", "text me on" a few words before) and it
   holds three or more digits that do not read as a time or a quantity ("call me after 6 pm",
   "our phone bill is 120 a month").
@@ -14,11 +15,13 @@ a unit ("dollars", "years"), a year or an amount comes. A cluster is a phone num
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from gateway.intel.pii.numbers import ZERO_LETTERS, digits, is_number_word
 from gateway.intel.pii.phones import (
     CLOCK,
     MIN_PHONE_DIGITS,
+    PHONE_CUE,
     PHONE_TOKEN,
     UNITS,
     YEAR,
@@ -32,14 +35,8 @@ MIN_CONTEXT_DIGITS = 3
 MAX_GARBLED_WORDS = 3
 """Other words allowed between a cue and its number, or between two numbers of one cluster."""
 MAX_TIME_DIGITS = 4
+MIN_READ_OUT_DIGITS = 5
 
-_CUE = re.compile(
-    r"(?<!\[)\b(?:phone|cell|cellphone|mobile|telephone|number|callback|extension|whatsapp|area\s+code"
-    r"|(?:call|reach|text|ring|phone|contact|dial|message|try)\s+(?:me|us|him|her|them)"
-    r"(?:\s+back)?\s+(?:at|on)"
-    r")\b",
-    re.IGNORECASE,
-)
 # Words that may stand between a cue and its number without counting as other words.
 _FILLERS = frozenset(
     "is it's its it was be at on me my the our his her number phone cell mobile code area "
@@ -52,6 +49,7 @@ _TIME_WORDS = frozenset("a p tonight today tomorrow morning afternoon evening".s
 _SENTENCE_END = re.compile(r"[.?!]\s")  # searched in the gap between two words
 _TIME = re.compile(r"[0-9]{1,2}:[0-9]{2}")
 _LETTER = re.compile(r"[A-Za-z]")
+_GLUED_LETTERS = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{1,2}$")
 _SINCE = re.compile(r"\b(?:in|since|from|until|till|by|year)\s+$", re.IGNORECASE)
 
 
@@ -63,7 +61,7 @@ def find_phones_in_context(
     words = tokens(text, PHONE_TOKEN)
     taken = blocked + amounts(text)
     spans = [(f.start, f.end) for f in phones]
-    cues = [m.end() for m in _CUE.finditer(text)]
+    cues = [m.end() for m in PHONE_CUE.finditer(text)]
     found = list(phones)
     for cluster in _clusters(text, words, spans, taken):
         start, end = cluster[0].start, cluster[-1].end
@@ -80,7 +78,13 @@ def find_phones_in_context(
             continue
         found = [f for f in found if f not in merged]
         found.append(Finding(number_kind(text, start, end, number), start, end, number))
-    return sorted(found, key=lambda f: f.start)
+    return sorted((_with_glued_letters(text, f) for f in found), key=lambda f: f.start)
+
+
+def _with_glued_letters(text: str, finding: Finding) -> Finding:
+    """``finding`` with the one or two letters glued before its first digit: "M7", "I12"."""
+    glued = _GLUED_LETTERS.search(text, 0, finding.start)
+    return replace(finding, start=glued.start()) if glued else finding
 
 
 def _clusters(text: str, words: list[Token], phones: list[Span], taken: list[Span]
@@ -127,10 +131,12 @@ def _without_interjection(text: str, cluster: list[Token]) -> list[Token]:
 
 def _phone_like(text: str, cluster: list[Token]) -> bool:
     """True for seven or more digits, years not counted, of which three or more were said
-    together, as in any phone number ("919, only of 6, 3817"); "10 kids, 12 dogs, 15 cats and
-    20 fish" is not."""
+    together, as in any phone number ("919, only of 6, 3817"; "10 kids, 12 dogs, 15 cats and
+    20 fish" is not), and for five digits read out one by one."""
     cluster = [t for t in cluster if not YEAR.fullmatch(t.text)]  # "in 2019, 2020 and 2021"
-    if not cluster or len(digits(cluster)) < MIN_PHONE_DIGITS:
+    if _read_out(text, cluster):
+        return True
+    if len(digits(cluster)) < MIN_PHONE_DIGITS:
         return False
     groups: list[list[Token]] = [[cluster[0]]]
     for left, right in zip(cluster, cluster[1:], strict=False):
@@ -138,6 +144,22 @@ def _phone_like(text: str, cluster: list[Token]) -> bool:
             groups.append([])
         groups[-1].append(right)
     return max(len(digits(group)) for group in groups) >= MIN_CONTEXT_DIGITS
+
+
+def _read_out(text: str, cluster: list[Token]) -> bool:
+    """True for five or more single digits read out one after another: "1, 1, 9, 7, 8"."""
+    run = 0
+    previous: Token | None = None
+    for token in cluster:
+        together = previous is not None and not _LETTER.search(text[previous.end : token.start])
+        if len(digits([token])) != 1:
+            run = 0
+        else:
+            run = run + 1 if together else 1
+        if run >= MIN_READ_OUT_DIGITS:
+            return True
+        previous = token
+    return False
 
 
 def _announced(text: str, words: list[Token], cues: list[int], first: Token) -> bool:

@@ -29,6 +29,15 @@ UNITS = frozenset(
 )
 CLOCK = frozenset("am pm o'clock oclock".split())
 CLOCK_TIME = re.compile(r"(?<![0-9:])[0-9]{1,2}:[0-9]{2}(?![0-9:])")
+# Words that announce a phone number.
+PHONE_CUE = re.compile(
+    r"(?<!\[)\b(?:phone|cell|cellphone|mobile|telephone|number|callback|extension|whatsapp|area\s+code"
+    r"|(?:call|reach|text|ring|phone|contact|dial|message|try)\s+(?:me|us|him|her|them)"
+    r"(?:\s+back)?\s+(?:at|on)"
+    r")\b",
+    re.IGNORECASE,
+)
+_CUE_REACH = 20
 _WRITTEN_SSN = re.compile(r"[0-9]{3}[- ][0-9]{2}[- ][0-9]{4}")
 _SSN_CONTEXT = re.compile(r"\b(?:social(?: security)?|ssn|s s n)\b[^.?!]{0,40}$", re.IGNORECASE)
 
@@ -112,12 +121,15 @@ def luhn_valid(number: str) -> bool:
 
 
 def number_kind(text: str, start: int, end: int, number: str) -> Kind:
-    """A run of digits is a card if it passes Luhn at card length, an SSN if written or
-    introduced as one, else a phone number; all of them are redacted either way."""
+    """A run of digits is a card if it passes Luhn at card length, an SSN if introduced as one
+    or written as one without a phone cue just before ("my cell is 617-28-4450"), else a phone
+    number; all of them are redacted either way."""
     if 13 <= len(number) <= 19 and luhn_valid(number) and len(set(number)) > 1:
         return "card"
-    if len(number) == 9 and (
-        _WRITTEN_SSN.fullmatch(text[start:end]) or _SSN_CONTEXT.search(text[:start])
+    if len(number) == 9 and _SSN_CONTEXT.search(text[:start]):
+        return "ssn"
+    if len(number) == 9 and _WRITTEN_SSN.fullmatch(text[start:end]) and not PHONE_CUE.search(
+        text, max(0, start - _CUE_REACH), start
     ):
         return "ssn"
     return "phone"
