@@ -15,6 +15,7 @@ a unit ("dollars", "years"), a year or an amount comes. A cluster is a phone num
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from dataclasses import replace
 
 from gateway.intel.pii.numbers import ZERO_LETTERS, digits, is_number_word
@@ -61,7 +62,7 @@ def find_phones_in_context(
     words = tokens(text, PHONE_TOKEN)
     taken = blocked + amounts(text)
     spans = [(f.start, f.end) for f in phones]
-    cues = [m.end() for m in PHONE_CUE.finditer(text)]
+    cues = [m.end() for m in PHONE_CUE.finditer(text)]  # in order
     found = list(phones)
     for cluster in _clusters(text, words, spans, taken):
         start, end = cluster[0].start, cluster[-1].end
@@ -163,14 +164,14 @@ def _read_out(text: str, cluster: list[Token]) -> bool:
 
 
 def _announced(text: str, words: list[Token], cues: list[int], first: Token) -> bool:
-    """True when a cue ends a few words before ``first`` in the same sentence."""
-    for cue in cues:
-        if cue > first.start or _SENTENCE_END.search(text[cue : first.start]):
-            continue
-        between = [t for t in words if cue <= t.start and t.end <= first.start]
-        if sum(t.low not in _FILLERS for t in between) <= MAX_GARBLED_WORDS:
-            return True
-    return False
+    """True when a cue ends a few words before ``first`` in the same sentence (the nearest cue
+    decides: any earlier one has more words and maybe a sentence end in between)."""
+    nearest = bisect_right(cues, first.start) - 1
+    if nearest < 0 or _SENTENCE_END.search(text[cues[nearest] : first.start]):
+        return False
+    starts = [t.start for t in words]
+    between = words[bisect_left(starts, cues[nearest]) : bisect_left(starts, first.start)]
+    return sum(t.low not in _FILLERS for t in between) <= MAX_GARBLED_WORDS
 
 
 def _ordinary(text: str, words: list[Token], cluster: list[Token], number: str) -> bool:
