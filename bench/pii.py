@@ -8,7 +8,9 @@ each. Per split (``dev``: tuned on; ``heldout``: only measured) it prints
   number whose digits occur in the phone number; a name or domain word of the address, also
   glued into a longer word), out of the rows whose transcript holds such a piece at all;
 - false redactions: rows without an identifier (transcribed, and as typed) where anything was
-  redacted.
+  redacted;
+- rows redacted exactly as the file expects (what a careful reader of the transcript alone
+  would hide), and the leaks per recording condition.
 
     .venv/bin/python bench/pii.py [--show] [--split dev|heldout]
 
@@ -95,12 +97,14 @@ def main() -> None:
     figures: dict[str, dict[str, int]] = {}
     for split in args.split or ("dev", "heldout"):
         rows = [r for r in load() if r.split == split]
-        counts = {"phone_rows": 0, "phone_heard": 0, "phone_leaks": 0, "email_rows": 0,
-                  "email_heard": 0, "email_leaks": 0, "clean_rows": 0, "clean_redacted": 0,
-                  "typed_rows": 0, "typed_redacted": 0}  # fmt: skip
+        counts = {"rows": len(rows), "exact": 0, "phone_rows": 0, "phone_heard": 0,
+                  "phone_leaks": 0, "email_rows": 0, "email_heard": 0, "email_leaks": 0,
+                  "clean_rows": 0, "clean_redacted": 0, "typed_rows": 0, "typed_redacted": 0}
+        by_condition: dict[str, list[int]] = {}  # condition: [rows heard, rows leaking]
         typed: set[str] = set()
         for row in rows:
             redacted = redact(row.heard).text
+            counts["exact"] += redacted == row.expected
             if row.kind == "none":
                 counts["clean_rows"] += 1
                 counts["clean_redacted"] += redacted != row.heard
@@ -117,16 +121,23 @@ def main() -> None:
                 counts[f"{row.kind}_heard"] += 1
                 left = surviving(redacted, row.kind, secret)
                 counts[f"{row.kind}_leaks"] += bool(left)
+                tally = by_condition.setdefault(row.condition, [0, 0])
+                tally[0] += 1
+                tally[1] += bool(left)
                 if args.show and left:
                     print(f"  leak {row.id} {row.condition}: {row.heard!r} -> {redacted!r}")
-        figures[split] = counts
+        figures[split] = dict(counts)
         print(
             f"{split}: leaks phone {counts['phone_leaks']}/{counts['phone_heard']} "
             f"(of {counts['phone_rows']} rows), e-mail {counts['email_leaks']}/"
             f"{counts['email_heard']} (of {counts['email_rows']}); false redactions "
             f"{counts['clean_redacted']}/{counts['clean_rows']} transcribed, "
-            f"{counts['typed_redacted']}/{counts['typed_rows']} typed"
+            f"{counts['typed_redacted']}/{counts['typed_rows']} typed; as expected "
+            f"{counts['exact']}/{counts['rows']}"
         )
+        print("  leaks by condition: " + ", ".join(
+            f"{name} {leaks}/{heard}" for name, (heard, leaks) in sorted(by_condition.items())))
+        figures[split].update({f"leaks_{name}": leaks for name, (_, leaks) in by_condition.items()})
     print(json.dumps(figures))
 
 

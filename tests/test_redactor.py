@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import re
 import subprocess
 from pathlib import Path
@@ -432,3 +433,27 @@ def test_no_digit_of_a_spoken_phone_number_survives_the_pipeline(
     assert "[PHONE]" in result.text
     assert any(f.normalized[:3] in number or f.normalized[-3:] in number
                for f in result.identifiers), result.identifiers
+
+
+# --- what tiny.en really wrote for espeak-ng speech (tests/data/pii-asr.tsv, see bench/pii.py) ---
+
+RECORDED = Path(__file__).parent / "data" / "pii-asr.tsv"
+
+
+def recorded(split: str) -> list[dict[str, str]]:
+    """Rows of the recorded transcripts in ``split`` (the held-out split is only measured)."""
+    with RECORDED.open(newline="") as handle:
+        return [r for r in csv.DictReader(handle, delimiter="\t") if r["split"] == split]
+
+
+@pytest.mark.parametrize("row", recorded("dev"), ids=lambda r: f"{r['id']}-{r['condition']}")
+def test_recorded_transcripts_are_redacted_as_expected(row: dict[str, str]) -> None:
+    assert redact(row["heard"]).text == row["expected"]
+
+
+TYPED = sorted({r["said"] for r in recorded("dev") if r["kind"] == "none"})
+
+
+@pytest.mark.parametrize("said", TYPED, ids=str)
+def test_typed_sentences_with_numbers_and_no_identifier_are_kept(said: str) -> None:
+    assert redact(said).findings == ()
