@@ -2,14 +2,15 @@
 
 In noise "five five five, eight six seven ..." comes out as "time time time 867 time 3 0" or
 "919, only of 6, 3817": too few digits in a row for :func:`gateway.intel.pii.phones.find_phones`.
-Here numbers with at most three other words between them form a cluster, until a sentence ends,
-a unit ("dollars", "years"), a year or an amount comes. A cluster is a phone number when
+Here numbers with at most three other words between them form a cluster, until a sentence ends
+or an amount or a word like "after" comes; a number right before a unit ("25 panels", "at 10 pm")
+is a quantity and ends it too. A cluster is a phone number when
 
 - it holds seven or more digits (three of them said together) or five digits read out one by
   one, or touches a phone number already found (its garbled tail); or
 - a cue announces it ("number", "cell", "call me at", "text me on" a few words before) and it
-  holds three or more digits that do not read as a time or a quantity ("call me after 6 pm",
-  "our phone bill is 120 a month").
+  holds three or more digits that do not read as a time or a year ("text me at 4 tonight",
+  "our phone bill is 120 a month", "my cell is from 2019").
 """
 
 from __future__ import annotations
@@ -20,11 +21,9 @@ from dataclasses import replace
 
 from gateway.intel.pii.numbers import ZERO_LETTERS, digits, is_number_word
 from gateway.intel.pii.phones import (
-    CLOCK,
     MIN_PHONE_DIGITS,
     PHONE_CUE,
     PHONE_TOKEN,
-    UNITS,
     YEAR,
     amounts,
     is_unit,
@@ -45,10 +44,10 @@ _FILLERS = frozenset(
 )
 # After these words a number means something else: "call me at 212 555 0199 after six".
 _ENDS = frozenset("but if after before around until till by from between".split())
-# After a short announced number these make it a time: "text me at 4 tonight".
+# After a short announced number these make it a time or an amount: "text me at 4 tonight",
+# "120 a month".
 _TIME_WORDS = frozenset("a p tonight today tomorrow morning afternoon evening".split())
 _SENTENCE_END = re.compile(r"[.?!]\s")  # searched in the gap between two words
-_TIME = re.compile(r"[0-9]{1,2}:[0-9]{2}")
 _LETTER = re.compile(r"[A-Za-z]")
 _GLUED_LETTERS = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{1,2}$")
 _SINCE = re.compile(r"\b(?:in|since|from|until|till|by|year)\s+$", re.IGNORECASE)
@@ -175,8 +174,8 @@ def _announced(text: str, words: list[Token], cues: list[int], first: Token) -> 
 
 
 def _ordinary(text: str, words: list[Token], cluster: list[Token], number: str) -> bool:
-    """True when an announced cluster is too short for a phone number, or reads as a time, a
-    year or a quantity."""
+    """True when an announced cluster is too short for a phone number, or reads as a time or a
+    year (units and clock times never get into a cluster)."""
     if len(number) < MIN_CONTEXT_DIGITS:
         return True
     if len(number) > MAX_TIME_DIGITS:
@@ -185,9 +184,6 @@ def _ordinary(text: str, words: list[Token], cluster: list[Token], number: str) 
     after = next((t.low for t in words if t.start >= last.end), "")
     span = text[cluster[0].start : last.end]
     return (
-        after in UNITS
-        or after in CLOCK
-        or after in _TIME_WORDS
-        or bool(_TIME.fullmatch(span))
+        after in _TIME_WORDS
         or bool(YEAR.fullmatch(span) and _SINCE.search(text, 0, cluster[0].start))
     )

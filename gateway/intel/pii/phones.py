@@ -23,12 +23,12 @@ YEAR = re.compile(r"(?:19|20)[0-9]{2}")
 _PHONE_GAP = re.compile(r"[\s,.()+-]{0,5}")
 _FILLERS = {"dash", "hyphen"}
 # A number right before a unit or a clock word is a quantity or a time, never a phone number.
-UNITS = frozenset(
+_UNITS = frozenset(
     "minutes minute hours hour days day weeks week months month years year dollars dollar "
     "bucks cents percent times panels kilowatts kilowatt watts".split()
 )
-CLOCK = frozenset("am pm o'clock oclock".split())
-CLOCK_TIME = re.compile(r"(?<![0-9:])[0-9]{1,2}:[0-9]{2}(?![0-9:])")
+_CLOCK = frozenset("am pm o'clock oclock".split())
+_CLOCK_TIME = re.compile(r"(?<![0-9:])[0-9]{1,2}:[0-9]{2}(?![0-9:])")
 # Words that announce a phone number.
 PHONE_CUE = re.compile(
     r"(?<!\[)\b(?:phone|cell|cellphone|mobile|telephone|number|callback|extension|whatsapp|area\s+code"
@@ -66,11 +66,11 @@ def is_unit(text: str, token: Token) -> bool:
     low = token.low
     if low.isdigit() and (
         text[token.end : token.end + 1] == "%"
-        or CLOCK_TIME.match(text, token.start)  # the hour
-        or CLOCK_TIME.search(text[max(0, token.start - 3) : token.end])  # the minutes
+        or _CLOCK_TIME.match(text, token.start)  # the hour
+        or _CLOCK_TIME.search(text[max(0, token.start - 3) : token.end])  # the minutes
     ):
         return True
-    return low in UNITS or low in CLOCK or (
+    return low in _UNITS or low in _CLOCK or (
         low in {"a", "p"} and text[token.end : token.end + 2].lower() == ".m"
     )
 
