@@ -253,6 +253,7 @@ def _start_workers(config: Config, stop: threading.Event
     supervisor.add("ingest", lambda s: _run_ingest(config, layout, keys, spool, s, privacy))
     _add_privacy_duties(supervisor, config, layout, privacy)
     board = StatusBoard()
+    board.provide("workers", supervisor.status)
     board.provide("engine", lambda: {"engine": config.speech.engine, "threads": config.threads,
                                      "model": f"{config.speech.model} {config.speech.quant}"})
     if config.capture.enabled:
