@@ -22,6 +22,7 @@ from typing import Any
 import sqlite_utils
 
 from gateway.crypto.keyfiles import write_file_atomically
+from gateway.store.layout import Layout
 
 STALE_AFTER_S = 20.0
 DISK_LOW_FRACTION = 0.10
@@ -33,7 +34,7 @@ Provider = Callable[[], Mapping[str, Any]]
 
 
 def status_path(data_dir: Path) -> Path:
-    return data_dir / "run" / "status.json"
+    return Layout(data_dir).run / "status.json"
 
 
 class StatusBoard:

@@ -8,15 +8,12 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
-from gateway.broker import write_mosquitto_config
 from gateway.config import Config
-from gateway.credentials import credential_path
 from gateway.crypto.datakeys import KeyStore
 from gateway.crypto.identity import GatewayIdentity
 from gateway.errors import GatewayError
@@ -36,6 +33,7 @@ from gateway.store.db import open_db
 from gateway.store.erasure import DELETED, HELD, PURGED
 from gateway.store.errors import NotFound
 from gateway.store.jobs import JobQueue
+from gateway.store.layout import Layout
 from gateway.store.spool import AudioSpool
 from gateway.supervisor import Supervisor
 
@@ -46,37 +44,6 @@ SETTINGS_CHECK_S = 2.0  #: how soon a changed setting is applied
 
 if TYPE_CHECKING:
     from gateway.privacy.context import PrivacyContext
-
-
-@dataclass(frozen=True)
-class Layout:
-    """Where everything lives under the data directory."""
-
-    root: Path
-
-    @property
-    def db(self) -> Path:
-        return self.root / "gateway.db"
-
-    @property
-    def keys(self) -> Path:
-        return self.root / "keys"
-
-    @property
-    def kek(self) -> Path:
-        return credential_path("kek.key", self.keys / "kek.key")
-
-    @property
-    def signing_key(self) -> Path:
-        return credential_path("gateway-signing.key", self.keys / "gateway-signing.key")
-
-    @property
-    def signing_public(self) -> Path:
-        return self.keys / "gateway-signing.pub"
-
-    @property
-    def spool(self) -> Path:
-        return self.root / "spool"
 
 
 def initialize(config: Config) -> list[str]:
@@ -90,9 +57,10 @@ def initialize(config: Config) -> list[str]:
         identity.export_public(layout.signing_public)
     open_db(layout.db).close()
     AudioSpool(layout.spool)
-    broker_conf = write_mosquitto_config(config)
-    from gateway.webcert import ensure_web_cert
+    from gateway.pki.broker_files import configure_broker
+    from gateway.pki.webcert import ensure_web_cert
 
+    broker_conf = configure_broker(config)
     web_cert = ensure_web_cert(config)
     return [f"data directory: {layout.root}",
             f"gateway signing key id: {identity.key_id} (public key: {layout.signing_public})",
@@ -191,14 +159,14 @@ def _start_children(config: Config, config_file: Path | None,
     gateway.children), under a supervisor with its own stop event."""
     from gateway.children import child_command, run_child
 
-    wanted = [(name, command) for name, command, on in (
-        ("web UI", "web", config.web.enabled),
-        ("upload server", "badge-server", config.upload.enabled)) if on]
+    wanted = [(name, module) for name, module, on in (
+        ("web UI", "webui.server", config.web.enabled),
+        ("upload server", "webui.badge_server", config.upload.enabled)) if on]
     if not wanted:
         return None
     children = Supervisor(threading.Event())
-    for name, command in wanted:
-        argv = child_command(config_file, command)
+    for name, module in wanted:
+        argv = child_command(config_file, module)
         children.add(name, lambda s, name=name, argv=argv: run_child(name, argv, s))  # type: ignore[misc]
 
     def follow() -> None:

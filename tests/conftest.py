@@ -9,8 +9,11 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
+
+T = TypeVar("T")
 
 
 def free_port() -> int:
@@ -20,13 +23,15 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_for(condition: Callable[[], object], timeout: float = 20.0, what: str = "") -> None:
-    """Poll ``condition`` until it holds; fail after ``timeout`` seconds naming ``what``."""
+def wait_for(condition: Callable[[], T], timeout: float = 20.0, what: str = "") -> T:
+    """Poll ``condition`` until it returns something true, and return that; fail after
+    ``timeout`` seconds naming ``what``."""
     deadline = time.monotonic() + timeout
-    while not condition():
+    while not (value := condition()):
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what or condition}")
         time.sleep(0.02)
+    return value
 
 
 @dataclass

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import synthesize
+from conftest import synthesize, wait_for
 
 from gateway.crypto.datakeys import KeyStore
 from gateway.protocol.frames import Codec
@@ -68,15 +68,6 @@ def job_state(data: Path) -> str:
         return str(db.execute("SELECT state FROM jobs").fetchone()[0])
     finally:
         db.close()
-
-
-def wait_for(predicate: object, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_killed_worker_job_completes_after_restart(tmp_path: Path, model_path: Path) -> None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import wait_for
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from privacy_support import make_site
@@ -28,7 +30,7 @@ class UnusedPipeline:
 
 
 def test_full_outbox_requeues_the_job_without_spending_an_attempt(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setattr(worker_module, "OUTBOX_FULL_WAIT_S", 0.05)
     site = make_site(tmp_path / "data")
@@ -50,8 +52,10 @@ def test_full_outbox_requeues_the_job_without_spending_an_attempt(
         upstream=upstream, keep_raw_audio=False, poll_s=0.05)
     stop = threading.Event()
     thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
-    thread.start()
-    stop.wait(0.5)  # several claim / requeue rounds
+    with caplog.at_level(logging.WARNING, logger="gateway.worker"):
+        thread.start()
+        wait_for(lambda: sum("conversation c-1 waits" in r.getMessage()
+                             for r in caplog.records) >= 3, 20, "three claim / requeue rounds")
     stop.set()
     thread.join(timeout=10)
     rows = db.execute("SELECT state, attempts FROM jobs WHERE conversation_id = 'c-1' "

@@ -11,6 +11,7 @@ from gateway.accounts.users import Users
 from gateway.config import Config
 from gateway.store.audit import AuditLog
 from gateway.store.db import open_db
+from gateway.store.layout import Layout
 
 ACTOR = "cli:root"
 
@@ -28,7 +29,7 @@ def read_new_password(password_file: str | None) -> str:
 def reset_password(config: Config, username: str, *, password_file: str | None = None) -> None:
     """Set a new password, unlock the account and end its sessions; audited."""
     password = read_new_password(password_file)
-    db = open_db(config.data_dir / "gateway.db")
+    db = open_db(Layout(config.data_dir).db)
     try:
         user = Users(db).set_password(username, password)
         AuditLog(db).append(actor=ACTOR, action="user.password_reset",
@@ -41,7 +42,7 @@ def add_user(config: Config, username: str, role: str, *,
              password_file: str | None = None) -> None:
     """Create an account from the console; audited."""
     password = read_new_password(password_file)
-    db = open_db(config.data_dir / "gateway.db")
+    db = open_db(Layout(config.data_dir).db)
     try:
         user = Users(db).create(username, password, role)
         AuditLog(db).append(actor=ACTOR, action="user.create", object=f"user:{user.username}",

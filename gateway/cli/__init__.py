@@ -7,8 +7,6 @@ builds the top-level parser and runs the chosen command.
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 from collections.abc import Sequence
 
 from gateway import __version__
@@ -27,9 +25,8 @@ from gateway.cli import (
     speech,
     users,
 )
-from gateway.config import DEFAULT_CONFIG, ConfigError
-from gateway.errors import GatewayError
-from gateway.logsetup import configure_logging
+from gateway.config import DEFAULT_CONFIG
+from gateway.entry import run_program
 
 #: The command groups in the order ``--help`` lists them.
 GROUPS = (service, setup, capture, badges, users, speech, conversations, hq,
@@ -53,15 +50,4 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    os.umask(0o077)  # keys, database and spool are the gateway's alone
-    configure_logging(verbose=args.verbose)  # journald fields under systemd, else stderr
-    try:
-        return int(args.func(args))
-    except ConfigError as exc:
-        print("config error:\n  " + "\n  ".join(exc.problems), file=sys.stderr)
-        return 2
-    except GatewayError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
+    return run_program(lambda: args.func(args), verbose=args.verbose)

@@ -21,8 +21,9 @@ from gateway.errors import GatewayError
 def open_access(config: Config, config_path: Path | None = None) -> Iterator[Any]:
     """The access layer over this gateway's database, closed on leaving."""
     from gateway.privacy.access import AccessLayer
-    from gateway.service import Layout, open_privacy_for
+    from gateway.service import open_privacy_for
     from gateway.store.db import open_db
+    from gateway.store.layout import Layout
 
     layout = Layout(config.data_dir)
     if not layout.db.exists():

@@ -45,11 +45,13 @@ def cmd_badge_sim(args: argparse.Namespace) -> int:
 def cmd_badge_pair(args: argparse.Namespace) -> int:
     from gateway.pki.pairing import pair_badge
     from gateway.store.db import open_db
+    from gateway.store.layout import Layout
 
     config = config_of(args)
-    db = open_db(config.data_dir / "gateway.db")
+    layout = Layout(config.data_dir)
+    db = open_db(layout.db)
     try:
-        bundle = pair_badge(config, db, args.name, Path(args.out or config.data_dir / "bundles"))
+        bundle = pair_badge(config, db, args.name, Path(args.out or layout.bundles))
     finally:
         db.close()
     print(f"badge {args.name} paired: bundle {bundle.directory} (QR code {bundle.qr})")
@@ -60,8 +62,9 @@ def cmd_badge_list(args: argparse.Namespace) -> int:
     from gateway.ingest.health import badge_health
     from gateway.pki.registry import BadgeRegistry
     from gateway.store.db import open_db
+    from gateway.store.layout import Layout
 
-    db = open_db(config_of(args).data_dir / "gateway.db")
+    db = open_db(Layout(config_of(args).data_dir).db)
     try:
         health = {h.badge_id: h for h in badge_health(db)}
         for badge in BadgeRegistry(db).all():
@@ -79,9 +82,10 @@ def cmd_badge_list(args: argparse.Namespace) -> int:
 def cmd_badge_revoke(args: argparse.Namespace) -> int:
     from gateway.pki.pairing import revoke_badge
     from gateway.store.db import open_db
+    from gateway.store.layout import Layout
 
     config = config_of(args)
-    db = open_db(config.data_dir / "gateway.db")
+    db = open_db(Layout(config.data_dir).db)
     try:
         revoke_badge(config, db, args.name)
     finally:

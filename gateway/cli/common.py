@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeAlias
 
-from gateway.config import DEFAULT_CONFIG, Config
+from gateway.config import Config
+from gateway.entry import config_file as named_config_file
 from gateway.local_settings import effective_config
 
 Handler = Callable[[argparse.Namespace], int]
@@ -24,10 +24,7 @@ def config_of(args: argparse.Namespace) -> Config:
 def config_file(args: argparse.Namespace) -> Path | None:
     """The config file named on the command line, else $SALESTAG_CONFIG, else the system
     default if it exists."""
-    path = args.config or os.environ.get("SALESTAG_CONFIG")
-    if path:
-        return Path(path)
-    return DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None
+    return named_config_file(args.config)
 
 
 def add_command(sub: Subcommands, name: str, func: Handler, help: str,

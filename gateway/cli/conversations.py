@@ -1,4 +1,4 @@
-"""``conversations``: show what this gateway stored."""
+"""``conversations``: show what this gateway stored (an audited content read)."""
 
 from __future__ import annotations
 

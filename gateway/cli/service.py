@@ -4,8 +4,11 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 
 from gateway.cli.common import Subcommands, add_command, config_file, config_of
+from gateway.entry import module_command
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -21,15 +24,22 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_badge_server(args: argparse.Namespace) -> int:
-    from webui.badge_server import serve_badges
-
-    return serve_badges(config_of(args))
+    _become_face("webui.badge_server", args)
+    return 1  # not reached: the upload server replaces this process
 
 
 def cmd_web(args: argparse.Namespace) -> int:
-    from webui.server import serve
+    _become_face("webui.server", args, *(["--new-setup-code"] if args.new_setup_code else []))
+    return 1  # not reached: the web UI's server replaces this process
 
-    return serve(config_of(args), config_file(args), renew_code=args.new_setup_code)
+
+def _become_face(module: str, args: argparse.Namespace, *extra: str) -> None:
+    """Become ``python -m MODULE`` (a server of the web UI's package) with this config file:
+    the core starts the web UI without importing it."""
+    argv = module_command(module, config_file(args), *extra, *(["-v"] if args.verbose else []))
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(argv[0], argv)  # noqa: S606 - our own interpreter and module
 
 
 def register(sub: Subcommands) -> None:

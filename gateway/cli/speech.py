@@ -11,8 +11,10 @@ from gateway.cli.common import Subcommands, add_command, config_of
 
 def cmd_models(args: argparse.Namespace) -> int:
     from gateway.speech import catalogue
+    from gateway.store.layout import Layout
 
-    models_dir = Path(args.models_dir) if args.models_dir else config_of(args).data_dir / "models"
+    default = Layout(config_of(args).data_dir).models
+    models_dir = Path(args.models_dir) if args.models_dir else default
     if args.action == "install":
         for model in catalogue.install(models_dir, args.name, quants=args.quant or ("q8_0", "f16")):
             print(f"{model.name} {model.quant} {model.path} sha256={model.sha256}")
