@@ -2,7 +2,14 @@
 
 Reads tests/data/pii-asr.tsv: phone numbers and e-mail addresses spoken with espeak-ng (clean
 and in noise), sentences with ordinary numbers and no identifier, and what tiny.en wrote for
-each. Per split (``dev``: tuned on; ``heldout``: only measured) it prints
+each. How the file was made: each sentence (``said``) spoken by espeak-ng (voice en-us for
+``clean-us`` and ``pink0-us``, en-us+f3 for ``pink5-f3``, en-gb+m3 for ``clean-gb`` and
+``brown0-gb``), resampled to 16 kHz, padded with 0.5 s of silence, mixed with sox pink or brown
+noise at 5 or 0 dB below the speech (the number in the condition's name), and transcribed by
+SpeechPipeline.transcribe with whisper.cpp tiny.en q8_0 (VAD, windows and guards as in the
+product; empty transcripts left out). ``identifier`` is the phone number or address as said;
+``expected`` what a careful reader of ``heard`` alone would hide. The held-out sentences were
+written with the development ones, before any tuning; the redactor was tuned on ``dev`` only. Per split (``dev``: tuned on; ``heldout``: only measured) it prints
 
 - leaks: rows with a phone number or e-mail address where a piece of it survives redaction (a
   number whose digits occur in the phone number; a name or domain word of the address, also
