@@ -9,7 +9,9 @@ noise at 5 or 0 dB below the speech (the number in the condition's name), and tr
 SpeechPipeline.transcribe with whisper.cpp tiny.en q8_0 (VAD, windows and guards as in the
 product; empty transcripts left out). ``identifier`` is the phone number or address as said;
 ``expected`` what a careful reader of ``heard`` alone would hide. The held-out sentences were
-written with the development ones, before any tuning; the redactor was tuned on ``dev`` only. Per split (``dev``: tuned on; ``heldout``: only measured) it prints
+written with the development ones, before any tuning; the redactor was tuned on ``dev`` only.
+
+Per split (``dev``: tuned on; ``heldout``: only measured) it prints
 
 - leaks: rows with a phone number or e-mail address where a piece of it survives redaction (a
   number whose digits occur in the phone number; a name or domain word of the address, also
