@@ -10,6 +10,7 @@ from gateway.cli.common import Subcommands, add_command, config_of
 
 
 def cmd_conversations(args: argparse.Namespace) -> int:
+    """Audited reads through the access layer: with an id or --latest, a content read."""
     from gateway.service import show_conversations
 
     return show_conversations(config_of(args), args.id, latest=args.latest, wait_s=args.wait,

@@ -4,21 +4,26 @@ from __future__ import annotations
 
 import argparse
 
+from gateway.cli.access import actor_of, add_actor, open_access
 from gateway.cli.common import Subcommands, add_command, add_group, config_of
 
 
 def cmd_user_reset_password(args: argparse.Namespace) -> int:
-    from gateway.accounts.admin import reset_password
+    from gateway.accounts.admin import read_new_password
 
-    reset_password(config_of(args), args.name, password_file=args.password_file)
+    password = read_new_password(args.password_file)
+    with open_access(config_of(args)) as access:
+        access.reset_password(actor_of(args), args.name, password)
     print(f"password of {args.name} changed; the account is unlocked and signed out everywhere")
     return 0
 
 
 def cmd_user_add(args: argparse.Namespace) -> int:
-    from gateway.accounts.admin import add_user
+    from gateway.accounts.admin import read_new_password
 
-    add_user(config_of(args), args.name, args.role, password_file=args.password_file)
+    password = read_new_password(args.password_file)
+    with open_access(config_of(args)) as access:
+        access.add_user(actor_of(args), args.name, password, args.role)
     print(f"{args.role} {args.name} added")
     return 0
 
@@ -32,6 +37,7 @@ def register(sub: Subcommands) -> None:
     reset.add_argument("name", help="user name")
     reset.add_argument("--password-file", help="read the new password from this file "
                                                "(default: ask twice on the terminal)")
+    add_actor(reset)
     user_add = add_command(user_sub, "add", cmd_user_add, "add a web UI account",
                            "Add a web UI account.")
     user_add.add_argument("name", help="user name")
@@ -39,3 +45,4 @@ def register(sub: Subcommands) -> None:
                           help="what the account may do")
     user_add.add_argument("--password-file", help="read the password from this file "
                                                   "(default: ask twice on the terminal)")
+    add_actor(user_add)

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
 
+from gateway.accounts.users import Users
 from gateway.crypto.datakeys import commit_rotation, stage_rotation
 from gateway.crypto.errors import CryptoError
 from gateway.privacy.audit import sign_checkpoint, verify
@@ -15,6 +16,7 @@ from gateway.privacy.base import AccessBase
 from gateway.privacy.errors import PrivacyError
 from gateway.privacy.retention import Facts, Plan, Step, plan
 from gateway.store.conversations import FAILED, QUEUED
+from gateway.store.db import transaction
 from gateway.store.erasure import CONTENT_GONE, EXPIRED, PURGED
 
 log = logging.getLogger(__name__)
@@ -29,6 +31,20 @@ class Administration(AccessBase):
         """Audit an act a face carries out itself (sign-ins, accounts, setup, settings,
         badges); ``detail`` never holds content."""
         self._log(actor, action, object[:200], **detail)
+
+    # -- web UI accounts from the console ------------------------------------------------
+
+    def reset_password(self, actor: str, username: str, password: str) -> None:
+        """Set a new password, unlock the account and end its sessions; audited with it."""
+        with transaction(self.db):
+            user = Users(self.db).set_password(username, password)
+            self._log(actor, "user.password_reset", f"user:{user.username}")
+
+    def add_user(self, actor: str, username: str, password: str, role: str) -> None:
+        """Create a web UI account; audited with it."""
+        with transaction(self.db):
+            user = Users(self.db).create(username, password, role)
+            self._log(actor, "user.create", f"user:{user.username}", role=role)
 
     def audit_entries(self, actor: str, *, since_seq: int = 0, limit: int = 100,
                       object: str | None = None, newest_first: bool = False,
