@@ -12,7 +12,11 @@ Each model (``name/quant``, whisper.cpp) runs in its own process, so its peak RS
   ``bench`` measures, so published Raspberry Pi figures of it give a Pi estimate (below).
 
     .venv/bin/python bench/models.py [--models tiny.en/q8_0,base/q8_0] [--threads 1,2]
-                                     [--sets dev,heldout]
+                                     [--sets dev,heldout] [--kinds clean,noisy] [--rounds 2]
+                                     [--no-bare]
+
+On a box shared with other work, time at 1 thread: threads that wait on each other make a
+2-thread figure meaningless there (``--threads ""`` measures word errors only).
 
 The last line printed is a JSON object with every figure.
 """
