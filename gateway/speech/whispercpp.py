@@ -92,7 +92,9 @@ class WhisperCppEngine:
     decoder with the site's vocabulary (product and competitor names). Windows shorter than
     ``shrink_ctx_below_s`` are encoded with a reduced audio context (0 turns that off) and
     without the prompt: measured, a prompt over a cut-down context sends tiny.en into loops.
-    Decoding stops at ``MAX_TOKENS_PER_S`` tokens per second of audio.
+    Decoding stops at ``MAX_TOKENS_PER_S`` tokens per second of audio. ``temperature_inc`` above
+    0 turns on whisper.cpp's fallback to sampling at rising temperatures when a decode fails its
+    checks (off by default).
     """
 
     def __init__(
@@ -104,6 +106,7 @@ class WhisperCppEngine:
         initial_prompt: str | None = None,
         beam_size: int = 1,
         shrink_ctx_below_s: float = 0.0,
+        temperature_inc: float = 0.0,
     ) -> None:
         if threads < 1:
             raise ValueError(f"threads must be at least 1, not {threads}")
@@ -119,7 +122,8 @@ class WhisperCppEngine:
             "print_realtime": False,
             "print_timestamps": False,
             "temperature": 0.0,
-            "temperature_inc": 0.0,  # no sampling fallback: same audio, same words
+            # 0: no sampling fallback, same audio, same words
+            "temperature_inc": temperature_inc,
             "no_context": True,
             "suppress_blank": True,
             "suppress_nst": True,

@@ -1,0 +1,136 @@
+"""Word error rate with one normaliser for reference and hypothesis alike.
+
+Whisper writes "$31,400", "5.99%" and "555-212-4368" where a script says "thirty-one thousand
+four hundred dollars", "five point nine nine percent" and "five five five, two one two ...".
+Both sides are normalised the same way before words are compared: lower case, punctuation
+and hyphens dropped, spelled-out numbers turned into digits, "$N" into "N dollars", "N%" into
+"N percent", commas inside numbers removed, numbers spelled digit by digit ("five five five")
+or in pairs ("eighteen ninety-nine") joined into one digit string.
+"""
+
+from __future__ import annotations
+
+import re
+
+_UNITS = {w: i for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+    "fifteen sixteen seventeen eighteen nineteen".split())}
+_TENS = {w: 10 * i for i, w in enumerate(
+    "twenty thirty forty fifty sixty seventy eighty ninety".split(), start=2)}
+_SCALES = {"hundred": 100, "thousand": 1_000, "million": 1_000_000}
+_SPELLING = {"alright": "all right", "ok": "okay", "oh": "zero"}
+_TOKEN = re.compile(r"\$?\d[\d,]*(?:\.\d+)?%?|[a-z']+|[,.?!;:]")
+_PUNCTUATION = ",.?!;:"
+_BREAK = "|"  # punctuation: ends a spelled number, then dropped
+
+
+def _tokens(text: str) -> list[str]:
+    text = text.lower().replace("-", " ").replace("\u2019", "'")
+    out: list[str] = []
+    for token in _TOKEN.findall(text):
+        token = token.strip("'")
+        if not token:
+            continue
+        if token in _PUNCTUATION:
+            out.append(_BREAK)
+            continue
+        if token[0] == "$" or token[0].isdigit():
+            number = token.lstrip("$").rstrip("%").replace(",", "")
+            out.append(number)
+            if token.startswith("$"):
+                out.append("dollars")
+            if token.endswith("%"):
+                out.append("percent")
+        else:
+            out.extend(_SPELLING.get(token, token).split())
+    return out
+
+
+def _join_numbers(tokens: list[str]) -> list[str]:
+    """Spelled-out numbers as digits: "twenty four hundred" -> "2400", "five point nine nine"
+    -> "5.99"; a tens word after a units word starts a new number ("three forty nine")."""
+    out: list[str] = []
+    digit_run = False  # out[-1] is a string of digits spelled one by one
+    pair = False  # out[-1] is the first half of a number said in pairs ("eighteen ninety")
+    i = 0
+    while i < len(tokens):
+        if tokens[i] not in _UNITS and tokens[i] not in _TENS:
+            if tokens[i] != _BREAK:
+                out.append(tokens[i])
+            digit_run = pair = False
+            i += 1
+            continue
+        total, current, last, said_in_pairs = 0, 0, "", False
+        while i < len(tokens):
+            word = tokens[i]
+            if word in _UNITS:
+                value = _UNITS[word]
+                if last in ("unit", "teen") or (last == "tens" and value >= 10):
+                    break
+                current += value
+                last = "unit" if value < 10 else "teen"
+            elif word in _TENS:
+                if last in ("unit", "teen", "tens"):
+                    said_in_pairs = last != "tens" and total == 0
+                    break
+                current += _TENS[word]
+                last = "tens"
+            elif word in _SCALES and last:
+                scale = _SCALES[word]
+                if scale == 100:
+                    current = max(current, 1) * 100
+                else:
+                    total, current = total + max(current, 1) * scale, 0
+                last = "scale"
+            else:
+                break
+            i += 1
+        number = str(total + current)
+        if i + 1 < len(tokens) and tokens[i] == "point" and tokens[i + 1] in _UNITS:
+            digits = ""
+            i += 1
+            while i < len(tokens) and tokens[i] in _UNITS and _UNITS[tokens[i]] < 10:
+                digits += str(_UNITS[tokens[i]])
+                i += 1
+            number += "." + digits
+        # spelled digit by digit ("five five five"), or in pairs ("three forty nine"): one
+        # digit string, as Whisper writes it
+        joined = (digit_run and len(number) == 1) or (pair and len(number) == 2)
+        if joined:
+            out[-1] += number
+        else:
+            out.append(number)
+        digit_run = len(number) == 1 and (digit_run or not joined)
+        pair = said_in_pairs
+    return out
+
+
+def normalise(text: str) -> list[str]:
+    """The words of ``text`` as compared for WER."""
+    return _join_numbers(_tokens(text))
+
+
+def edit_distance(reference: list[str], hypothesis: list[str]) -> int:
+    """Word-level Levenshtein distance (substitutions, insertions, deletions)."""
+    row = list(range(len(hypothesis) + 1))
+    for i, r in enumerate(reference, 1):
+        prev, row[0] = row[0], i
+        for j, h in enumerate(hypothesis, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (r != h))
+    return row[-1]
+
+
+def wer(reference: str, hypothesis: str) -> float:
+    """Word error rate of one hypothesis against its reference."""
+    ref = normalise(reference)
+    return edit_distance(ref, normalise(hypothesis)) / max(1, len(ref))
+
+
+def corpus_wer(pairs: list[tuple[str, str]]) -> float:
+    """Word errors over all (reference, hypothesis) pairs divided by all reference words."""
+    errors = words = 0
+    for reference, hypothesis in pairs:
+        ref = normalise(reference)
+        errors += edit_distance(ref, normalise(hypothesis))
+        words += len(ref)
+    return errors / max(1, words)
