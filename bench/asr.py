@@ -9,6 +9,11 @@ long-form speech: first as a model's first clips, then again after it has run fu
 (whisper.cpp 1.8.5 no longer shrinks its audio context then, see gateway.speech.whispercpp).
 
     .venv/bin/python bench/asr.py [--threads N] [--configs NAME,...] [--repeat N]
+        [--conversation TSV]
+    .venv/bin/python bench/asr.py --stages all|STAGE,... [--sets dev,heldout] [--threads N]
+
+``--stages`` prints instead the WER of short utterances stage by stage, from bare whisper.cpp
+to the whole pipeline, clean and noisy (bench/asr_stages.py).
 
 The last line printed is a JSON object with every figure.
 """
@@ -27,6 +32,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import asr_stages  # bench/, beside this script
 import numpy as np
 import soundfile
 
@@ -255,6 +261,19 @@ def run_one(name: str, data: dict[str, Any], models: Path, threads: int,
 # --- driver -----------------------------------------------------------------------------------
 
 
+def stage_report(stages: str, sets: list[str], threads: int) -> int:
+    """The short-utterance stage table (see bench/asr_stages.py) for tiny.en q8_0 and f16."""
+    every = ["batch:bare", *asr_stages.stages({}, threads)]  # batch: all clips in one call
+    names = every if stages == "all" else stages.split(",")
+    with tempfile.TemporaryDirectory(prefix="asr-stages-") as tmp:
+        work = Path(tmp)
+        models = {m.quant: m.path for m in
+                  catalogue.install(work / "models", "tiny.en", quants=("q8_0", "f16"))}
+        records = asr_stages.run(sets, names, models, threads, work)
+    print(json.dumps({"threads": threads, "stages": records}))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2, help="engine threads")
@@ -264,6 +283,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--conversation", type=Path,
                         help="TSV (speaker, text, pause_after_s) to speak as the conversation "
                              "instead of the built-in one (tests/data/conversation-heldout.tsv)")
+    parser.add_argument("--stages", metavar="STAGE,...",
+                        help="instead of the configurations: WER of short utterances stage by "
+                             f"stage ('all' for {', '.join(asr_stages.stages({}, 1))})")
+    parser.add_argument("--sets", default="dev,heldout",
+                        help="sentence sets for --stages (dev, heldout)")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -273,6 +297,8 @@ def main(argv: list[str] | None = None) -> int:
                                  args.repeat)))
         return 0
 
+    if args.stages:
+        return stage_report(args.stages, args.sets.split(","), args.threads)
     names = [n for n in args.configs.split(",") if n]
     unknown = set(names) - set(CONFIGS)
     if unknown:

@@ -125,24 +125,29 @@ def pipeline(model_path: Path, threads: int, *, padding_ms: int = VAD_PADDING_MS
 
 def stages(models: dict[str, Path], threads: int) -> dict[str, Callable[[], Transcriber]]:
     """Each stage's name and how to build its transcriber (built when its turn comes)."""
-    q8, f16 = models["q8_0"], models["f16"]
+    def q8() -> Path:
+        return models["q8_0"]
+
+    def f16() -> Path:
+        return models["f16"]
+
     return {
-        "bare": lambda: bare(q8, threads),
-        "bare-f16": lambda: bare(f16, threads),
-        "engine": lambda: engine_only(q8, threads),
-        "engine-noprompt": lambda: engine_only(q8, threads, initial_prompt=None),
-        "engine-fullctx": lambda: engine_only(q8, threads, shrink_ctx_below_s=0.0),
-        "engine-fullctx-noprompt": lambda: engine_only(q8, threads, shrink_ctx_below_s=0.0,
+        "bare": lambda: bare(q8(), threads),
+        "bare-f16": lambda: bare(f16(), threads),
+        "engine": lambda: engine_only(q8(), threads),
+        "engine-noprompt": lambda: engine_only(q8(), threads, initial_prompt=None),
+        "engine-fullctx": lambda: engine_only(q8(), threads, shrink_ctx_below_s=0.0),
+        "engine-fullctx-noprompt": lambda: engine_only(q8(), threads, shrink_ctx_below_s=0.0,
                                                        initial_prompt=None),
-        "pipeline": lambda: pipeline(q8, threads),
-        "pipeline-noguards": lambda: pipeline(q8, threads, guards=False),
-        "pipeline-pad300": lambda: pipeline(q8, threads, padding_ms=300),
-        "pipeline-pad800": lambda: pipeline(q8, threads, padding_ms=800),
-        "pipeline-noprompt": lambda: pipeline(q8, threads, initial_prompt=None),
-        "pipeline-fullctx": lambda: pipeline(q8, threads, shrink_ctx_below_s=0.0),
-        "pipeline-fallback": lambda: pipeline(q8, threads, temperature_inc=0.2),
-        "pipeline-beam5": lambda: pipeline(q8, threads, beam_size=5),
-        "pipeline-f16": lambda: pipeline(f16, threads),
+        "pipeline": lambda: pipeline(q8(), threads),
+        "pipeline-noguards": lambda: pipeline(q8(), threads, guards=False),
+        "pipeline-pad300": lambda: pipeline(q8(), threads, padding_ms=300),
+        "pipeline-pad800": lambda: pipeline(q8(), threads, padding_ms=800),
+        "pipeline-noprompt": lambda: pipeline(q8(), threads, initial_prompt=None),
+        "pipeline-fullctx": lambda: pipeline(q8(), threads, shrink_ctx_below_s=0.0),
+        "pipeline-fallback": lambda: pipeline(q8(), threads, temperature_inc=0.2),
+        "pipeline-beam5": lambda: pipeline(q8(), threads, beam_size=5),
+        "pipeline-f16": lambda: pipeline(f16(), threads),
     }
 
 
@@ -175,3 +180,33 @@ def run_batch(transcribe: Transcriber, clips: list[Clip], noisy: bool) -> tuple[
 
 def write_wav(path: Path, samples: np.ndarray) -> None:
     soundfile.write(str(path), samples, SAMPLE_RATE, subtype="PCM_16")
+
+
+SETS = {"dev": Path("../shared/data/dev-utterances.tsv"),
+        "heldout": Path("tests/data/asr-heldout.tsv")}
+
+
+def run(sets: list[str], names: list[str], models: dict[str, Path], threads: int,
+        work: Path) -> list[dict[str, Any]]:
+    """Every stage on every set, clean and noisy; one printed line and one record each."""
+    clips = {name: synthesize(read_sentences(SETS[name]), work) for name in sets}
+    builders = stages(models, threads)
+    unknown = set(names) - set(builders) - {f"batch:{n}" for n in builders}
+    if unknown:
+        raise SystemExit(f"unknown stages {sorted(unknown)}; known: {list(builders)}")
+    print(f"short utterances: {', '.join(f'{n} {len(c)}' for n, c in clips.items())}; "
+          f"noise: sox pink noise at {SNR_DB:g} dB SNR; {threads} threads")
+    print(f"{'stage':28} {'set':8} {'audio':5} {'WER':>6} {'time s':>7}")
+    records = []
+    for name in names:
+        transcribe = builders[name.removeprefix("batch:")]()
+        for set_name, set_clips in clips.items():
+            for noisy in (False, True):
+                measure = run_batch if name.startswith("batch:") else run_stage
+                error_rate, seconds = measure(transcribe, set_clips, noisy)
+                audio = "noisy" if noisy else "clean"
+                print(f"{name:28} {set_name:8} {audio:5} {error_rate:6.3f} {seconds:7.1f}",
+                      flush=True)
+                records.append({"stage": name, "set": set_name, "audio": audio,
+                                "wer": round(error_rate, 3), "seconds": round(seconds, 2)})
+    return records
