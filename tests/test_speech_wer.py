@@ -20,6 +20,8 @@ DATA = Path(__file__).parent / "data"
         ("five five five, two one two, four three six eight", "555-212-4368"),
         ("about twenty-four hundred", "About 2,400."),
         ("three forty-nine a month", "349 a month"),
+        ("call five five five, two one two", "Call 5, 5, 5, 2, 1, 2."),
+        ("on sale for eighteen ninety-nine", "On sale for 1899"),
         ("one hundred eighty-nine dollars", "$189"),
         ("Is that alright?", "Is that all right?"),
         ("The kids are at school until three.", "the kids are at school until 3"),
@@ -35,6 +37,7 @@ def test_numbers_that_differ_still_count_as_errors() -> None:
     # 210 -> 200 and "dollars" inserted
     assert wer("two hundred ten a month", "$200 a month") == pytest.approx(2 / 3)
     assert normalise("twenty year loan") != normalise("20 euro loan")
+    assert normalise("We have two. Three are left.") == ["we", "have", "2", "3", "are", "left"]
 
 
 def test_wer_counts_substitutions_insertions_and_deletions() -> None:

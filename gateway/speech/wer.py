@@ -4,8 +4,9 @@ Whisper writes "$31,400", "5.99%" and "555-212-4368" where a script says "thirty
 four hundred dollars", "five point nine nine percent" and "five five five, two one two ...".
 Both sides are normalised the same way before words are compared: lower case, punctuation
 and hyphens dropped, spelled-out numbers turned into digits, "$N" into "N dollars", "N%" into
-"N percent", commas inside numbers removed, numbers spelled digit by digit ("five five five")
-or in pairs ("eighteen ninety-nine") joined into one digit string.
+"N percent", commas inside numbers removed, and numbers said or written in parts within a
+sentence ("five five five, two one two", "555-212", "eighteen ninety-nine") joined into one
+digit string.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ _SCALES = {"hundred": 100, "thousand": 1_000, "million": 1_000_000}
 _SPELLING = {"alright": "all right", "ok": "okay", "oh": "zero"}
 _TOKEN = re.compile(r"\$?\d[\d,]*(?:\.\d+)?%?|[a-z']+|[,.?!;:]")
 _PUNCTUATION = ",.?!;:"
-_BREAK = "|"  # punctuation: ends a spelled number, then dropped
+_COMMA, _SENTENCE_END = ",", "."  # punctuation ends a spelled number, then is dropped
 
 
 def _tokens(text: str) -> list[str]:
@@ -32,7 +33,7 @@ def _tokens(text: str) -> list[str]:
         if not token:
             continue
         if token in _PUNCTUATION:
-            out.append(_BREAK)
+            out.append(_COMMA if token == _COMMA else _SENTENCE_END)
             continue
         if token[0] == "$" or token[0].isdigit():
             number = token.lstrip("$").rstrip("%").replace(",", "")
@@ -47,62 +48,62 @@ def _tokens(text: str) -> list[str]:
 
 
 def _join_numbers(tokens: list[str]) -> list[str]:
-    """Spelled-out numbers as digits: "twenty four hundred" -> "2400", "five point nine nine"
-    -> "5.99"; a tens word after a units word starts a new number ("three forty nine")."""
+    """Spelled-out numbers as digits ("twenty four hundred" -> "2400", "five point nine nine"
+    -> "5.99"); then numbers said or written in parts ("five five five, two one two",
+    "555-212", "eighteen ninety-nine", "5, 5, 5") joined into one digit string."""
     out: list[str] = []
-    digit_run = False  # out[-1] is a string of digits spelled one by one
-    pair = False  # out[-1] is the first half of a number said in pairs ("eighteen ninety")
     i = 0
     while i < len(tokens):
         if tokens[i] not in _UNITS and tokens[i] not in _TENS:
-            if tokens[i] != _BREAK:
-                out.append(tokens[i])
-            digit_run = pair = False
+            out.append(tokens[i])
             i += 1
             continue
-        total, current, last, said_in_pairs = 0, 0, "", False
-        while i < len(tokens):
-            word = tokens[i]
-            if word in _UNITS:
-                value = _UNITS[word]
-                if last in ("unit", "teen") or (last == "tens" and value >= 10):
-                    break
-                current += value
-                last = "unit" if value < 10 else "teen"
-            elif word in _TENS:
-                if last in ("unit", "teen", "tens"):
-                    said_in_pairs = last != "tens" and total == 0
-                    break
-                current += _TENS[word]
-                last = "tens"
-            elif word in _SCALES and last:
-                scale = _SCALES[word]
-                if scale == 100:
-                    current = max(current, 1) * 100
-                else:
-                    total, current = total + max(current, 1) * scale, 0
-                last = "scale"
-            else:
+        number, i = _spelled_number(tokens, i)
+        out.append(number)
+    joined: list[str] = []
+    for token in out:
+        if joined and token.isdigit() and joined[-1].isdigit():
+            joined[-1] += token
+        elif token != _COMMA:  # a sentence end stops the joining until it is dropped
+            joined.append(token)
+    return [t for t in joined if t != _SENTENCE_END]
+
+
+def _spelled_number(tokens: list[str], i: int) -> tuple[str, int]:
+    """The number spelled out from ``tokens[i]`` on, as digits, and the index after it."""
+    total, current, last = 0, 0, ""
+    while i < len(tokens):
+        word = tokens[i]
+        if word in _UNITS:
+            value = _UNITS[word]
+            if last in ("unit", "teen") or (last == "tens" and value >= 10):
                 break
-            i += 1
-        number = str(total + current)
-        if i + 1 < len(tokens) and tokens[i] == "point" and tokens[i + 1] in _UNITS:
-            digits = ""
-            i += 1
-            while i < len(tokens) and tokens[i] in _UNITS and _UNITS[tokens[i]] < 10:
-                digits += str(_UNITS[tokens[i]])
-                i += 1
-            number += "." + digits
-        # spelled digit by digit ("five five five"), or in pairs ("three forty nine"): one
-        # digit string, as Whisper writes it
-        joined = (digit_run and len(number) == 1) or (pair and len(number) == 2)
-        if joined:
-            out[-1] += number
+            current += value
+            last = "unit" if value < 10 else "teen"
+        elif word in _TENS:
+            if last in ("unit", "teen", "tens"):
+                break
+            current += _TENS[word]
+            last = "tens"
+        elif word in _SCALES and last:
+            scale = _SCALES[word]
+            if scale == 100:
+                current = max(current, 1) * 100
+            else:
+                total, current = total + max(current, 1) * scale, 0
+            last = "scale"
         else:
-            out.append(number)
-        digit_run = len(number) == 1 and (digit_run or not joined)
-        pair = said_in_pairs
-    return out
+            break
+        i += 1
+    number = str(total + current)
+    if i + 1 < len(tokens) and tokens[i] == "point" and tokens[i + 1] in _UNITS:
+        digits = ""
+        i += 1
+        while i < len(tokens) and tokens[i] in _UNITS and _UNITS[tokens[i]] < 10:
+            digits += str(_UNITS[tokens[i]])
+            i += 1
+        number += "." + digits
+    return number, i
 
 
 def normalise(text: str) -> list[str]:
