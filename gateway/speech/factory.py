@@ -12,6 +12,7 @@ from gateway.speech.engine import Engine
 from gateway.speech.errors import EngineError
 from gateway.speech.pipeline import SpeechPipeline
 from gateway.speech.vad import SileroVad
+from gateway.store.layout import Layout
 
 MAX_PROMPT_CHARS = 600  # Whisper keeps at most 223 prompt tokens; stay well inside
 
@@ -24,7 +25,7 @@ def model_path(config: Config) -> Path:
     if config.speech.model_path:
         return config.data_path(config.speech.model_path)
     quant = catalogue.CT2 if config.speech.engine == "faster-whisper" else config.speech.quant
-    return catalogue.resolve(config.data_dir / "models", config.speech.model, quant)
+    return catalogue.resolve(Layout(config.data_dir).models, config.speech.model, quant)
 
 
 def competitors(config: Config) -> list[str]:
