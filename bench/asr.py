@@ -97,14 +97,6 @@ CONFIGS: dict[str, dict[str, Any]] = {
 # --- data ------------------------------------------------------------------------------------
 
 
-def speak(text: str, voice: str, directory: Path) -> np.ndarray:
-    """One utterance as 16 kHz float32 samples, via espeak-ng and sox."""
-    raw, wav = directory / "raw.wav", directory / "utt.wav"
-    subprocess.run(["espeak-ng", "-v", voice, "-w", str(raw), text], check=True)
-    subprocess.run(["sox", str(raw), "-r", "16000", "-c", "1", "-b", "16", str(wav)], check=True)
-    return load_audio(wav).samples
-
-
 def write(path: Path, samples: np.ndarray) -> None:
     soundfile.write(str(path), samples, SAMPLE_RATE, subtype="PCM_16")
 
@@ -132,7 +124,8 @@ def synthesize(work: Path, conversation_tsv: Path | None = None) -> dict[str, An
              [(voice, text, float(rng.uniform(0.8, 3.0))) for voice, text in CONVERSATION])
     parts, spoken = [np.zeros(SAMPLE_RATE, np.float32)], []
     for voice, text, pause in turns:
-        parts += [speak(text, voice, work), np.zeros(round(pause * SAMPLE_RATE), np.float32)]
+        pause_samples = np.zeros(round(pause * SAMPLE_RATE), np.float32)
+        parts += [asr_stages.speak(text, voice, work), pause_samples]
         spoken.append(text)
     speech_s = sum(len(p) for p in parts[1::2]) / SAMPLE_RATE
     conversation = np.concatenate(parts)
@@ -140,7 +133,7 @@ def synthesize(work: Path, conversation_tsv: Path | None = None) -> dict[str, An
     write(work / "conversation.wav", conversation)
     shorts, long_parts = [], []
     for i, (voice, text) in enumerate(SHORT):
-        samples = speak(text, voice, work)
+        samples = asr_stages.speak(text, voice, work)
         pad = np.zeros(SAMPLE_RATE // 4, np.float32)
         clip = np.concatenate([pad, samples, pad])
         clip += rng.normal(0.0, floor, len(clip)).astype(np.float32)
