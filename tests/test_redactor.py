@@ -168,6 +168,7 @@ def test_redaction_is_idempotent(text: str) -> None:
     pieces(
         "five ", "oh ", "double ", "twenty ", "hundred ", "at ", "dot ", "com ", "jane ", "gmail ",
         "underscore ", ", ", "-", "5", "12", "@", ".", "[PHONE]", "[EMAIL]", " ", "$", "1,000",
+        "[ADDRESS]", "x.com", "number ", "call me at ", "pm ", "2019 ", "email ",
     )
 )
 def test_redaction_is_idempotent_on_identifier_like_text(text: str) -> None:
@@ -457,3 +458,17 @@ TYPED = sorted({r["said"] for r in recorded("dev") if r["kind"] == "none"})
 @pytest.mark.parametrize("said", TYPED, ids=str)
 def test_typed_sentences_with_numbers_and_no_identifier_are_kept(said: str) -> None:
     assert redact(said).findings == ()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "my cell is five five 2019 Oak Street five",  # an address between a cue and a number
+        "email five five Oak Street x.com",
+        "five at Oak Street number 2019 2019",  # the address stops before the phone number
+        "jo@x.com12 five 2019",
+    ],
+)
+def test_redaction_is_idempotent_around_other_identifiers(text: str) -> None:
+    once = redact(text).text
+    assert redact(once).text == once

@@ -9,7 +9,7 @@ from gateway.intel.pii.spans import Finding, Token, inside, tokens
 
 _WRITTEN_EMAIL = re.compile(
     r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
-    r"\.[A-Za-z]{2,}(?![A-Za-z0-9-])",
+    r"\.[A-Za-z]{2,}(?![A-Za-z0-9\[-])",  # "[": as before a digit that became "[PHONE]"
     re.ASCII,
 )
 _EMAIL_SYMBOLS = {
@@ -30,8 +30,9 @@ _DOMAIN = re.compile(rf"[a-z0-9-]+(?:\.[a-z0-9-]+)*\.{_TLD}")
 # "dot" spoken into a word of a domain: "gmaildotcom", "gmaildot", "dotcom".
 _GLUED_DOT = re.compile(rf"(?<=[a-z0-9])dot(?={_TLD}$)|(?<=[a-z0-9])dot$|^dot(?=[a-z])")
 _ANNOUNCED_DOMAIN = re.compile(
-    rf"\b(?:e-?mail|address)\b(?:\W+\w+){{0,3}}?\W+"
-    rf"(?P<domain>[A-Za-z0-9][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)*\.(?i:{_TLD}))(?![A-Za-z0-9-])",
+    # Not a placeholder's word, nor across a placeholder: "[EMAIL]", "email [ADDRESS] x.com".
+    rf"(?<!\[)\b(?:e-?mail|address)\b(?:[^\w\[]+\w+){{0,3}}?[^\w\[]+"
+    rf"(?P<domain>[A-Za-z0-9][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)*\.(?i:{_TLD}))(?![A-Za-z0-9\[-])",
     re.IGNORECASE | re.ASCII,
 )
 _NOT_DOMAIN = frozenset("the a an my our your his her their this that".split())

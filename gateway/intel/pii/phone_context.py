@@ -3,8 +3,8 @@
 In noise "five five five, eight six seven ..." comes out as "time time time 867 time 3 0" or
 "919, only of 6, 3817": too few digits in a row for :func:`gateway.intel.pii.phones.find_phones`.
 Here numbers with at most three other words between them form a cluster, until a sentence ends
-or an amount or a word like "after" comes; a number right before a unit ("25 panels", "at 10 pm")
-is a quantity and ends it too. A cluster is a phone number when
+or an amount, another identifier or a word like "after" comes; a number right before a unit
+("25 panels", "at 10 pm") is a quantity and ends it too. A cluster is a phone number when
 
 - it holds seven or more digits (three of them said together) or five digits read out one by
   one, or touches a phone number already found (its garbled tail); or
@@ -72,7 +72,7 @@ def find_phones_in_context(
         end = max([end, *(f.end for f in merged)])
         number = digits([t for t in words if start <= t.start and t.end <= end])
         if not merged and not _phone_like(text, cluster) and (
-            not _announced(text, words, cues, cluster[0])
+            not _announced(text, words, cues, cluster[0], taken)
             or _ordinary(text, words, cluster, number)
         ):
             continue
@@ -101,7 +101,9 @@ def _clusters(text: str, words: list[Token], phones: list[Span], taken: list[Spa
         if unit and garbled == 0:  # "25 panels", "7.2 kW", "at 10 pm": a quantity, not a piece
             kept = [i + 1 for i, t in enumerate(current) if inside(t, phones)]
             del current[max([group, *kept]) :]
-        breaker = unit or not in_phone and (inside(token, taken) or token.low in _ENDS)
+        breaker = unit or not in_phone and (
+            inside(token, taken) or token.low in _ENDS or token.text.startswith("[")  # "[EMAIL]"
+        )
         if current and (breaker or garbled > MAX_GARBLED_WORDS or _SENTENCE_END.search(
             text[current[-1].end : token.start]
         )):
@@ -162,14 +164,19 @@ def _read_out(text: str, cluster: list[Token]) -> bool:
     return False
 
 
-def _announced(text: str, words: list[Token], cues: list[int], first: Token) -> bool:
-    """True when a cue ends a few words before ``first`` in the same sentence (the nearest cue
-    decides: any earlier one has more words and maybe a sentence end in between)."""
+def _announced(
+    text: str, words: list[Token], cues: list[int], first: Token, taken: list[Span]
+) -> bool:
+    """True when a cue ends a few words before ``first`` in the same sentence, with no other
+    identifier between (the nearest cue decides: any earlier one has more words and maybe a
+    sentence end in between)."""
     nearest = bisect_right(cues, first.start) - 1
     if nearest < 0 or _SENTENCE_END.search(text[cues[nearest] : first.start]):
         return False
     starts = [t.start for t in words]
     between = words[bisect_left(starts, cues[nearest]) : bisect_left(starts, first.start)]
+    if any(t.text.startswith("[") or inside(t, taken) for t in between):
+        return False
     return sum(t.low not in _FILLERS for t in between) <= MAX_GARBLED_WORDS
 
 
