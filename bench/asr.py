@@ -81,10 +81,10 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "wcpp-tiny.en-q8_0-beam5": {"engine": "whisper.cpp", "model": "tiny.en", "quant": "q8_0",
                                 "beam": 5},
     "wcpp-tiny.en-q8_0-fullctx": {"engine": "whisper.cpp", "model": "tiny.en", "quant": "q8_0",
-                                  "shrink": 0.0},  # the default since full context won on WER
-    # short windows with a cut-down context (the default until full context won on WER)
-    "wcpp-tiny.en-q8_0-builtin-shrink": {"engine": "whisper.cpp", "model": "tiny.en",
-                                         "quant": "q8_0", "prompt": "built-in", "shrink": 20.0},
+                                  "shrink": 0.0},
+    # the defaults, but every window at full context
+    "wcpp-tiny.en-q8_0-builtin-fullctx": {"engine": "whisper.cpp", "model": "tiny.en",
+                                          "quant": "q8_0", "prompt": "built-in", "shrink": 0.0},
     "wcpp-tiny.en-f16": {"engine": "whisper.cpp", "model": "tiny.en", "quant": "f16"},
     "wcpp-base-q8_0": {"engine": "whisper.cpp", "model": "base", "quant": "q8_0"},
     "wcpp-base-q8_0-prompt": {"engine": "whisper.cpp", "model": "base", "quant": "q8_0",
@@ -167,7 +167,7 @@ def build_engine(config: dict[str, Any], models: Path, threads: int) -> Any:
     from gateway.speech.whispercpp import WhisperCppEngine
 
     return WhisperCppEngine(path, threads, initial_prompt=prompt, beam_size=config.get("beam", 1),
-                            shrink_ctx_below_s=config.get("shrink", 0.0))
+                            shrink_ctx_below_s=config.get("shrink", 20.0))
 
 
 def bare_whispercpp(config: dict[str, Any], models: Path, threads: int) -> Any:

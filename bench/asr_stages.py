@@ -35,7 +35,7 @@ SNR_DB = 10.0
 EDGE_S = 0.3  # quiet before and after each utterance
 FLOOR = 0.002  # a faint noise floor, as a real room has
 BATCH_GAP_S = 1.0
-SHRINK_S = 20.0  # speech.shrink_window_below_s before it defaulted to 0 (full context)
+SHRINK_S = 20.0  # the product's speech.shrink_window_below_s
 PROMPT = vocabulary_prompt([], list(DEFAULT_COMPETITORS))  # a fresh gateway's prompt
 
 
@@ -110,7 +110,8 @@ def bare(model_path: Path, threads: int) -> Transcriber:
 
 def engine(model_path: Path, threads: int, **options: Any) -> WhisperCppEngine:
     """The gateway's whisper.cpp engine with the product's defaults, changed by ``options``."""
-    return WhisperCppEngine(model_path, threads, **({"initial_prompt": PROMPT} | options))
+    defaults: dict[str, Any] = {"initial_prompt": PROMPT, "shrink_ctx_below_s": SHRINK_S}
+    return WhisperCppEngine(model_path, threads, **(defaults | options))
 
 
 def engine_only(model_path: Path, threads: int, **options: Any) -> Transcriber:
@@ -136,19 +137,19 @@ def stages(models: dict[str, Path], threads: int) -> dict[str, Callable[[], Tran
     def f16() -> Path:
         return models["f16"]
 
-    shrunk = {"shrink_ctx_below_s": SHRINK_S}
+    full = {"shrink_ctx_below_s": 0.0}
     return {
         "bare": lambda: bare(q8(), threads),
         "bare-f16": lambda: bare(f16(), threads),
         "engine": lambda: engine_only(q8(), threads),
-        "engine-prompt": lambda: engine_only(q8(), threads, prompt_min_s=0.0),
-        "engine-shrink": lambda: engine_only(q8(), threads, **shrunk),
+        "engine-fullctx": lambda: engine_only(q8(), threads, **full),
+        "engine-fullctx-prompt": lambda: engine_only(q8(), threads, prompt_min_s=0.0, **full),
         "pipeline": lambda: pipeline(q8(), threads),
         "pipeline-noguards": lambda: pipeline(q8(), threads, guards=False),
         "pipeline-pad300": lambda: pipeline(q8(), threads, padding_ms=300),
         "pipeline-pad800": lambda: pipeline(q8(), threads, padding_ms=800),
-        "pipeline-prompt": lambda: pipeline(q8(), threads, prompt_min_s=0.0),
-        "pipeline-shrink": lambda: pipeline(q8(), threads, **shrunk),
+        "pipeline-fullctx": lambda: pipeline(q8(), threads, **full),
+        "pipeline-fullctx-prompt": lambda: pipeline(q8(), threads, prompt_min_s=0.0, **full),
         "pipeline-fallback": lambda: pipeline(q8(), threads, temperature_inc=0.2),
         "pipeline-beam5": lambda: pipeline(q8(), threads, beam_size=5),
         "pipeline-f16": lambda: pipeline(f16(), threads),

@@ -198,9 +198,9 @@ class SpeechConfig:
         "whisper.cpp then writes one segment per window; "
         "the gateway cuts it at sentence ends and shares out its time by sentence length.")
     shrink_window_below_s: float = setting(
-        0.0, "Encode speech windows shorter than this with a cut-down audio context "
-        "(whisper.cpp): short utterances cost about a third, at a measured loss of accuracy "
-        "(more word errors than bare whisper.cpp); 0, the default, keeps the full context.",
+        20.0, "Encode speech windows shorter than this with a cut-down audio context "
+        "(whisper.cpp), so short utterances do not pay for a full 30 s (as accurate as the full "
+        "context within measurement noise, see the README); 0 turns it off.",
         lo=0, hi=30)
     vad: str = setting("webrtc", "Voice activity detector: webrtc (tiny, fast) or silero "
                        "(rejects loud noise; needs the faster-whisper extra, ~35 MB more RSS).",

@@ -96,10 +96,10 @@ class WhisperCppEngine:
     ``beam_size`` 1 decodes greedily; more runs beam search. ``initial_prompt`` primes the
     decoder with the site's vocabulary (product and competitor names) on windows of at least
     ``prompt_min_s`` (see :data:`PROMPT_MIN_S`) that run at full context. Windows shorter than
-    ``shrink_ctx_below_s`` are encoded with a reduced audio context (0, the default, turns that
-    off): cheaper, but measured worse than the full context on short utterances (WER 0.223 vs
-    0.211, where bare whisper.cpp gets 0.214), and a prompt over a cut-down context sends
-    tiny.en into loops.
+    ``shrink_ctx_below_s`` are encoded with a reduced audio context (0 turns that off): about a
+    third of the cost, and as accurate as the full context within measurement noise (short
+    utterances, bench/asr.py --stages); a prompt over a cut-down context sends tiny.en into
+    loops, so those windows are never prompted.
     Decoding stops at ``MAX_TOKENS_PER_S`` tokens per second of audio. ``temperature_inc`` above
     0 turns on whisper.cpp's fallback to sampling at rising temperatures when a decode fails its
     checks (off by default).
