@@ -9,6 +9,11 @@ long-form speech: first as a model's first clips, then again after it has run fu
 (whisper.cpp 1.8.5 no longer shrinks its audio context then, see gateway.speech.whispercpp).
 
     .venv/bin/python bench/asr.py [--threads N] [--configs NAME,...] [--repeat N]
+        [--conversation TSV]
+    .venv/bin/python bench/asr.py --stages all|STAGE,... [--sets dev,heldout] [--threads N]
+
+``--stages`` prints instead the WER of short utterances stage by stage, from bare whisper.cpp
+to the whole pipeline, clean and noisy (bench/asr_stages.py).
 
 The last line printed is a JSON object with every figure.
 """
@@ -16,8 +21,9 @@ The last line printed is a JSON object with every figure.
 from __future__ import annotations
 
 import argparse
+import csv
+import io
 import json
-import re
 import resource
 import subprocess
 import sys
@@ -26,14 +32,17 @@ import time
 from pathlib import Path
 from typing import Any
 
+import asr_stages  # bench/, beside this script
 import numpy as np
 import soundfile
 
 from gateway.intel.lexicon import DEFAULT_COMPETITORS
 from gateway.speech import catalogue
+from gateway.speech.analyze import analyze_files
 from gateway.speech.audio import SAMPLE_RATE, load_audio
 from gateway.speech.factory import vocabulary_prompt
 from gateway.speech.pipeline import SpeechPipeline
+from gateway.speech.wer import wer
 
 VOCABULARY = ["Powerwall", "Enphase microinverters", "SolarEdge", "EcoFlow"]
 COMPETITORS = ["Sunrun", "SunPower", "Tesla", "Vivint", "LeafFilter"]
@@ -51,6 +60,7 @@ CONVERSATION = [
     ("en-gb+m3", "Vivint told us their batteries last longer than yours."),
     ("en-us", "I will email you the proposal with the SolarEdge option tonight."),
 ]
+CONVERSATION_VOICES = ("en-us", "en-us+f3", "en-gb+m3", "en-us+f4")
 SHORT = [
     ("en-us", "Do you offer financing?"),
     ("en-us+f3", "That is too expensive."),
@@ -72,6 +82,9 @@ CONFIGS: dict[str, dict[str, Any]] = {
                                 "beam": 5},
     "wcpp-tiny.en-q8_0-fullctx": {"engine": "whisper.cpp", "model": "tiny.en", "quant": "q8_0",
                                   "shrink": 0.0},
+    # the defaults, but every window at full context
+    "wcpp-tiny.en-q8_0-builtin-fullctx": {"engine": "whisper.cpp", "model": "tiny.en",
+                                          "quant": "q8_0", "prompt": "built-in", "shrink": 0.0},
     "wcpp-tiny.en-f16": {"engine": "whisper.cpp", "model": "tiny.en", "quant": "f16"},
     "wcpp-base-q8_0": {"engine": "whisper.cpp", "model": "base", "quant": "q8_0"},
     "wcpp-base-q8_0-prompt": {"engine": "whisper.cpp", "model": "base", "quant": "q8_0",
@@ -84,33 +97,43 @@ CONFIGS: dict[str, dict[str, Any]] = {
 # --- data ------------------------------------------------------------------------------------
 
 
-def speak(text: str, voice: str, directory: Path) -> np.ndarray:
-    """One utterance as 16 kHz float32 samples, via espeak-ng and sox."""
-    raw, wav = directory / "raw.wav", directory / "utt.wav"
-    subprocess.run(["espeak-ng", "-v", voice, "-w", str(raw), text], check=True)
-    subprocess.run(["sox", str(raw), "-r", "16000", "-c", "1", "-b", "16", str(wav)], check=True)
-    return load_audio(wav).samples
-
-
 def write(path: Path, samples: np.ndarray) -> None:
     soundfile.write(str(path), samples, SAMPLE_RATE, subtype="PCM_16")
 
 
-def synthesize(work: Path) -> dict[str, Any]:
-    """Write the test files; return their paths and reference texts."""
+def read_conversation(path: Path) -> list[tuple[str, str, float]]:
+    """(voice, text, pause after in s) of each turn of a TSV with columns speaker, text,
+    pause_after_s; each speaker gets a voice of their own."""
+    with path.open(newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    voices: dict[str, str] = {}
+    for row in rows:
+        voices.setdefault(row["speaker"], CONVERSATION_VOICES[len(voices) % 4])
+    return [(voices[r["speaker"]], r["text"], float(r["pause_after_s"])) for r in rows]
+
+
+def synthesize(work: Path, conversation_tsv: Path | None = None) -> dict[str, Any]:
+    """Write the test files; return their paths and reference texts.
+
+    The conversation is the built-in one with random 0.8-3 s pauses, or the turns and pauses of
+    ``conversation_tsv``.
+    """
     rng = np.random.default_rng(7)
     floor = 0.002  # a faint noise floor, as a real room has
+    turns = (read_conversation(conversation_tsv) if conversation_tsv else
+             [(voice, text, float(rng.uniform(0.8, 3.0))) for voice, text in CONVERSATION])
     parts, spoken = [np.zeros(SAMPLE_RATE, np.float32)], []
-    for voice, text in CONVERSATION:
-        pause = float(rng.uniform(0.8, 3.0))
-        parts += [speak(text, voice, work), np.zeros(round(pause * SAMPLE_RATE), np.float32)]
+    for voice, text, pause in turns:
+        pause_samples = np.zeros(round(pause * SAMPLE_RATE), np.float32)
+        parts += [asr_stages.speak(text, voice, work), pause_samples]
         spoken.append(text)
+    speech_s = sum(len(p) for p in parts[1::2]) / SAMPLE_RATE
     conversation = np.concatenate(parts)
     conversation += rng.normal(0.0, floor, len(conversation)).astype(np.float32)
     write(work / "conversation.wav", conversation)
     shorts, long_parts = [], []
     for i, (voice, text) in enumerate(SHORT):
-        samples = speak(text, voice, work)
+        samples = asr_stages.speak(text, voice, work)
         pad = np.zeros(SAMPLE_RATE // 4, np.float32)
         clip = np.concatenate([pad, samples, pad])
         clip += rng.normal(0.0, floor, len(clip)).astype(np.float32)
@@ -122,26 +145,11 @@ def synthesize(work: Path) -> dict[str, Any]:
     write(work / "long.wav", long_form)
     return {
         "conversation": {"file": str(work / "conversation.wav"), "text": " ".join(spoken),
-                         "duration_s": len(conversation) / SAMPLE_RATE},
+                         "duration_s": len(conversation) / SAMPLE_RATE, "speech_s": speech_s},
         "shorts": shorts,
         "long": {"file": str(work / "long.wav"), "text": " ".join(t for _, t in SHORT),
                  "speech_s": sum(s["speech_s"] for s in shorts)},
     }
-
-
-def words(text: str) -> list[str]:
-    return re.findall(r"[a-z0-9']+", text.lower().replace("-", " "))
-
-
-def wer(reference: str, hypothesis: str) -> float:
-    """Word error rate: word-level edit distance over the reference length."""
-    ref, hyp = words(reference), words(hypothesis)
-    row = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        prev, row[0] = row[0], i
-        for j, h in enumerate(hyp, 1):
-            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (r != h))
-    return row[-1] / max(1, len(ref))
 
 
 # --- one configuration, in its own process ----------------------------------------------------
@@ -172,6 +180,22 @@ def bare_whispercpp(config: dict[str, Any], models: Path, threads: int) -> Any:
                  redirect_whispercpp_logs_to=None)
 
 
+def analyzed(pipeline: SpeechPipeline, file: str) -> tuple[float, str]:
+    """Wall time of ``analyze`` on ``file`` (decode, pipeline, tagger, JSON), and its text."""
+    out = io.StringIO()
+    started = time.perf_counter()
+    analyze_files([file], pipeline, out)
+    return time.perf_counter() - started, json.loads(out.getvalue())["text"]
+
+
+def bare_call(bare: Any, file: str) -> tuple[float, str]:
+    """Wall time of one bare whisper.cpp call on the whole of ``file`` (decode included)."""
+    started = time.perf_counter()
+    samples = load_audio(Path(file)).samples
+    text = " ".join(s.text.strip() for s in bare.transcribe(samples))
+    return time.perf_counter() - started, text
+
+
 def timed(pipeline: SpeechPipeline, file: str, repeat: int) -> tuple[float, str]:
     audio = load_audio(Path(file))
     best, text = float("inf"), ""
@@ -197,17 +221,15 @@ def run_one(name: str, data: dict[str, Any], models: Path, threads: int,
         short_s += seconds
         short_wer.append(wer(short["text"], text))
     long_s, long_text = timed(pipeline, data["long"]["file"], repeat)
-    pipe_s, pipe_text = timed(pipeline, conv["file"], 1)
+    pipe_s, pipe_text = analyzed(pipeline, conv["file"])
     rss_pipeline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    # pipeline and bare whisper.cpp in turns, so the box's load weighs on both alike
+    # analyze and bare whisper.cpp in turns, so the box's load weighs on both alike
     bare = bare_whispercpp(config, models, threads)
-    samples = load_audio(Path(conv["file"])).samples
     bare_s, bare_text = float("inf"), ""
     for _ in range(repeat):
-        started = time.perf_counter()
-        bare_text = " ".join(s.text.strip() for s in bare.transcribe(samples))
-        bare_s = min(bare_s, time.perf_counter() - started)
-        pipe_s = min(pipe_s, timed(pipeline, conv["file"], 1)[0])
+        seconds, bare_text = bare_call(bare, conv["file"])
+        bare_s = min(bare_s, seconds)
+        pipe_s = min(pipe_s, analyzed(pipeline, conv["file"])[0])
     # the same short clips again, now that the model has run full 30 s windows: the steady
     # state of a busy gateway, where whisper.cpp's context no longer shrinks
     # (once each: the first pays for the model's reload, see gateway.speech.whispercpp)
@@ -235,12 +257,33 @@ def run_one(name: str, data: dict[str, Any], models: Path, threads: int,
 # --- driver -----------------------------------------------------------------------------------
 
 
+def stage_report(stages: str, sets: list[str], threads: int) -> int:
+    """The short-utterance stage table (see bench/asr_stages.py) for tiny.en q8_0 and f16."""
+    every = ["batch:bare", *asr_stages.stages({}, threads)]  # batch: all clips in one call
+    names = every if stages == "all" else stages.split(",")
+    with tempfile.TemporaryDirectory(prefix="asr-stages-") as tmp:
+        work = Path(tmp)
+        models = {m.quant: m.path for m in
+                  catalogue.install(work / "models", "tiny.en", quants=("q8_0", "f16"))}
+        records = asr_stages.run(sets, names, models, threads, work)
+    print(json.dumps({"threads": threads, "stages": records}))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2, help="engine threads")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each; the fastest counts")
     parser.add_argument("--configs", default=",".join(CONFIGS),
                         help=f"comma-separated configurations (default: all of {list(CONFIGS)})")
+    parser.add_argument("--conversation", type=Path,
+                        help="TSV (speaker, text, pause_after_s) to speak as the conversation "
+                             "instead of the built-in one (tests/data/conversation-heldout.tsv)")
+    parser.add_argument("--stages", metavar="STAGE,...",
+                        help="instead of the configurations: WER of short utterances stage by "
+                             f"stage ('all' for {', '.join(asr_stages.stages({}, 1))})")
+    parser.add_argument("--sets", default="dev,heldout",
+                        help="sentence sets for --stages (dev, heldout)")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -250,6 +293,8 @@ def main(argv: list[str] | None = None) -> int:
                                  args.repeat)))
         return 0
 
+    if args.stages:
+        return stage_report(args.stages, args.sets.split(","), args.threads)
     names = [n for n in args.configs.split(",") if n]
     unknown = set(names) - set(CONFIGS)
     if unknown:
@@ -261,9 +306,11 @@ def main(argv: list[str] | None = None) -> int:
             quants = sorted({CONFIGS[n]["quant"] for n in names if CONFIGS[n]["model"] == model}
                             | {"q8_0"})
             catalogue.install(work / "models", model, quants=quants)
-        data = synthesize(work)
+        data = synthesize(work, args.conversation)
         (work / "data.json").write_text(json.dumps(data))
-        print(f"conversation {data['conversation']['duration_s']:.1f} s, "
+        conv = data["conversation"]
+        print(f"conversation {conv['duration_s']:.1f} s "
+              f"({1 - conv['speech_s'] / conv['duration_s']:.0%} silence), "
               f"{len(data['shorts'])} short utterances ({data['long']['speech_s']:.1f} s of "
               f"speech), {args.threads} threads")
         header = (f"{'config':28} {'load':>5} {'WER':>5} {'WERbare':>7} {'WERshort':>8} "

@@ -195,12 +195,14 @@ class SpeechConfig:
         [], "Product and brand names used at this site; with the competitor names they prime "
         "the recognizer (initial prompt) so it spells them right.")
     vocabulary_prompt: bool = setting(
-        True, "Prime the recognizer with the vocabulary and competitor names (full 30 s "
-        "windows only): fewer word errors. whisper.cpp then writes one segment per window; "
+        True, "Prime the recognizer with the vocabulary and competitor names (windows of "
+        "20 s or more at full context; on short ones it costs words): fewer word errors. "
+        "whisper.cpp then writes one segment per window; "
         "the gateway cuts it at sentence ends and shares out its time by sentence length.")
     shrink_window_below_s: float = setting(
         20.0, "Encode speech windows shorter than this with a cut-down audio context "
-        "(whisper.cpp), so short utterances do not pay for a full 30 s; 0 turns it off.",
+        "(whisper.cpp), so short utterances do not pay for a full 30 s (as accurate as the full "
+        "context within measurement noise, see the README); 0 turns it off.",
         lo=0, hi=30)
     vad: str = setting("webrtc", "Voice activity detector: webrtc (tiny, fast) or silero "
                        "(rejects loud noise; needs the faster-whisper extra, ~35 MB more RSS).",
