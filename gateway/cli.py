@@ -192,6 +192,10 @@ def cmd_models(args: argparse.Namespace) -> int:
     from gateway.speech import catalogue
 
     models_dir = Path(args.models_dir) if args.models_dir else _config(args).data_dir / "models"
+    if args.name == "minilm":
+        from gateway.cli_tag import text_models
+
+        return text_models(args.action, args.name, models_dir, sys.stdout)
     if args.action == "install":
         for model in catalogue.install(models_dir, args.name, quants=args.quant or ("q8_0", "f16")):
             print(f"{model.name} {model.quant} {model.path} sha256={model.sha256}")
@@ -379,11 +383,13 @@ def build_parser() -> argparse.ArgumentParser:
     user_add.add_argument("--password-file", help="read the password from this file "
                                                   "(default: ask twice on the terminal)")
 
-    models = add("models", cmd_models, "install, list or verify offline speech models")
+    models = add("models", cmd_models,
+                 "install, list or verify offline speech models (and the tagger's minilm)")
     models.add_argument("action", choices=("install", "list", "verify"),
                         help="install a model, list installed ones, or re-check their hashes")
-    models.add_argument("name", nargs="?", default="tiny.en", choices=("tiny.en", "base"),
-                        help="model (default: tiny.en)")
+    models.add_argument("name", nargs="?", default="tiny.en",
+                        choices=("tiny.en", "base", "minilm"),
+                        help="model (default: tiny.en; minilm: the semantic tagger's text model)")
     models.add_argument("--quant", action="append", choices=("q8_0", "f16", "ct2"),
                         help="quantization to install (repeatable; default: q8_0 and f16; "
                         "ct2 is the CTranslate2 model for the faster-whisper engine)")
@@ -441,6 +447,9 @@ def build_parser() -> argparse.ArgumentParser:
     from gateway.cli_privacy import register as register_privacy
 
     register_privacy(add, _config)
+    from gateway.cli_tag import register as register_tag
+
+    register_tag(add, _config)
     return parser
 
 
