@@ -109,7 +109,7 @@ def annotate(
             tags.append(Tag(tag, segment.start, segment.end, segment.text, CONFIDENCE))
         if tagger is not None and vectors is not None:
             for tag, score in smart_matches(vectors[index], segment.speaker, site_trackers,
-                                            lambda t: tagger.vectors(t.examples)):
+                                            tagger.tracker_score):
                 tags.append(Tag(tag, segment.start, segment.end, segment.text, score))
     identifiers = tuple(f for r in redactions for f in r.findings)
     scores = tuple(sentiment.score(segment.text) for segment in clean)

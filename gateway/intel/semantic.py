@@ -12,6 +12,7 @@ firing with high confidence adds its tag too (a second tag, or one the head miss
 from __future__ import annotations
 
 import csv
+import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -49,11 +50,13 @@ def builtin_examples() -> tuple[Example, ...]:
 
 @dataclass(frozen=True)
 class Head:
-    """A softmax over the tags and ``none``: p = softmax(x . w + b)."""
+    """A softmax over the tags and ``none``: p = softmax(x . w + b), and the embedded examples
+    it was trained on (the background a smart tracker's examples are told apart from)."""
 
     classes: tuple[str, ...]
     weights: Vectors  # (dimensions, classes)
     bias: Vectors  # (classes,)
+    examples: Vectors  # (examples, dimensions)
 
     def probabilities(self, vectors: Vectors) -> Vectors:
         return _softmax(vectors @ self.weights + self.bias)
@@ -79,7 +82,22 @@ def train_head(vectors: Vectors, labels: Sequence[str], classes: Sequence[str]) 
         error = (_softmax(vectors @ weights + bias) - targets) * sample / len(labels)
         weights -= LEARNING_RATE * (vectors.T @ error + L2 * weights)
         bias -= LEARNING_RATE * error.sum(axis=0)
-    return Head(tuple(classes), weights.astype(np.float32), bias.astype(np.float32))
+    return Head(tuple(classes), weights.astype(np.float32), bias.astype(np.float32), vectors)
+
+
+def fit(embed: Embed, examples: Sequence[Example]) -> Head:
+    """Embed the examples and train the head on them (classes: the tags, then ``none``)."""
+    tags = tuple(sorted({e.tag for e in examples} - {NONE}))
+    vectors = embed([e.text for e in examples])
+    return train_head(vectors, [e.tag for e in examples], (*tags, NONE))
+
+
+def training_key(examples: Sequence[Example]) -> str:
+    """A digest of everything a trained head depends on, except the model (for a cache)."""
+    digest = hashlib.sha256(f"{EPOCHS} {LEARNING_RATE} {L2}\n".encode())
+    for example in examples:
+        digest.update(f"{example.tag}\t{example.text}\n".encode())
+    return digest.hexdigest()
 
 
 class SemanticTagger:
@@ -88,14 +106,14 @@ class SemanticTagger:
     name = "semantic"
 
     def __init__(self, embed: Embed, examples: Sequence[Example] | None = None,
-                 threshold: float = THRESHOLD) -> None:
-        examples = builtin_examples() if examples is None else tuple(examples)
+                 threshold: float = THRESHOLD, head: Head | None = None) -> None:
+        """``head``: one trained before on these examples with this ``embed`` (a cache)."""
         self.embed = embed
         self.threshold = threshold
-        self.tags = tuple(sorted({e.tag for e in examples} - {NONE}))
-        vectors = embed([e.text for e in examples])
-        self.head = train_head(vectors, [e.tag for e in examples], (*self.tags, NONE))
+        self.head = head or fit(embed, builtin_examples() if examples is None else examples)
+        self.tags = self.head.classes[:-1]
         self._cache: dict[str, Vectors] = {}
+        self._trackers: dict[tuple[str, ...], Head] = {}
 
     def head_tags(self, vectors: Vectors) -> list[dict[str, float]]:
         """The head's tag (if any) for each embedded sentence, with its probability."""
@@ -115,6 +133,17 @@ class SemanticTagger:
         vectors = self.embed(texts) if vectors is None else vectors
         return [combine(found, rule_tags(text, competitors))
                 for text, found in zip(texts, self.head_tags(vectors), strict=True)]
+
+    def tracker_score(self, examples: tuple[str, ...], vector: Vectors) -> float:
+        """How likely a sentence is one more of a smart tracker's ``examples`` (a logistic unit
+        trained, once per tracker, on them against the built-in examples)."""
+        head = self._trackers.get(examples)
+        if head is None:
+            positives = self.vectors(examples)
+            vectors = np.concatenate([positives, self.head.examples])
+            labels = ["yes"] * len(positives) + [NONE] * len(self.head.examples)
+            head = self._trackers[examples] = train_head(vectors, labels, ("yes", NONE))
+        return float(head.probabilities(vector[None, :])[0, 0])
 
     def vectors(self, texts: Sequence[str]) -> Vectors:
         """Embeddings of fixed texts (a tracker's examples), computed once."""

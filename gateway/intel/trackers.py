@@ -6,9 +6,10 @@ A tracker is written as one config string:
 - ``"warranty = warranty | guarantee | coverage"``: a label and alternative phrases;
 - ``"price-match @customer = price match | beat their price"``: only when that speaker says it;
 - ``"warranty ~ Does the warranty cover labor? | What if a panel breaks? | ..."``: a *smart*
-  tracker, from 5 to 20 example sentences: a sentence whose embedding is close enough to one of
-  the examples (cosine :data:`SIMILARITY` or more) earns it, whatever its words. Smart trackers
-  need the semantic tagger's model; without it they match nothing.
+  tracker, from 5 to 20 example sentences: a sentence the semantic tagger scores as one more of
+  the examples (a logistic unit trained on them against its own labelled sentences, probability
+  :data:`THRESHOLD` or more) earns it, whatever its words. Smart trackers need the semantic
+  tagger's model; without it they match nothing.
 
 Phrases match on the tagger's normalised stems, so "guarantees" or "guaranteed" match
 "guarantee" and "price-matched" matches "price match".
@@ -30,7 +31,7 @@ from gateway.intel.tagger import tokenize
 Vectors = npt.NDArray[np.float32]
 PREFIX = "tracker."
 CONFIDENCE = 0.9
-SIMILARITY = 0.6
+THRESHOLD = 0.5
 MIN_EXAMPLES = 5
 MAX_EXAMPLES = 20
 _LABEL = re.compile(r"^[a-z0-9][a-z0-9._-]{0,47}$")
@@ -136,13 +137,14 @@ def similarity(vector: Vectors, examples: Vectors) -> float:
 
 def smart_matches(
     vector: Vectors, speaker: str, trackers: Iterable[Tracker],
-    examples_of: Callable[[Tracker], Vectors],
+    score: Callable[[tuple[str, ...], Vectors], float],
 ) -> list[tuple[str, float]]:
-    """(tag, similarity) of the smart trackers whose examples a sentence comes close to."""
+    """(tag, score) of the smart trackers a sentence's vector scores at :data:`THRESHOLD` or
+    more on; ``score(examples, vector)`` is the semantic tagger's."""
     found = []
     for tracker in trackers:
         if tracker.examples and _hears(tracker, speaker):
-            score = similarity(vector, examples_of(tracker))
-            if score >= SIMILARITY:
-                found.append((tracker.tag, round(score, 2)))
+            probability = score(tracker.examples, vector)
+            if probability >= THRESHOLD:
+                found.append((tracker.tag, round(probability, 2)))
     return found
