@@ -47,7 +47,7 @@ RULES: tuple[R, ...] = (
     R("consent.opt_out", 0.9, "TURN ~4 RECORD|DEVICE ~2 off", block_negation=False),
     R("consent.opt_out", 0.9, "turn_off|switch_off|shut_off|stop|disable|mute ~3 RECORD|DEVICE",
       block_negation=False),
-    R("consent.opt_out", 0.85, "off_the_record|opt_out", block_negation=False),
+    R("consent.opt_out", 0.85, "opt_out", block_negation=False),
     R("consent.opt_out", 0.4, "TURN ~2 it|that|this ~1 off", block_negation=False),
     # objection.price
     R("objection.price", 0.9, "EXCESS ~2 PRICEY"),
