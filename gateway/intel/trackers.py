@@ -117,7 +117,8 @@ def _contains(stems: Sequence[str], phrase: tuple[str, ...]) -> bool:
     return any(tuple(stems[i : i + n]) == phrase for i in range(len(stems) - n + 1))
 
 
-def _hears(tracker: Tracker, speaker: str) -> bool:
+def hears(tracker: Tracker, speaker: str) -> bool:
+    """Can ``speaker`` fire ``tracker`` (unknown speakers can fire any)?"""
     return tracker.speaker is None or tracker.speaker == speaker or speaker not in _SPEAKERS
 
 
@@ -126,7 +127,7 @@ def matches(text: str, speaker: str, trackers: Iterable[Tracker]) -> list[str]:
     stems = _keys(text)
     return [
         t.tag for t in trackers
-        if _hears(t, speaker) and any(_contains(stems, p) for p in t.phrases)
+        if hears(t, speaker) and any(_contains(stems, p) for p in t.phrases)
     ]
 
 
@@ -143,7 +144,7 @@ def smart_matches(
     more on; ``score(examples, vector)`` is the semantic tagger's."""
     found = []
     for tracker in trackers:
-        if tracker.examples and _hears(tracker, speaker):
+        if tracker.examples and hears(tracker, speaker):
             probability = score(tracker.examples, vector)
             if probability >= THRESHOLD:
                 found.append((tracker.tag, round(probability, 2)))
