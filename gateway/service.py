@@ -255,7 +255,8 @@ def _start_workers(config: Config, stop: threading.Event
     _add_privacy_duties(supervisor, config, layout, privacy)
     board = StatusBoard()
     board.provide("engine", lambda: {"engine": config.speech.engine, "threads": config.threads,
-                                     "model": f"{config.speech.model} {config.speech.quant}"})
+                                     "model": f"{config.speech.model} {config.speech.quant}",
+                                     "tagger": "semantic" if pipeline.tagger else "rules"})
     if config.capture.enabled:
         supervisor.add("capture", lambda s: _capture_until(config, layout, keys, spool, s))
     supervisor.start()
