@@ -30,6 +30,8 @@ from pathlib import Path
 
 from support import GATEWAY, free_port, log, make_gateway
 
+from gateway.store.layout import Layout
+
 LINES = [
     "Thanks for coming in today. I should tell you this call is recorded for quality.",
     "The premium plan includes installation and two years of service.",
@@ -154,7 +156,7 @@ def main() -> int:
                 for name, value in each.items():
                     peaks[name] = max(peaks.get(name, 0.0), value)
                 time.sleep(0.2)
-        db = root / "data" / "gateway.db"
+        db = Layout(root / "data").db
         deadline = time.monotonic() + 600
         while not settled(db, args.conversations) and time.monotonic() < deadline:
             rss, pss, each = sample(gateway.pid)

@@ -46,6 +46,7 @@ from gateway.protocol.control import SessionStart, encode_control
 from gateway.protocol.frames import AudioFrame, Codec, decode_frame, encode_frame
 from gateway.protocol.topics import TopicKind, badge_topic
 from gateway.store.db import open_db
+from gateway.store.layout import Layout
 from gateway.store.spool import AudioSpool
 
 SITE = "bench"
@@ -237,7 +238,7 @@ session_timeout_s = 60
 fsync = "{fsync}"
 """)
     config = load_config(config_path)
-    db = open_db(config.data_dir / "gateway.db")
+    db = open_db(Layout(config.data_dir).db)
     for i in range(badges):
         pair_badge(config, db, f"badge-{i:04d}", root / "bundles", reload=False)
     db.close()
@@ -259,7 +260,7 @@ def audit(config_path: Path, sessions: dict[str, int], sent_per_badge: int) -> t
     config = load_config(config_path)
     keys = KeyStore.load(config.data_dir / "keys" / "kek.key")
     spool = AudioSpool(config.data_dir / "spool")
-    db = open_db(config.data_dir / "gateway.db")
+    db = open_db(Layout(config.data_dir).db)
     lost = duplicated = 0
     for sid, index in sessions.items():
         row = db.execute("SELECT wrapped_key FROM conversations WHERE id = ?", [sid]).fetchone()

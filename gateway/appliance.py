@@ -16,40 +16,30 @@ Files (the credential store is 0700 root; systemd hands its files to the service
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import grp
-import hashlib
 import json
 import logging
 import os
 import pwd
-import secrets
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
-
-from gateway.broker import broker_dir, write_mosquitto_config
+from gateway.accounts.setup_code import ISSUE_FILE, new_setup_code, setup_code_digest
+from gateway.broker import broker_dir
 from gateway.config import Config
 from gateway.credentials import ENV as CREDENTIALS_ENV
 from gateway.crypto.datakeys import KeyStore
 from gateway.crypto.identity import GatewayIdentity
-from gateway.crypto.keyfiles import read_secret, write_secret
 from gateway.errors import GatewayError
+from gateway.pki.broker_files import configure_broker
+from gateway.pki.ca import LocalCA
+from gateway.pki.certificates import ca_name
+from gateway.store.layout import Layout
 
 log = logging.getLogger(__name__)
 
-#: Crockford's base32 without look-alikes (no I, L, O, U)
-SETUP_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-SETUP_GROUPS = 3
-SETUP_GROUP_LEN = 4
-CA_YEARS = 20
-ISSUE_FILE = Path("/etc/issue.d/salestag-setup.issue")
 DEFAULT_WEB_PORT = 8443
 
 
@@ -64,63 +54,6 @@ class ProvisionResult:
     created: list[str] = field(default_factory=list)
     setup_code: str | None = None
     signing_key_id: str = ""
-
-
-def new_setup_code() -> str:
-    """A one-time code like ``7K2Q-M9XD-4TRB`` (60 bits)."""
-    groups = ("".join(secrets.choice(SETUP_ALPHABET) for _ in range(SETUP_GROUP_LEN))
-              for _ in range(SETUP_GROUPS))
-    return "-".join(groups)
-
-
-def setup_code_digest(code: str) -> str:
-    """The digest stored for a code; case, spaces and dashes do not matter when typed."""
-    canonical = "".join(ch for ch in code.upper() if ch in SETUP_ALPHABET)
-    return hashlib.sha256(b"salestag/setup-code/v1\x00" + canonical.encode()).hexdigest()
-
-
-def create_ca(key_path: Path, cert_path: Path, gateway_id: str) -> x509.Certificate:
-    """A P-256 CA key (written 0600, never overwritten) and its self-signed certificate."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    write_secret(key_path, key.private_bytes(serialization.Encoding.PEM,
-                                             serialization.PrivateFormat.PKCS8,
-                                             serialization.NoEncryption()))
-    name = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "SalesTag Gateway"),
-                      x509.NameAttribute(NameOID.COMMON_NAME, f"SalesTag local CA {gateway_id}")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (x509.CertificateBuilder()
-            .subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(minutes=5))
-            .not_valid_after(now + dt.timedelta(days=365 * CA_YEARS))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True,
-                                         crl_sign=True, content_commitment=False,
-                                         key_encipherment=False, data_encipherment=False,
-                                         key_agreement=False, encipher_only=False,
-                                         decipher_only=False), critical=True)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
-                           critical=False)
-            .sign(key, hashes.SHA256()))
-    _write_public(cert_path, cert.public_bytes(serialization.Encoding.PEM))
-    return cert
-
-
-def ca_certificate_for(key_path: Path, cert_path: Path) -> x509.Certificate:
-    """The CA certificate, checked to belong to the CA key."""
-    cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
-    key = serialization.load_pem_private_key(read_secret(key_path), password=None)
-    if cert.public_key() != key.public_key():
-        raise ProvisionError(f"{cert_path} does not belong to the CA key {key_path}")
-    return cert
-
-
-def _write_public(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    tmp.chmod(0o644)
-    tmp.replace(path)
 
 
 def provision(config: Config, credstore: Path, *, owner: str | None = None,
@@ -143,23 +76,19 @@ def provision(config: Config, credstore: Path, *, owner: str | None = None,
     data = config.data_dir
     data.mkdir(parents=True, exist_ok=True)
     data.chmod(0o711)
-    (data / "keys").mkdir(exist_ok=True, mode=0o700)
-    identity.export_public(data / "keys" / "gateway-signing.pub")
-    (data / "keys" / "gateway-signing.pub").chmod(0o644)
-    ca_key, ca_cert = credstore / "ca.key", data / "tls" / "ca.crt"
-    if not ca_key.exists():
-        create_ca(ca_key, ca_cert, config.site.gateway_id)
+    layout = Layout(data)
+    layout.keys.mkdir(exist_ok=True, mode=0o700)
+    identity.export_public(layout.signing_public)
+    layout.signing_public.chmod(0o644)
+    ca_key, ca_cert = credstore / "ca.key", layout.ca_cert
+    if not (ca_key.exists() or ca_cert.exists()):
         result.created.append("local CA")
-    elif not ca_cert.exists():
-        raise ProvisionError(f"{ca_cert} is missing but the CA key exists: restore it from a "
-                             "backup (a new CA would orphan every paired badge)")
-    else:
-        ca_certificate_for(ca_key, ca_cert)
+    LocalCA.load_or_create(ca_key, ca_cert, ca_name(config))  # checks an existing pair
     with _credentials_from(credstore):  # the broker's config reads the CA key as the service does
-        write_mosquitto_config(config)
+        configure_broker(config)
 
-    code_file = data / "setup-code.json"
-    if not code_file.exists() and not (data / "setup-done").exists():
+    code_file = layout.setup_code
+    if not code_file.exists() and not layout.setup_done.exists():
         result.setup_code = new_setup_code()
         code_file.write_text(json.dumps({"sha256": setup_code_digest(result.setup_code),
                                          "created_at": int(time.time())}) + "\n")

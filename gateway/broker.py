@@ -9,8 +9,10 @@ Two listeners (``per_listener_settings true``):
 - **gateway**: plain MQTT on the loopback address, for the gateway itself and the Wi-Fi upload
   server, each with a password (``passwd``, PBKDF2-SHA512 as ``mosquitto_passwd`` writes it).
 
+This module only renders and writes what it is given (the CA's certificate, the server
+certificate and key, the CRL, the active badges); :mod:`gateway.pki.broker_files` gathers them.
 Revocation and new badges take effect by rewriting ``acl-badges`` and ``crl.pem`` and sending the
-broker SIGHUP (:func:`refresh_badges`); no other badge is disconnected. Measured with Debian's
+broker SIGHUP (:func:`reload_broker`); no other badge is disconnected. Measured with Debian's
 Mosquitto 2.0.11: on SIGHUP it rereads ``acl_file`` and ``password_file``, and its TLS listener
 reloads ``certfile``/``keyfile`` and the ``crlfile`` with them. A revoked badge's new TLS
 handshakes then fail (certificate verify failed); a connection it already had stays open, but
@@ -30,19 +32,14 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
-import sqlite_utils
-
 from gateway.config import Config
-from gateway.credentials import credential_path
 from gateway.crypto.keyfiles import read_secret, write_file_atomically, write_secret
-from gateway.pki.ca import LocalCA
 from gateway.protocol.topics import PREFIX, TopicKind, gateway_status_topic
+from gateway.store.layout import Layout
 
 log = logging.getLogger(__name__)
 
-MOSQUITTO_USER = "mosquitto"
 UPLOAD_USER = "salestag-upload"
-SERVER_CERT_DAYS = 825
 _PBKDF2_ITERATIONS = 101
 
 
@@ -89,29 +86,23 @@ class BrokerFiles:
         return self.directory / "mosquitto.pid"
 
 
+@dataclass(frozen=True)
+class BrokerTls:
+    """What the badges' TLS listener needs, PEM: the CA that issues badge certificates, the
+    server's certificate and key, and the list of revoked badge certificates."""
+
+    ca: bytes
+    cert: bytes
+    key: bytes
+    crl: bytes
+
+
 def broker_dir(config: Config) -> Path:
-    return config.data_dir / "mosquitto"
-
-
-def pki_dir(config: Config) -> Path:
-    """The server certificate and key of the broker and the upload server."""
-    return config.data_dir / "tls"
-
-
-def secret_path(config: Config, user: str) -> Path:
-    """The file holding the broker password of a local user (the gateway or the uploader)."""
-    return config.data_dir / "keys" / f"broker-{user}.secret"
+    return Layout(config.data_dir).broker
 
 
 def advertised_host(config: Config) -> str:
     return config.broker.advertised_host or socket.gethostname()
-
-
-def load_ca(config: Config) -> LocalCA:
-    """The local CA: key from systemd's credentials or ``keys/ca.key``; ``tls/ca.crt``."""
-    key = credential_path("ca.key", config.data_dir / "keys" / "ca.key")
-    return LocalCA.load_or_create(key, config.data_dir / "tls" / "ca.crt",
-                                  f"SalesTag local CA {config.site.gateway_id}")
 
 
 def password_line(user: str, password: str, salt: bytes | None = None) -> str:
@@ -124,7 +115,7 @@ def password_line(user: str, password: str, salt: bytes | None = None) -> str:
 
 def local_password(config: Config, user: str) -> str:
     """The password of a local broker user, created on first use (a 0600 key file)."""
-    path = secret_path(config, user)
+    path = Layout(config.data_dir).broker_secret(user)
     if not path.exists():
         write_secret(path, secrets.token_urlsafe(24).encode())
     return read_secret(path).decode()
@@ -211,70 +202,44 @@ def render_mosquitto_config(config: Config) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _broker_owned(path: Path) -> None:
+def _broker_owned(path: Path, user: str) -> None:
     """Give a file to the broker's account (when running as root), so it can reread it."""
     if os.geteuid() != 0 or not path.exists():
         return
     try:
-        entry = pwd.getpwnam(MOSQUITTO_USER)
+        entry = pwd.getpwnam(user)
     except KeyError:
         return
     os.chown(path, entry.pw_uid, entry.pw_gid)
 
 
-def _write(path: Path, data: bytes, mode: int = 0o640) -> None:
+def _write(config: Config, path: Path, data: bytes, mode: int = 0o640) -> None:
     write_file_atomically(path, data, mode, replace=True)
-    _broker_owned(path)
+    _broker_owned(path, config.broker.user)
 
 
-def ensure_server_certificate(config: Config, ca: LocalCA) -> tuple[bytes, bytes]:
-    """The badges' server certificate and key (broker and upload server), issued once."""
-    cert_path, key_path = pki_dir(config) / "badges.crt", pki_dir(config) / "badges.key"
-    if not cert_path.exists():
-        hosts = [advertised_host(config), "localhost", "127.0.0.1"]
-        issued = ca.issue_server(hosts, SERVER_CERT_DAYS)
-        write_file_atomically(key_path, issued.key_pem, 0o600, replace=True)
-        write_file_atomically(cert_path, issued.cert_pem, 0o644, replace=True)
-    return cert_path.read_bytes(), key_path.read_bytes()
-
-
-def write_mosquitto_config(config: Config, active_badges: list[str] | None = None,
-                           revoked: list[tuple[int, float]] | None = None) -> Path:
+def write_mosquitto_config(config: Config, tls: BrokerTls, active_badges: list[str]) -> Path:
     """Write the broker's config, passwords, ACLs and TLS files into its own folder."""
     files = BrokerFiles(broker_dir(config))
     files.directory.mkdir(parents=True, exist_ok=True, mode=0o750)
-    _broker_owned(files.directory)
-    ca = load_ca(config)
-    cert, key = ensure_server_certificate(config, ca)
-    _write(files.ca, ca.cert_pem, 0o644)
-    _write(files.cert, cert, 0o644)
-    _write(files.key, key, 0o600)
+    _broker_owned(files.directory, config.broker.user)
+    _write(config, files.ca, tls.ca, 0o644)
+    _write(config, files.cert, tls.cert, 0o644)
+    _write(config, files.key, tls.key, 0o600)
     passwd = [password_line(config.broker.username, local_password(config, "gateway")),
               password_line(UPLOAD_USER, local_password(config, "upload"))]
-    _write(files.passwd, ("\n".join(passwd) + "\n").encode(), 0o600)
-    _write(files.acl_local, render_local_acl(config).encode())
-    db_path = config.data_dir / "gateway.db"
-    if active_badges is None and db_path.exists():
-        from gateway.pki.registry import BadgeRegistry
-        from gateway.store.db import open_db
-
-        db = open_db(db_path)
-        try:
-            registry = BadgeRegistry(db)
-            active_badges, revoked = registry.active_ids(), registry.revoked_serials()
-        finally:
-            db.close()
-    write_badge_files(config, ca, active_badges or [], revoked or [])
+    _write(config, files.passwd, ("\n".join(passwd) + "\n").encode(), 0o600)
+    _write(config, files.acl_local, render_local_acl(config).encode())
+    write_badge_files(config, active_badges, tls.crl)
     files.conf.write_text(render_mosquitto_config(config), encoding="utf-8")
     return files.conf
 
 
-def write_badge_files(config: Config, ca: LocalCA, active_badges: list[str],
-                      revoked: list[tuple[int, float]]) -> None:
+def write_badge_files(config: Config, active_badges: list[str], crl: bytes) -> None:
     """Rewrite the badge ACL and the CRL (atomically: the broker sees old or new, never half)."""
     files = BrokerFiles(broker_dir(config))
-    _write(files.acl_badges, render_badge_acl(config.site.id, active_badges).encode())
-    _write(files.crl, ca.crl(revoked), 0o644)
+    _write(config, files.acl_badges, render_badge_acl(config.site.id, active_badges).encode())
+    _write(config, files.crl, crl, 0o644)
 
 
 def reload_broker(config: Config) -> bool:
@@ -291,13 +256,3 @@ def reload_broker(config: Config) -> bool:
         return False
     log.info("broker %d reloads its ACL", pid)
     return True
-
-
-def refresh_badges(config: Config, db: sqlite_utils.Database, *, reload: bool = True) -> bool:
-    """Rewrite the badge ACL and CRL from the registry; SIGHUP the broker if ``reload``."""
-    from gateway.pki.registry import BadgeRegistry
-
-    registry = BadgeRegistry(db)
-    write_badge_files(config, load_ca(config), registry.active_ids(),
-                      registry.revoked_serials())
-    return reload_broker(config) if reload else False

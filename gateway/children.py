@@ -1,7 +1,7 @@
 """The service's child processes: the web UI and the badges' upload server, each restarted with
 a back-off if it dies.
 
-Each runs in its own process (``salestag-gateway web``, ``salestag-gateway badge-server``) so a
+Each runs in its own process (``python -m webui.server``, ``python -m webui.badge_server``) so a
 slow page, a slow upload or a crash there never stalls or stops ingest and transcription, and
 their TLS, password hashing and rendering do not compete with them for one interpreter lock.
 """
@@ -10,19 +10,18 @@ from __future__ import annotations
 
 import logging
 import subprocess
-import sys
 import threading
 from pathlib import Path
+
+from gateway.entry import module_command
 
 log = logging.getLogger(__name__)
 
 
-def child_command(config_file: Path | None, command: str) -> list[str]:
-    """The command line of ``salestag-gateway COMMAND`` with this service's config file."""
-    argv = [sys.executable, "-m", "gateway"]
-    if config_file is not None:
-        argv += ["--config", str(config_file)]
-    return [*argv, command]
+def child_command(config_file: Path | None, module: str) -> list[str]:
+    """The command line of ``python -m MODULE`` (a server of the web UI's package) with this
+    service's config file; the core starts it without importing it."""
+    return module_command(module, config_file)
 
 
 def run_child(name: str, argv: list[str], stop: threading.Event, *,

@@ -17,7 +17,6 @@ from typing import Any
 
 from gateway.errors import GatewayError
 
-_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 DEFAULT_CONFIG = Path("/etc/salestag/gateway.toml")  #: the operator's file on an appliance
 
 
@@ -29,22 +28,51 @@ class ConfigError(GatewayError):
         self.problems = problems
 
 
+@dataclass(frozen=True)
+class TextForm:
+    """The form a text setting must take: a regular expression, and that form in words.
+
+    ``expected`` completes "must be ...", so a refused value's message names the field's own rule.
+    """
+
+    regex: re.Pattern[str]
+    expected: str
+
+
+_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def identifier(what: str) -> TextForm:
+    """An identifier of 1-64 letters, digits, '-' or '_' (safe in MQTT topics and file names)."""
+    return TextForm(_ID, f"{what} of 1 to 64 letters, digits, '-' or '_'")
+
+
 def setting(default: Any, doc: str, *, lo: float | None = None, hi: float | None = None,
-            choices: tuple[str, ...] | None = None, pattern: re.Pattern[str] | None = None) -> Any:
+            choices: tuple[str, ...] | None = None, form: TextForm | None = None) -> Any:
     """Declare a config field with its default, description and bounds."""
-    meta = {"doc": doc, "lo": lo, "hi": hi, "choices": choices, "pattern": pattern}
+    meta = {"doc": doc, "lo": lo, "hi": hi, "choices": choices,
+            "pattern": form.regex if form else None, "expected": form.expected if form else None}
     if isinstance(default, list):
         return field(default_factory=lambda: list(default), metadata=meta)
     return field(default=default, metadata=meta)
+
+
+_SYSTEM_ACCOUNT = TextForm(
+    re.compile(r"^[a-z_][a-z0-9_-]{0,31}$"),
+    "a system account name: a lowercase letter or '_', then up to 31 lowercase letters, "
+    "digits, '-' or '_'")
+_LANGUAGE = TextForm(re.compile(r"^(auto|[a-z]{2,3})$"),
+                     "auto or a language code of 2 or 3 lowercase letters (ISO 639, e.g. en, de)")
 
 
 @dataclass
 class SiteConfig:
     """Who this gateway is."""
 
-    id: str = setting("store-001", "Site identifier used in badge topics.", pattern=_ID)
+    id: str = setting("store-001", "Site identifier used in badge topics.",
+                      form=identifier("a site id (part of every badge topic)"))
     gateway_id: str = setting("gw-001", "This gateway's identifier, unique in the fleet.",
-                              pattern=_ID)
+                              form=identifier("a gateway id"))
     name: str = setting("", "Human-readable site name shown in the web UI (e.g. a store's name).")
 
 
@@ -61,11 +89,13 @@ class BrokerConfig:
 
     host: str = setting("127.0.0.1", "Address of the local broker.")
     port: int = setting(1883, "Port of the broker's gateway listener.", lo=1, hi=65535)
-    client_id: str = setting("salestag-gateway", "MQTT client id of the gateway.", pattern=_ID)
+    client_id: str = setting("salestag-gateway", "MQTT client id of the gateway.",
+                             form=identifier("an MQTT client id"))
     username: str = setting("salestag-gateway", "The gateway's user name at the local broker "
-                            "(its password is the file keys/broker-gateway.secret).", pattern=_ID)
+                            "(its password is the file keys/broker-gateway.secret).",
+                            form=identifier("a broker user name"))
     user: str = setting("mosquitto", "Account the broker runs as after reading its keys "
-                        "(when started as root).", pattern=_ID)
+                        "(when started as root).", form=_SYSTEM_ACCOUNT)
     tls_port: int = setting(8883, "Port of the badges' TLS listener (client certificates "
                             "required); 0 disables it.", lo=0, hi=65535)
     tls_bind: str = setting("0.0.0.0", "Address the badges' TLS listener binds to.")  # noqa: S104
@@ -156,8 +186,7 @@ class SpeechConfig:
                           "`models install MODEL --quant ct2`).",
                           choices=("whisper.cpp", "faster-whisper"))
     language: str = setting("en", "Spoken language (ISO 639-1 code), or auto to detect it "
-                            "(multilingual models only).",
-                            pattern=re.compile(r"^(auto|[a-z]{2,3})$"))
+                            "(multilingual models only).", form=_LANGUAGE)
     beam_size: int = setting(1, "Beam width; 1 decodes greedily (see the README's figures "
                              "before raising it).", lo=1, hi=8)
     vocabulary: list[str] = setting(
@@ -233,7 +262,7 @@ class ConsentConfig:
         "retention.held_days) or purge at once.", choices=("hold", "purge"))
     disclosure_version: str = setting(
         "v1", "Version label of the disclosure script reps use; recorded in the consent ledger.",
-        pattern=_ID)
+        form=identifier("a version label (e.g. v1)"))
     min_confidence: float = setting(
         0.8, "Tagger confidence at which a disclosure or opt-out phrase counts.", lo=0.1, hi=1.0)
 
@@ -293,7 +322,7 @@ class CaptureConfig:
                                lo=8000, hi=48000)
     channels: int = setting(1, "Channels to record: 1, or 2 for a two-mic dock.", lo=1, hi=2)
     badge_id: str = setting("local-mic", "Badge id under which the microphone's audio is stored.",
-                            pattern=_ID)
+                            form=identifier("a badge id"))
     frame_ms: int = setting(100, "Audio per frame, in milliseconds.", lo=10, hi=1000)
     session_s: float = setting(
         300.0, "A recording is cut into conversations of at most this many seconds.",
@@ -384,7 +413,7 @@ def _check_value(name: str, item: dataclasses.Field[Any], value: Any) -> str | N
     if meta["choices"] and value not in meta["choices"]:
         return f"{name}: {value!r} is not one of {', '.join(meta['choices'])}"
     if meta["pattern"] and not meta["pattern"].match(value):
-        return f"{name}: {value!r} must be 1-64 letters, digits, '-' or '_'"
+        return f"{name}: {value!r} must be {meta['expected']}"
     return None
 
 

@@ -22,17 +22,19 @@ from typing import Any
 import sqlite_utils
 
 from gateway.crypto.keyfiles import write_file_atomically
+from gateway.store.layout import Layout
 
 STALE_AFTER_S = 20.0
 DISK_LOW_FRACTION = 0.10
 HOT_CELSIUS = 80.0
 BADGE_RECENT_S = 120.0
+WORKER_FAILURE_RECENT_S = 900.0  #: a worker's failure is reported this long after it
 
 Provider = Callable[[], Mapping[str, Any]]
 
 
 def status_path(data_dir: Path) -> Path:
-    return data_dir / "run" / "status.json"
+    return Layout(data_dir).run / "status.json"
 
 
 class StatusBoard:
@@ -85,6 +87,7 @@ class Facts:
     load: tuple[float, float, float]
     badges: list[dict[str, Any]] = field(default_factory=list)
     ingest: dict[str, Any] = field(default_factory=dict)
+    workers: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -171,7 +174,8 @@ def gather(data_dir: Path, db: sqlite_utils.Database, *, upstream_enabled: bool,
         upstream_enabled=upstream_enabled, disk_total=disk.total, disk_free=disk.free,
         cpu_temp_c=cpu_temperature(), load=os.getloadavg(),
         badges=badges if badges is not None else badge_rows(status, now),
-        ingest={"messages": ingest.get("messages", 0), "rejected": ingest.get("rejected", {})})
+        ingest={"messages": ingest.get("messages", 0), "rejected": ingest.get("rejected", {})},
+        workers=dict(status.get("workers") or {}) if running else {})
 
 
 def evaluate(facts: Facts) -> tuple[str, list[str]]:
@@ -181,6 +185,7 @@ def evaluate(facts: Facts) -> tuple[str, list[str]]:
         reasons.append("the gateway service is not running")
     elif facts.broker_connected is False:
         reasons.append("the gateway is not connected to the local broker")
+    reasons += worker_problems(facts.workers, facts.now)
     if facts.engine.get("error"):
         reasons.append("the speech engine is not ready")
     if facts.jobs.get("failed"):
@@ -193,3 +198,17 @@ def evaluate(facts: Facts) -> tuple[str, list[str]]:
             and facts.now - facts.sync_last_success > 3600:
         reasons.append("no envelope reached HQ for over an hour")
     return ("degraded" if reasons else "ok"), reasons
+
+
+def worker_problems(workers: Mapping[str, Any], now: float) -> list[str]:
+    """A reason for each service worker that is not running or failed in the last
+    :data:`WORKER_FAILURE_RECENT_S` (the supervisor restarted it)."""
+    reasons = []
+    for name, worker in sorted(workers.items()):
+        failed_at = worker.get("last_failure_at")
+        if not worker.get("running"):
+            reasons.append(f"the {name} worker is not running")
+        elif isinstance(failed_at, (int, float)) and now - failed_at < WORKER_FAILURE_RECENT_S:
+            reasons.append(f"the {name} worker {worker.get('last_failure')} and was "
+                           f"restarted (restarts so far: {worker.get('restarts', 0)})")
+    return reasons

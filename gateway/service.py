@@ -7,15 +7,13 @@ import logging
 import signal
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
-from gateway.broker import write_mosquitto_config
 from gateway.config import Config
-from gateway.credentials import credential_path
 from gateway.crypto.datakeys import KeyStore
 from gateway.crypto.identity import GatewayIdentity
 from gateway.errors import GatewayError
@@ -30,12 +28,12 @@ from gateway.store.conversations import (
     FAILED,
     Conversation,
     Conversations,
-    public_fields,
 )
 from gateway.store.db import open_db
 from gateway.store.erasure import DELETED, HELD, PURGED
 from gateway.store.errors import NotFound
 from gateway.store.jobs import JobQueue
+from gateway.store.layout import Layout
 from gateway.store.spool import AudioSpool
 from gateway.supervisor import Supervisor
 
@@ -46,37 +44,6 @@ SETTINGS_CHECK_S = 2.0  #: how soon a changed setting is applied
 
 if TYPE_CHECKING:
     from gateway.privacy.context import PrivacyContext
-
-
-@dataclass(frozen=True)
-class Layout:
-    """Where everything lives under the data directory."""
-
-    root: Path
-
-    @property
-    def db(self) -> Path:
-        return self.root / "gateway.db"
-
-    @property
-    def keys(self) -> Path:
-        return self.root / "keys"
-
-    @property
-    def kek(self) -> Path:
-        return credential_path("kek.key", self.keys / "kek.key")
-
-    @property
-    def signing_key(self) -> Path:
-        return credential_path("gateway-signing.key", self.keys / "gateway-signing.key")
-
-    @property
-    def signing_public(self) -> Path:
-        return self.keys / "gateway-signing.pub"
-
-    @property
-    def spool(self) -> Path:
-        return self.root / "spool"
 
 
 def initialize(config: Config) -> list[str]:
@@ -90,9 +57,10 @@ def initialize(config: Config) -> list[str]:
         identity.export_public(layout.signing_public)
     open_db(layout.db).close()
     AudioSpool(layout.spool)
-    broker_conf = write_mosquitto_config(config)
-    from gateway.webcert import ensure_web_cert
+    from gateway.pki.broker_files import configure_broker
+    from gateway.pki.webcert import ensure_web_cert
 
+    broker_conf = configure_broker(config)
     web_cert = ensure_web_cert(config)
     return [f"data directory: {layout.root}",
             f"gateway signing key id: {identity.key_id} (public key: {layout.signing_public})",
@@ -191,14 +159,14 @@ def _start_children(config: Config, config_file: Path | None,
     gateway.children), under a supervisor with its own stop event."""
     from gateway.children import child_command, run_child
 
-    wanted = [(name, command) for name, command, on in (
-        ("web UI", "web", config.web.enabled),
-        ("upload server", "badge-server", config.upload.enabled)) if on]
+    wanted = [(name, module) for name, module, on in (
+        ("web UI", "webui.server", config.web.enabled),
+        ("upload server", "webui.badge_server", config.upload.enabled)) if on]
     if not wanted:
         return None
     children = Supervisor(threading.Event())
-    for name, command in wanted:
-        argv = child_command(config_file, command)
+    for name, module in wanted:
+        argv = child_command(config_file, module)
         children.add(name, lambda s, name=name, argv=argv: run_child(name, argv, s))  # type: ignore[misc]
 
     def follow() -> None:
@@ -245,15 +213,15 @@ def _start_workers(config: Config, stop: threading.Event
         supervisor.add("upstream",
                        lambda s: _run_upstream(config, layout, identity, recipients, s))
     for n in range(config.workers):  # each worker its own engine: one model call at a time
-        worker = TranscriptionWorker(db_path=layout.db, keys=keys, spool=spool,
+        worker = TranscriptionWorker(db_path=layout.db, privacy=privacy,
                                      pipeline=pipeline if n == 0 else build_pipeline(config),
                                      upstream=upstream,
-                                     keep_raw_audio=config.retention.raw_audio_days > 0,
-                                     privacy=privacy)
+                                     keep_raw_audio=config.retention.raw_audio_days > 0)
         supervisor.add(f"transcribe-{n}", worker.run)
     supervisor.add("ingest", lambda s: _run_ingest(config, layout, keys, spool, s, privacy))
     _add_privacy_duties(supervisor, config, layout, privacy)
     board = StatusBoard()
+    board.provide("workers", supervisor.status)
     board.provide("engine", lambda: {"engine": config.speech.engine, "threads": config.threads,
                                      "model": f"{config.speech.model} {config.speech.quant}",
                                      "tagger": "semantic" if pipeline.tagger else "rules"})
@@ -266,12 +234,13 @@ def _start_workers(config: Config, stop: threading.Event
 def _add_privacy_duties(supervisor: Supervisor, config: Config, layout: Layout,
                         privacy: PrivacyContext) -> None:
     """The retention sweeper and the signed audit checkpoints, each in its own thread."""
-    from gateway.privacy.sweeper import run_periodically, sign_checkpoint, sweep_retention
+    from gateway.privacy.sweeper import Duty, duties, run_periodically
 
-    supervisor.add("retention", lambda s: run_periodically(
-        layout.db, privacy, config.retention.sweep_interval_s, sweep_retention, s))
-    supervisor.add("audit-checkpoint", lambda s: run_periodically(
-        layout.db, privacy, config.audit.checkpoint_interval_s, sign_checkpoint, s))
+    def periodically(interval_s: float, duty: Duty) -> Callable[[threading.Event], None]:
+        return lambda s: run_periodically(layout.db, privacy, interval_s, duty, s)
+
+    for name, interval_s, duty in duties(config):
+        supervisor.add(name, periodically(interval_s, duty))
 
 
 def _write_status(board: StatusBoard, config: Config) -> None:
@@ -354,35 +323,32 @@ def _run_upstream(config: Config, layout: Layout, identity: GatewayIdentity,
 
 
 def show_conversations(config: Config, conversation_id: str | None, *, latest: bool,
-                       wait_s: float, limit: int, out: TextIO) -> int:
-    """Print conversations as JSON lines; with an id (or --latest) include transcript and tags."""
+                       wait_s: float, limit: int, out: TextIO, actor: str) -> int:
+    """Print conversations as JSON lines; with an id (or --latest) include transcript and tags.
+
+    Both are reads through the access layer, audited under ``actor``; the transcript is
+    audited as a content read (``conversation.read`` with ``content: true``)."""
+    from gateway.privacy.access import AccessLayer
+    from gateway.privacy.errors import ContentGone
+
     layout = Layout(config.data_dir)
     if not layout.db.exists():
         raise GatewayError(f"no database at {layout.db}: run `salestag-gateway init` first")
-    conversations = Conversations(open_db(layout.db))
-    if not conversation_id and not latest:
-        for item in conversations.recent(limit):
-            out.write(json.dumps(public_fields(item)) + "\n")
-        return 0
-    conversation = _wait_until_settled(conversations, conversation_id, wait_s)
-    from gateway.privacy.access import AccessLayer
-    from gateway.privacy.cli_actor import cli_actor
-
+    db = open_db(layout.db)
     privacy = open_privacy_for(config)
     try:
-        # an audited read; ContentGone if it was purged or deleted
-        AccessLayer(conversations.db, privacy).get_conversation(cli_actor(), conversation.id,
-                                                                content=False)
-        data_key = AccessLayer(conversations.db, privacy).data_key(conversation)
+        access = AccessLayer(db, privacy)
+        if not conversation_id and not latest:
+            for item in access.list_conversations(actor, limit=limit):
+                out.write(json.dumps(item) + "\n")
+            return 0
+        conversation = _wait_until_settled(access.conversations, conversation_id, wait_s)
+        record = access.get_conversation(actor, conversation.id)
     finally:
         privacy.close()
-    record = public_fields(conversation)
-    record["segments"] = [{"start": round(s.start, 2), "end": round(s.end, 2),
-                           "speaker": s.speaker, "text": s.text}
-                          for s in conversations.segments(conversation.id, data_key)]
-    record["tags"] = [{"tag": t.tag, "start": round(t.start, 2), "end": round(t.end, 2),
-                       "confidence": round(t.confidence, 2), "text": t.text}
-                      for t in conversations.tags(conversation.id, data_key)]
+        db.close()
+    if record["content"] == "deleted":
+        raise ContentGone(f"the content of conversation {conversation.id} was deleted")
     out.write(json.dumps(record) + "\n")
     return 0
 

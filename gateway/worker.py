@@ -10,10 +10,10 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
-from gateway.crypto.datakeys import KeyStore
 from gateway.crypto.identity import GatewayIdentity
 from gateway.errors import GatewayError
 from gateway.intel.talk import SPEAKERS
+from gateway.privacy.access import AccessLayer
 from gateway.privacy.context import PrivacyContext
 from gateway.privacy.gate import TranscriptGate
 from gateway.protocol.frames import Codec
@@ -23,7 +23,6 @@ from gateway.store.conversations import DONE, FAILED, TRANSCRIBING, Conversation
 from gateway.store.db import open_db, transaction
 from gateway.store.erasure import HELD
 from gateway.store.jobs import TRANSCRIBE, Job, JobQueue
-from gateway.store.spool import AudioSpool
 from gateway.sync.metadata import conversation_envelope, queue_envelope
 from gateway.sync.runner import OutboxSettings
 from gateway.sync.sqlite_outbox import OutboxFullError, SqliteOutbox
@@ -44,30 +43,25 @@ class Upstream:
 
 
 class TranscriptionWorker:
-    """Takes transcription jobs from the queue one at a time, in its own thread."""
+    """Takes transcription jobs from the queue one at a time, in its own thread.
 
-    def __init__(self, *, db_path: Path, keys: KeyStore, spool: AudioSpool,
-                 pipeline: SpeechPipeline, upstream: Upstream | None,
-                 keep_raw_audio: bool, poll_s: float = 0.5,
-                 privacy: PrivacyContext | None = None) -> None:
+    Content (the spooled audio, the transcript) is reached only through the privacy layer's
+    :class:`~gateway.privacy.gate.TranscriptGate`, which also applies the consent policy."""
+
+    def __init__(self, *, db_path: Path, privacy: PrivacyContext, pipeline: SpeechPipeline,
+                 upstream: Upstream | None, keep_raw_audio: bool, poll_s: float = 0.5) -> None:
         self.db_path = db_path
-        self.keys = keys
-        self.spool = spool
+        self.privacy = privacy
         self.pipeline = pipeline
         self.upstream = upstream
         self.keep_raw_audio = keep_raw_audio
         self.poll_s = poll_s
-        self.privacy = privacy
-        self._gate: TranscriptGate | None = None
 
     def run(self, stop: threading.Event) -> None:
         db = open_db(self.db_path)
         jobs = JobQueue(db)
         conversations = Conversations(db)
-        if self.privacy is not None:
-            from gateway.privacy.access import AccessLayer
-
-            self._gate = TranscriptGate(AccessLayer(db, self.privacy))
+        gate = TranscriptGate(AccessLayer(db, self.privacy))
         outbox = self.upstream.outbox.open(db) if self.upstream else SqliteOutbox(db)
         while not stop.is_set():
             job = jobs.claim()
@@ -75,7 +69,7 @@ class TranscriptionWorker:
                 stop.wait(self.poll_s)
                 continue
             try:
-                self.process(job, conversations, outbox)
+                self.process(job, conversations, gate, outbox)
             except OutboxFullError as exc:  # not the job's fault: wait for the backlog to drain
                 log.warning("conversation %s waits: %s", job.conversation_id, exc)
                 jobs.complete(job.id)
@@ -91,12 +85,12 @@ class TranscriptionWorker:
                 jobs.complete(job.id)
         db.close()
 
-    def process(self, job: Job, conversations: Conversations, outbox: SqliteOutbox) -> None:
+    def process(self, job: Job, conversations: Conversations, gate: TranscriptGate,
+                outbox: SqliteOutbox) -> None:
         if job.kind != TRANSCRIBE:
             raise GatewayError(f"unknown job kind {job.kind!r}")
         conversation = conversations.get(job.conversation_id)
-        gate = self._gate
-        if gate is not None and (gate.gone(conversation) or conversation.status == "held"):
+        if gate.gone(conversation) or conversation.status == HELD:
             log.info("conversation %s is %s; nothing to transcribe", conversation.id,
                      conversation.status)
             return
@@ -106,41 +100,35 @@ class TranscriptionWorker:
         if self.upstream is not None and outbox.usage().level == "full":
             raise OutboxFullError("the upstream outbox is full")
         conversations.set_status(conversation.id, TRANSCRIBING)
-        data_key = (gate.data_key(conversation) if gate is not None else
-                    self.keys.unwrap(conversation.wrapped_key or b"",
-                                     context=conversation.id.encode()))
         if conversation.codec != Codec.PCM16:
             raise GatewayError(f"codec {conversation.codec} is not supported yet")
-        pcm = self.spool.read(conversation.id, data_key)
+        pcm = gate.audio(conversation)
         if conversation.channels == len(SPEAKERS):  # two-channel badge: rep, then customer
             result = self.pipeline.process_channels(
                 pcm16_to_channels(pcm, conversation.sample_rate, conversation.channels), SPEAKERS)
         else:
             audio = pcm16_to_audio(pcm, conversation.sample_rate, conversation.channels)
             result = self.pipeline.process(audio)
-        verdict = gate.review(conversation, result.tags) if gate is not None else None
-        if verdict is not None and verdict.outcome == "purge":
+        verdict = gate.review(conversation, result.tags)
+        if verdict.outcome == "purge":
             log.info("conversation %s purged after transcription (%s)", conversation.id,
                      verdict.reason)
             return
-        if self.upstream is not None and (verdict is None or verdict.outcome == "keep"):
+        if self.upstream is not None and verdict.outcome == "keep":
             envelope = conversation_envelope(
                 conversations.get(conversation.id), result.tags,
                 gateway_id=self.upstream.identity.gateway_id,
                 duration_s=result.duration_s, speech_s=result.speech_s)
             queue_envelope(outbox, envelope, identity=self.upstream.identity,
                            recipient=self.upstream.recipients)
-        held = verdict is not None and verdict.outcome == "hold"
         with transaction(conversations.db):  # no reader sees it done before its consent record
-            conversations.save_transcript(conversation.id, data_key, segments=result.segments,
-                                          tags=result.tags, duration_s=result.duration_s,
-                                          speech_s=result.speech_s, sentiments=result.sentiments,
-                                          talk=result.talk,
-                                          status=HELD if held else DONE)
-            if gate is not None and verdict is not None:
-                gate.settle(conversation, verdict, result.identifiers, data_key)
+            gate.save_transcript(conversation, segments=result.segments, tags=result.tags,
+                                 duration_s=result.duration_s, speech_s=result.speech_s,
+                                 sentiments=result.sentiments, talk=result.talk,
+                                 status=HELD if verdict.outcome == "hold" else DONE)
+            gate.settle(conversation, verdict, result.identifiers)
         if not self.keep_raw_audio:
-            self.spool.delete(conversation.id)
+            self.privacy.spool.delete(conversation.id)
         log.info("conversation %s transcribed: %.1f s audio, %d segments, %d tags in %.1f s",
                  conversation.id, result.duration_s, len(result.segments), len(result.tags),
                  result.total_s)

@@ -151,12 +151,3 @@ session_timeout_s = 20
     gateway = Gateway(root, path, extra)
     subprocess.run(gateway.cli("init"), check=True, capture_output=True)
     return gateway
-
-
-def wait_for(predicate: object, timeout_s: float = 20.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")

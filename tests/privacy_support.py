@@ -78,9 +78,10 @@ def add_conversation(site: Site, cid: str, lines: Sequence[str], *, ended_at: fl
                                           consent_declared=False, at=site.clock.now)
     segments = [Segment(i * 5.0, i * 5.0 + 4.0, text) for i, text in enumerate(lines)]
     note = annotate(segments)
-    access.conversations.save_transcript(cid, data_key, segments=note.segments, tags=note.tags,
-                                         duration_s=len(lines) * 5.0, speech_s=len(lines) * 4.0)
-    TranscriptGate(access).settle(access.conversations.get(cid), Verdict("keep", "test"),
-                                  note.identifiers, data_key)
+    gate = TranscriptGate(access)
+    conversation = access.conversations.get(cid)
+    gate.save_transcript(conversation, segments=note.segments, tags=note.tags,
+                         duration_s=len(lines) * 5.0, speech_s=len(lines) * 4.0)
+    gate.settle(conversation, Verdict("keep", "test"), note.identifiers)
     if not keep_audio:
         site.ctx.spool.delete(cid)

@@ -15,7 +15,6 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -110,9 +109,13 @@ topic read #
 """
 
 
-def start_tls_mosquitto(directory: Path, pki: Pki, port: int | None = None) -> Broker:
+def start_tls_mosquitto(directory: Path, pki: Pki, port: int | None = None, *,
+                        log_packets: bool = False) -> Broker:
     """A Mosquitto with one mutual-TLS listener (client certificate required, its CN is the
-    user name, an ACL confines each gateway to its own topic) and persistence on."""
+    user name, an ACL confines each gateway to its own topic) and persistence on.
+
+    ``log_packets`` logs every packet (e.g. "Received PUBACK from hq-1"), so a test can count
+    what its clients acknowledged."""
     port = port or free_port()
     directory.mkdir(parents=True, exist_ok=True)
     acl = directory / "acl"
@@ -124,7 +127,7 @@ def start_tls_mosquitto(directory: Path, pki: Pki, port: int | None = None) -> B
         "require_certificate true", "use_identity_as_username true", "tls_version tlsv1.2",
         f"acl_file {acl}", "persistence true", f"persistence_location {directory}/",
         "max_queued_messages 100000", "log_dest stderr", "log_type error", "log_type warning",
-        "log_type notice", "log_type subscribe",
+        "log_type notice", "log_type subscribe", *(["log_type debug"] if log_packets else []),
         # as root, Mosquitto would switch to its own user, who cannot read pytest's 0700 folders
         *(["user root"] if os.geteuid() == 0 else []), ""]))
     return launch_mosquitto(config, port)
@@ -220,17 +223,6 @@ class TcpProxy:
         self._stop.set()
         self.cut()
         self._server.close()
-
-
-# -- waiting --------------------------------------------------------------------------------------
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 20.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or condition}")
-        time.sleep(0.02)
 
 
 def random_cuts(proxy: TcpProxy, stop: threading.Event, every_s: tuple[float, float]) -> None:

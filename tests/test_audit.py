@@ -168,3 +168,27 @@ def test_cli_audit_verify_exit_code(site: Site, tmp_path: Path,
     assert main(["--config", str(config), "audit", "show", "--limit", "2"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert [json.loads(line)["seq"] for line in lines] == [1, 2]
+
+
+def test_cli_audit_commands_are_audited_through_the_access_layer(
+        site: Site, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from gateway.store.audit import AuditLog
+    from gateway.store.db import open_db
+
+    config = tmp_path / "gateway.toml"
+    config.write_text(f'[paths]\ndata_dir = "{site.root}"\n[site]\ngateway_id = "gw-test"\n')
+    db = open_db(site.db_path)
+    before = AuditLog(db).head()
+    about_c1 = len(AuditLog(db).for_object("conversation:c1"))
+    assert before is not None and about_c1 > 0
+    for args in (["verify"], ["show", "--object", "conversation:c1"], ["checkpoint"]):
+        assert main(["--config", str(config), "audit", *args, "--actor", "user:dpo"]) == 0
+    checkpoint = AuditLog(db).latest_checkpoint()
+    new = AuditLog(db).entries(since_seq=before.seq)
+    db.close()
+    assert [(e.actor, e.action, e.object, e.detail.get("content")) for e in new] == [
+        ("user:dpo", "audit.verify", "audit", False),
+        ("user:dpo", "audit.read", "conversation:c1", False),
+        ("user:dpo", "audit.checkpoint", "audit", None)]
+    assert new[0].detail["ok"] is True and new[1].detail["count"] == about_c1
+    assert checkpoint is not None and checkpoint.entries == new[2].seq  # it covers the request

@@ -29,7 +29,8 @@ def test_defaults_round_trip_through_toml(tmp_path: Path) -> None:
     ({"broker": {"port": 0}}, "below the minimum"),
     ({"broker": {"port": "1883"}}, "expected int"),
     ({"speech": {"quant": "q4"}}, "not one of"),
-    ({"site": {"id": "a/b"}}, "must be 1-64"),
+    ({"site": {"id": "a/b"}}, "'a/b' must be a site id (part of every badge topic) of 1 to 64 "
+                              "letters, digits, '-' or '_'"),
     ({"upstream": {"enabled": 1}}, "expected bool"),
     ({"speech": {"threads": True}}, "got a boolean"),
     ({"tagger": {"competitors": ["ok", 3]}}, "list of strings"),
@@ -38,6 +39,40 @@ def test_bad_values_are_refused(data: dict[str, dict[str, object]], problem: str
     with pytest.raises(ConfigError) as err:
         parse_config(data)
     assert problem in str(err.value)
+
+
+def test_each_text_rule_is_described_in_its_own_words() -> None:
+    described = {name: item.metadata["expected"] for name, item in iter_fields()
+                 if item.metadata["pattern"]}
+    assert len(described) >= 8
+    assert all(described.values())
+    assert len(set(described.values())) == len(described), described
+
+
+@pytest.mark.parametrize(("name", "value", "rule"), [
+    ("speech.language", "english", "auto or a language code of 2 or 3 lowercase letters"),
+    ("broker.user", "-mosquitto", "a system account name: a lowercase letter or '_'"),
+    ("broker.user", "Mosquitto", "a system account name"),
+    ("capture.badge_id", "mic 1", "a badge id of 1 to 64 letters"),
+    ("consent.disclosure_version", "v1.2", "a version label (e.g. v1) of 1 to 64 letters"),
+    ("broker.client_id", "x" * 65, "an MQTT client id of 1 to 64 letters"),
+])
+def test_a_refused_text_names_its_fields_rule(name: str, value: str, rule: str) -> None:
+    section, key = name.split(".")
+    with pytest.raises(ConfigError) as err:
+        parse_config({section: {key: value}})
+    (problem,) = err.value.problems
+    assert problem.startswith(f"{name}: {value!r} must be {rule}")
+
+
+def test_every_text_rule_is_named_when_broken() -> None:
+    for name, item in iter_fields():
+        if item.metadata["pattern"]:
+            section, key = name.split(".")
+            with pytest.raises(ConfigError) as err:
+                parse_config({section: {key: "no/such form!"}})
+            assert err.value.problems == [
+                f"{name}: 'no/such form!' must be {item.metadata['expected']}"]
 
 
 def test_all_problems_reported_at_once() -> None:

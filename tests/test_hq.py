@@ -6,14 +6,13 @@ import io
 import json
 import logging
 import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
-from conftest import Broker, free_port, start_mosquitto
+from conftest import Broker, free_port, start_mosquitto, wait_for
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from paho.mqtt.enums import CallbackAPIVersion
@@ -76,13 +75,6 @@ def envelope(n: int) -> Envelope:
 
 def sealed(n: int) -> bytes:
     return seal(envelope(n), identity=IDENTITY, recipient_public_key=TENANT.public_key())
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.01)
 
 
 @contextmanager

@@ -5,13 +5,14 @@ acked and the stored audio is exactly what the badge recorded: nothing lost, not
 from __future__ import annotations
 
 import threading
-import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-from ingest_kit import Gateway, make_gateway, wait_for
+from conftest import wait_for
+from ingest_kit import Gateway, make_gateway
 
 from gateway.ingest.badge_sim import SessionRefused, SimResult, pcm16_audio
 
@@ -40,14 +41,35 @@ class Streaming(threading.Thread):
         self.badge = gateway.badge(badge_id, gateway.pair(badge_id), resend_after_s=3.0)
         self.badge.wait_for_gateway(20)
         self.audio = pcm16_audio(recording(seconds), frame_ms=100)
+        self.session_id = uuid.uuid4().hex
         self.result: SimResult | None = None
         self.error: BaseException | None = None
 
     def run(self) -> None:
         try:
-            self.result = self.badge.stream_audio(self.audio, rep_id="rep-1", wait_acked_s=60)
+            self.result = self.badge.stream_audio(self.audio, rep_id="rep-1", wait_acked_s=60,
+                                                  session_id=self.session_id)
         except BaseException as exc:  # reported by the test
             self.error = exc
+
+    def wait_stored(self, frames: int) -> None:
+        """Wait until the gateway acked the session's first ``frames`` frames as stored."""
+        def stored() -> bool:
+            progress = self.badge.progress(self.session_id)
+            return bool(progress and progress.acked_seq is not None
+                        and progress.acked_seq + 1 >= frames)
+
+        wait_for(stored, 30, f"the gateway to store {frames} frames")
+
+    def wait_sent_more(self, frames: int) -> None:
+        """Wait until the badge sent ``frames`` more frames than it has now."""
+        def sent() -> int:
+            progress = self.badge.progress(self.session_id)
+            assert progress is not None, "the session ended"
+            return progress.sent
+
+        target = sent() + frames
+        wait_for(lambda: sent() >= target, 30, f"the badge to send {frames} more frames")
 
     def finish(self) -> SimResult:
         self.join(90)
@@ -70,9 +92,9 @@ def test_gateway_killed_mid_session_loses_and_duplicates_nothing(gateway: Gatewa
     gateway.start_ingest()
     stream = Streaming(gateway, "badge-1", 4.0)
     stream.start()
-    time.sleep(1.5)
+    stream.wait_stored(10)  # a second of audio is stored and acked
     gateway.kill_ingest()
-    time.sleep(0.5)  # frames keep coming: the broker queues them for the gateway's session
+    stream.wait_sent_more(5)  # frames keep coming: the broker queues them for the gateway
     gateway.start_ingest()
     result = stream.finish()
     assert_complete(gateway, stream, result)
@@ -84,9 +106,9 @@ def test_broker_restarted_mid_session_loses_and_duplicates_nothing(gateway: Gate
     gateway.start_ingest()
     stream = Streaming(gateway, "badge-1", 4.0)
     stream.start()
-    time.sleep(1.5)
+    stream.wait_stored(10)
     gateway.stop_broker()
-    time.sleep(0.5)
+    stream.wait_sent_more(5)  # the badge records on while its broker is away
     gateway.start_broker()
     result = stream.finish()
     assert_complete(gateway, stream, result)

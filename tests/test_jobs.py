@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
+
+from conftest import wait_for
 
 from gateway.store.db import open_db
 from gateway.store.jobs import (
@@ -65,8 +66,7 @@ def test_an_expired_lease_lets_another_worker_take_the_job(tmp_path: Path) -> No
     hung.enqueue(TRANSCRIBE, "c1")
     taken = hung.claim()
     assert taken is not None and healthy.claim() is None
-    time.sleep(0.1)
-    again = healthy.claim()
+    again = wait_for(healthy.claim, 10, "the hung worker's lease to expire")
     assert again is not None and again.id == taken.id and again.attempts == 2
     assert not hung.extend(taken)  # the hung worker learns it lost the job
     assert healthy.extend(again)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import synthesize
+from conftest import synthesize, wait_for
 
 from gateway.crypto.datakeys import KeyStore
 from gateway.protocol.frames import Codec
@@ -28,12 +28,12 @@ WORKER = textwrap.dedent(
     """
     import logging, sys, threading
     from pathlib import Path
-    from gateway.crypto.datakeys import KeyStore
+    from gateway.config import Config
+    from gateway.privacy.context import open_privacy
     from gateway.speech.pipeline import SpeechPipeline
     from gateway.speech.whispercpp import WhisperCppEngine
     from gateway.store.db import open_db
     from gateway.store.jobs import JobQueue
-    from gateway.store.spool import AudioSpool
     from gateway.worker import TranscriptionWorker
 
     logging.basicConfig(level=logging.INFO)
@@ -42,9 +42,15 @@ WORKER = textwrap.dedent(
     print("resumed", JobQueue(db).resume_interrupted(), flush=True)
     db.close()
     pipeline = SpeechPipeline(WhisperCppEngine(model, threads=1))
-    TranscriptionWorker(db_path=data / "gateway.db", keys=KeyStore.load(data / "kek.key"),
-                        spool=AudioSpool(data / "spool"), pipeline=pipeline, upstream=None,
-                        keep_raw_audio=False, poll_s=0.05).run(threading.Event())
+    config = Config()
+    config.paths.data_dir = str(data)
+    config.consent.jurisdiction = "one_party"  # the clip has no disclosure; not tested here
+    keys = data / "keys"
+    privacy = open_privacy(config, keys_dir=keys, kek_path=keys / "kek.key",
+                           signing_key=keys / "gateway-signing.key",
+                           signing_public=keys / "gateway-signing.pub", spool_dir=data / "spool")
+    TranscriptionWorker(db_path=data / "gateway.db", privacy=privacy, pipeline=pipeline,
+                        upstream=None, keep_raw_audio=False, poll_s=0.05).run(threading.Event())
     """
 )
 
@@ -64,19 +70,10 @@ def job_state(data: Path) -> str:
         db.close()
 
 
-def wait_for(predicate: object, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def test_killed_worker_job_completes_after_restart(tmp_path: Path, model_path: Path) -> None:
     data = tmp_path / "data"
     data.mkdir()
-    keys = KeyStore.open_or_create(data / "kek.key")
+    keys = KeyStore.open_or_create(data / "keys" / "kek.key")
     lines = ["The price is just too high for us.", "We need some time to think about it.",
              "Let's schedule a follow up visit for next Tuesday."] * 2
     parts = []

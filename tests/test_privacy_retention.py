@@ -98,3 +98,26 @@ def test_audit_entries_are_pruned_at_a_checkpoint(tmp_path: Path) -> None:
     report = access.verify_audit("user:auditor")
     assert report["ok"], report["problems"]
     assert report["first_seq"] > 1
+
+
+def test_the_service_retention_duty_deletes_expired_web_sessions(tmp_path: Path) -> None:
+    import threading
+
+    from gateway.accounts.sessions import Sessions
+    from gateway.privacy.sweeper import duties, run_periodically
+
+    site = make_site(tmp_path / "data")
+    site.config.web.session_idle_minutes = 30
+    db = site.access.db
+    sessions = Sessions(db, clock=site.clock)
+    abandoned = sessions.start(None, setup=True)[1].token_hash
+    site.clock.now += 20 * 60
+    recent = sessions.start(None, setup=True)[1].token_hash
+    site.clock.now += 11 * 60  # the first is idle past 30 minutes, the second is not
+    interval, duty = {name: (i, d) for name, i, d in duties(site.config)}["retention"]
+    assert interval == site.config.retention.sweep_interval_s
+    stopped = threading.Event()
+    stopped.set()  # run_periodically runs its duty once more on the way out
+    run_periodically(site.db_path, site.ctx, interval, duty, stopped)
+    left = {row[0] for row in db.execute("SELECT token_hash FROM web_sessions")}
+    assert left == {recent} and abandoned not in left

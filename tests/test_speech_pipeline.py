@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -220,6 +221,20 @@ def test_analyze_exit_code_is_zero_when_every_file_works(
     records = [json.loads(line) for line in out.getvalue().splitlines()]
     assert [r["file"] for r in records] == files
     assert "solar" in records[0]["text"].lower() and "financing" in records[1]["text"].lower()
+
+
+@pytest.mark.parametrize("flags", [(), ("--json",)])
+def test_analyze_command_prints_json_with_or_without_the_old_flag(
+    engine: WhisperCppEngine, tmp_path: Path, flags: tuple[str, ...]
+) -> None:
+    missing = tmp_path / "missing.wav"
+    result = subprocess.run(
+        [sys.executable, "-m", "gateway", "analyze", str(missing), *flags,
+         "--model", engine.info.model_path],
+        capture_output=True, text=True, check=False)
+    assert result.returncode == 1, result.stderr
+    (record,) = (json.loads(line) for line in result.stdout.splitlines())
+    assert record["file"] == str(missing) and record["error"]["type"] == "AudioError"
 
 
 def test_engine_refuses_missing_and_non_model_files(tmp_path: Path) -> None:

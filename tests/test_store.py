@@ -55,6 +55,31 @@ def test_connections_opening_a_new_database_at_once_migrate_it_once(tmp_path: Pa
         name for name, _ in MIGRATIONS]
 
 
+def test_opening_a_migrated_database_does_not_wait_for_the_write_lock(tmp_path: Path) -> None:
+    import threading
+
+    path = tmp_path / "g.db"
+    open_db(path).close()  # start-up: creates and migrates
+    writer = open_db(path)
+    writer.execute("BEGIN IMMEDIATE")  # another process mid-write holds the lock
+    opened = threading.Event()
+
+    def open_one() -> None:
+        db = open_db(path)  # would wait up to its 30 s busy timeout for the lock
+        assert db.execute("SELECT count(*) FROM _migrations").fetchone()[0] == len(MIGRATIONS)
+        db.close()
+        opened.set()
+
+    thread = threading.Thread(target=open_one, daemon=True)
+    thread.start()
+    try:
+        assert opened.wait(10), "open_db waited for the write lock"
+    finally:
+        writer.execute("ROLLBACK")
+        thread.join()
+        writer.close()
+
+
 def test_transaction_rolls_back(tmp_path: Path) -> None:
     db = open_db(tmp_path / "g.db")
     jobs = JobQueue(db)

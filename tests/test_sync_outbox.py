@@ -8,11 +8,11 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
-from conftest import Broker
+from conftest import Broker, wait_for
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from paho.mqtt.enums import CallbackAPIVersion
-from sync_support import GATEWAY_ID, TcpProxy, make_pki, random_cuts, start_tls_mosquitto, wait_for
+from sync_support import GATEWAY_ID, TcpProxy, make_pki, random_cuts, start_tls_mosquitto
 
 from gateway.crypto.identity import GatewayIdentity
 from gateway.intel import annotate

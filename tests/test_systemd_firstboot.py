@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
-from gateway.appliance import SETUP_ALPHABET, setup_code_digest
+from gateway.accounts.setup_code import SETUP_ALPHABET, setup_code_digest
 
 
 def _provision(tmp_path: Path, *extra: str) -> subprocess.CompletedProcess[str]:

@@ -7,9 +7,9 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from gateway.broker import load_ca
 from gateway.config import parse_config
-from gateway.webcert import ensure_web_cert
+from gateway.pki.certificates import load_ca
+from gateway.pki.webcert import ensure_web_cert
 
 
 def test_web_certificate_comes_from_the_local_ca(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from webui_support import (
     seed_conversation,
 )
 
-from gateway.accounts.admin import reset_password
+from gateway.cli import main as cli_main
 from gateway.config import Config, load_config
 from gateway.local_settings import effective_config, local_path
 from gateway.store.audit import AuditLog
@@ -59,6 +59,14 @@ def audit_actions(config: Config) -> list[str]:
     db = open_db(Path(config.data_dir) / "gateway.db")
     try:
         return [e.action for e in AuditLog(db).entries()]
+    finally:
+        db.close()
+
+
+def audit_actors(config: Config) -> list[tuple[str, str]]:
+    db = open_db(Path(config.data_dir) / "gateway.db")
+    try:
+        return [(e.actor, e.action) for e in AuditLog(db).entries()]
     finally:
         db.close()
 
@@ -112,7 +120,7 @@ def test_csrf_is_refused(staffed: tuple[Flask, Config, Path]) -> None:
 
 def test_lockout_after_repeated_failures_and_reset(staffed: tuple[Flask, Config, Path],
                                                    tmp_path: Path) -> None:
-    app, config, _ = staffed
+    app, config, config_path = staffed
     b = browser(app)
     for _ in range(2):
         assert b.login("mara", "wrong password!!").status_code == 401
@@ -121,11 +129,13 @@ def test_lockout_after_repeated_failures_and_reset(staffed: tuple[Flask, Config,
     assert locked.status_code == 403 and "locked" in locked.get_data(as_text=True)
     new_password = tmp_path / "pw"
     new_password.write_text("a different long passphrase\n")
-    reset_password(config, "mara", password_file=str(new_password))
+    assert cli_main(["--config", str(config_path), "user", "reset-password", "mara",
+                     "--password-file", str(new_password), "--actor", "cli:ops"]) == 0
     assert b.login("mara", "a different long passphrase").status_code == 302
     actions = audit_actions(config)
     assert actions.count("auth.login_failed") == 2 and "auth.login_locked" in actions
     assert "user.password_reset" in actions
+    assert ("cli:ops", "user.password_reset") in audit_actors(config)
 
 
 def test_login_rate_limit_per_client(staffed: tuple[Flask, Config, Path]) -> None:
@@ -256,3 +266,13 @@ def test_healthz_and_metrics(staffed: tuple[Flask, Config, Path]) -> None:
     text = metrics.get_data(as_text=True)
     assert "# TYPE salestag_up gauge" in text and "salestag_up 0" in text
     assert 'salestag_jobs{state="queued"} 0' in text
+
+
+def test_console_account_commands_are_audited_under_their_actor(
+        site: tuple[Flask, Config, Path], tmp_path: Path) -> None:
+    _, config, config_path = site
+    password = tmp_path / "pw"
+    password.write_text("a long enough console passphrase\n")
+    assert cli_main(["--config", str(config_path), "user", "add", "noor", "--role", "auditor",
+                     "--password-file", str(password), "--actor", "cli:installer-kim"]) == 0
+    assert ("cli:installer-kim", "user.create") in audit_actors(config)

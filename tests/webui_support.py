@@ -16,6 +16,7 @@ from gateway.service import initialize
 from gateway.store.db import open_db
 from webui.app import create_app
 from webui.context import WebContext
+from webui.security import RateLimiter
 from webui.ui import install_ui
 
 PASSWORD = "correct horse battery staple"  # noqa: S105 - test accounts only
@@ -37,6 +38,8 @@ def make_app(tmp_path: Path, config: Config | None = None) -> tuple[Flask, Confi
     config_path.write_text(render_toml(config))  # the operator's file, which the UI never writes
     app = Flask("webui")
     install_ui(app, WebContext(config=config, config_path=config_path, issue_file=None))
+    # each test app its own login rate limit (the process-wide one would count every test)
+    app.extensions["salestag_login_limit"] = RateLimiter(limit=20, window_s=300)
     app.root_path = str(Path(create_app.__code__.co_filename).parent)
     app.template_folder = "templates"
     app.static_folder = "static"

@@ -1,5 +1,6 @@
-"""The web UI's way to conversation data: the privacy access layer, which audits every read,
-search, export, correction and deletion under the signed-in person's name."""
+"""The web UI's way to conversation data and the audit log: the privacy access layer, which
+audits every read, search, export, correction and deletion under the signed-in person's name.
+Its keys stay inside: pages get an access layer, never the privacy context."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ def actor() -> str:
     return f"user:{user.username}" if user is not None else "web:anonymous"
 
 
-def privacy_context() -> PrivacyContext:
+def _privacy_context() -> PrivacyContext:
     """Keys and policies, opened once per web process."""
     ctx = web()
     with _LOCK:
@@ -45,4 +46,4 @@ def search_index() -> SearchIndex:
 
 def layer() -> AccessLayer:
     """An access layer over this request's database connection."""
-    return AccessLayer(db(), privacy_context())
+    return AccessLayer(db(), _privacy_context())

@@ -21,67 +21,28 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
+import sqlite_utils
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
 from gateway.config import Config
+from gateway.ingest.uplink import MqttUplink, Uplink
 from gateway.pki.registry import BadgeRegistry
 from gateway.protocol.acks import Ack
 from gateway.protocol.control import SessionStart, SessionStop, parse_control
 from gateway.protocol.errors import ProtocolError
 from gateway.protocol.frames import HEADER_SIZE, MAX_PAYLOAD, decode_frame
 from gateway.protocol.topics import TopicKind
-from gateway.service import Layout
 from gateway.store.conversations import Conversations
 from gateway.store.db import open_db
+from gateway.store.layout import Layout
 
 bp = Blueprint("badge_api", __name__, url_prefix="/api/v1/badges")
 EXTENSION = "salestag.badge_api"
-
-
-class Uplink(Protocol):
-    """Where uploaded messages go and where their acks come back from."""
-
-    def submit(self, badge_id: str, kind: TopicKind, payload: bytes, session_id: str,
-               seq: int | None, timeout_s: float) -> Ack | None:
-        """Hand a message to the ingest; the ack that covers ``seq`` (any new one for None),
-        or the newest one when ``timeout_s`` passes first."""
-        ...
-
-    def last_ack(self, badge_id: str, session_id: str) -> Ack | None: ...
-
-
-@dataclass
-class AckBoard:
-    """The newest ack per (badge, session), with waiting for one that covers a seq."""
-
-    _acks: dict[tuple[str, str], Ack] = field(default_factory=dict)
-    _changed: threading.Condition = field(default_factory=threading.Condition)
-
-    def post(self, badge_id: str, ack: Ack) -> None:
-        with self._changed:
-            self._acks[(badge_id, ack.session_id)] = ack
-            self._changed.notify_all()
-
-    def get(self, badge_id: str, session_id: str) -> Ack | None:
-        with self._changed:
-            return self._acks.get((badge_id, session_id))
-
-    def wait(self, badge_id: str, session_id: str, seq: int | None, timeout_s: float,
-             since: Ack | None) -> Ack | None:
-        """An ack that covers ``seq`` (or any new one for ``seq=None``, or a refusal)."""
-        def settled() -> bool:
-            ack = self._acks.get((badge_id, session_id))
-            if ack is None or (seq is None and ack is since):
-                return False
-            return (ack.status != "receiving" or seq is None
-                    or (ack.seq is not None and ack.seq >= seq))
-
-        with self._changed:
-            self._changed.wait_for(settled, timeout_s)
-            return self._acks.get((badge_id, session_id))
 
 
 def _context() -> BadgeApiContext:
@@ -91,12 +52,15 @@ def _context() -> BadgeApiContext:
 
 @dataclass
 class BadgeApiContext:
-    """What the blueprint needs: the config and the uplink (made lazily, once per process)."""
+    """What the blueprint needs: the config, the uplink and a database connection, each made
+    on first use once per server process (after gunicorn forked it), shared by its threads."""
 
     config: Config
     uplink_factory: Any
     _uplink: Uplink | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _db: sqlite_utils.Database | None = None
+    _db_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def uplink(self) -> Uplink:
@@ -104,6 +68,14 @@ class BadgeApiContext:
             if self._uplink is None:
                 self._uplink = self.uplink_factory(self.config)
             return self._uplink
+
+    @contextmanager
+    def database(self) -> Iterator[sqlite_utils.Database]:
+        """This process's connection, for one thread at a time."""
+        with self._db_lock:
+            if self._db is None:
+                self._db = open_db(Layout(self.config.data_dir).db, shared=True)
+            yield self._db
 
 
 def _error(status: int, message: str, **headers: str) -> Response:
@@ -125,9 +97,7 @@ def _peer_fingerprint() -> str | None:
 
 def _authenticate(badge_id: str) -> Response | None:
     """None if the request speaks for ``badge_id`` (its certificate or its token)."""
-    config = _context().config
-    db = open_db(config.data_dir / "gateway.db")
-    try:
+    with _context().database() as db:
         registry = BadgeRegistry(db)
         fingerprint = _peer_fingerprint()
         if fingerprint is not None:
@@ -141,8 +111,6 @@ def _authenticate(badge_id: str) -> Response | None:
         if registry.check_token(badge_id, auth[len("Bearer "):].strip()):
             return None
         return _error(403, "the token does not belong to an active badge of this id")
-    finally:
-        db.close()
 
 
 def _answer(ack: Ack | None, seq: int | None) -> Response:
@@ -213,23 +181,17 @@ def session_state(badge_id: str, sid: str) -> Response:
     if denied is not None:
         return denied
     ctx = _context()
-    ack = ctx.uplink.last_ack(badge_id, sid) or _recorded_ack(ctx.config, badge_id, sid)
+    ack = ctx.uplink.last_ack(badge_id, sid) or _recorded_ack(ctx, badge_id, sid)
     response = _answer(ack, None)
     response.status_code = 200
     return response
 
 
-def _recorded_ack(config: Config, badge_id: str, sid: str) -> Ack | None:
+def _recorded_ack(ctx: BadgeApiContext, badge_id: str, sid: str) -> Ack | None:
     """The ack the gateway's database stands for: what this process saw before a restart (or
     another server process saw) is still known."""
-    path = Layout(config.data_dir).db
-    if not path.exists():
-        return None
-    db = open_db(path)
-    try:
+    with ctx.database() as db:
         reception = Conversations(db).reception(badge_id, sid)
-    finally:
-        db.close()
     if reception is None:
         return None
     receiving, next_seq = reception
@@ -239,8 +201,6 @@ def _recorded_ack(config: Config, badge_id: str, sid: str) -> Ack | None:
 
 def install_badge_api(app: Flask, config: Config, uplink_factory: Any = None) -> None:
     """Register the blueprint; ``uplink_factory(config)`` makes the uplink on first use."""
-    from webui.badge_uplink import MqttUplink
-
     app.config["MAX_CONTENT_LENGTH"] = HEADER_SIZE + MAX_PAYLOAD
     app.extensions[EXTENSION] = BadgeApiContext(config, uplink_factory or MqttUplink)
     app.register_blueprint(bp)
@@ -253,4 +213,4 @@ def create_badge_app(config: Config, uplink_factory: Any = None) -> Flask:
     return app
 
 
-__all__ = ["AckBoard", "Uplink", "bp", "create_badge_app", "install_badge_api"]
+__all__ = ["bp", "create_badge_app", "install_badge_api"]

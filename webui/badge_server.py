@@ -9,10 +9,15 @@ from __future__ import annotations
 
 import logging
 import ssl
+import sys
+from collections.abc import Sequence
 from typing import Any
 
-from gateway.broker import ensure_server_certificate, load_ca, pki_dir
 from gateway.config import Config
+from gateway.entry import config_file, program_parser, run_program
+from gateway.local_settings import effective_config
+from gateway.pki.certificates import ensure_server_certificate, load_ca, server_cert_paths
+from gateway.store.layout import Layout
 from webui.badge_api import create_badge_app
 from webui.gunicorn_app import GunicornApp
 
@@ -21,7 +26,7 @@ log = logging.getLogger(__name__)
 
 def server_options(config: Config) -> dict[str, Any]:
     """gunicorn settings: TLS with the badges' server certificate, client certs optional."""
-    tls = pki_dir(config)
+    cert, key = server_cert_paths(config)
     upload = config.upload
     host = f"[{upload.bind}]" if ":" in upload.bind else upload.bind
     return {
@@ -29,9 +34,9 @@ def server_options(config: Config) -> dict[str, Any]:
         "workers": upload.workers,
         "worker_class": "gthread",
         "threads": 4,
-        "certfile": str(tls / "badges.crt"),
-        "keyfile": str(tls / "badges.key"),
-        "ca_certs": str(config.data_dir / "tls" / "ca.crt"),
+        "certfile": cert,
+        "keyfile": key,
+        "ca_certs": str(Layout(config.data_dir).ca_cert),
         "cert_reqs": ssl.CERT_OPTIONAL,
         "timeout": 60,
         "graceful_timeout": 10,
@@ -47,3 +52,16 @@ def serve_badges(config: Config) -> int:
     log.info("badge upload API on https://%s/api/v1/badges", options["bind"])
     GunicornApp(create_badge_app(config), options).run()
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m webui.badge_server``: what ``salestag-gateway badge-server`` and the
+    service run."""
+    args = program_parser("salestag-gateway badge-server",
+                          "serve the badges' Wi-Fi upload API over HTTPS").parse_args(argv)
+    path = config_file(args.config)
+    return run_program(lambda: serve_badges(effective_config(path)), verbose=args.verbose)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

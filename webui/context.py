@@ -13,14 +13,13 @@ from flask import Flask, current_app, g
 
 from gateway.accounts.roles import Permission, can
 from gateway.accounts.sessions import Session, Sessions
-from gateway.accounts.setup_code import SetupCode
+from gateway.accounts.setup_code import ISSUE_FILE, SetupCode
 from gateway.accounts.users import LockoutPolicy, User, Users
-from gateway.appliance import ISSUE_FILE
 from gateway.config import Config
 from gateway.errors import GatewayError
 from gateway.local_settings import SettingsWatch, effective_config
-from gateway.service import Layout
 from gateway.store.db import open_db
+from gateway.store.layout import Layout
 
 EXTENSION = "salestag"
 _WATCH = "settings-watch"

@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from gateway.accounts.setup_code import SetupCode
 from gateway.config import Config
-from gateway.service import Layout
+from gateway.entry import config_file, program_parser, run_program
+from gateway.local_settings import effective_config
+from gateway.pki.ca import fingerprint, load_certificate
+from gateway.pki.webcert import ensure_web_cert, host_names
 from gateway.store.db import open_db
-from gateway.webcert import ensure_web_cert, fingerprint, host_names
+from gateway.store.layout import Layout
 from webui.gunicorn_app import GunicornApp
 
 log = logging.getLogger(__name__)
@@ -43,9 +47,9 @@ def announce(config: Config, out: Any = None, *, renew_code: bool = False) -> st
         waiting = setup.needed()
     finally:
         db.close()
-    cert = ensure_web_cert(config)
-    print(f"web UI: {' '.join(urls(config))} (certificate SHA-256 {fingerprint(cert.cert)})",
-          file=out, flush=True)
+    sha256 = fingerprint(load_certificate(ensure_web_cert(config).cert))
+    print(f"web UI: {' '.join(urls(config))} (certificate SHA-256 {sha256})", file=out,
+          flush=True)
     if code:
         print(f"web UI setup code: {code}  (open the web UI and type it to create the first "
               "account; it works once)", file=out, flush=True)
@@ -74,3 +78,18 @@ def serve(config: Config, config_path: Path | None, *, threads: int = 4,
     }
     GunicornApp(app, options).run()
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m webui.server``: what ``salestag-gateway web`` and the service run."""
+    parser = program_parser("salestag-gateway web", "serve the web UI over HTTPS")
+    parser.add_argument("--new-setup-code", action="store_true",
+                        help="replace the one-time setup code with a new one")
+    args = parser.parse_args(argv)
+    path = config_file(args.config)
+    return run_program(lambda: serve(effective_config(path), path,
+                                     renew_code=args.new_setup_code), verbose=args.verbose)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -3,16 +3,9 @@
 from __future__ import annotations
 
 import getpass
-import time
 from pathlib import Path
 
 from gateway.accounts.errors import AccountError
-from gateway.accounts.users import Users
-from gateway.config import Config
-from gateway.store.audit import AuditLog
-from gateway.store.db import open_db
-
-ACTOR = "cli:root"
 
 
 def read_new_password(password_file: str | None) -> str:
@@ -23,28 +16,3 @@ def read_new_password(password_file: str | None) -> str:
     if first != getpass.getpass("repeat it: "):
         raise AccountError("the two passwords differ")
     return first
-
-
-def reset_password(config: Config, username: str, *, password_file: str | None = None) -> None:
-    """Set a new password, unlock the account and end its sessions; audited."""
-    password = read_new_password(password_file)
-    db = open_db(config.data_dir / "gateway.db")
-    try:
-        user = Users(db).set_password(username, password)
-        AuditLog(db).append(actor=ACTOR, action="user.password_reset",
-                            object=f"user:{user.username}", at=time.time())
-    finally:
-        db.close()
-
-
-def add_user(config: Config, username: str, role: str, *,
-             password_file: str | None = None) -> None:
-    """Create an account from the console; audited."""
-    password = read_new_password(password_file)
-    db = open_db(config.data_dir / "gateway.db")
-    try:
-        user = Users(db).create(username, password, role)
-        AuditLog(db).append(actor=ACTOR, action="user.create", object=f"user:{user.username}",
-                            detail={"role": role}, at=time.time())
-    finally:
-        db.close()

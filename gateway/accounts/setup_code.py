@@ -10,16 +10,37 @@ code and leaves ``DATA_DIR/setup-done``, so no code is ever made again.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import hmac
 import json
+import secrets
 import time
 from pathlib import Path
 
 import sqlite_utils
 
 from gateway.accounts.errors import SetupCodeInvalid
-from gateway.appliance import ISSUE_FILE, new_setup_code, setup_code_digest
 from gateway.crypto.keyfiles import write_file_atomically
+from gateway.store.layout import Layout
+
+#: Crockford's base32 without look-alikes (no I, L, O, U)
+SETUP_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+SETUP_GROUPS = 3
+SETUP_GROUP_LEN = 4
+ISSUE_FILE = Path("/etc/issue.d/salestag-setup.issue")
+
+
+def new_setup_code() -> str:
+    """A one-time code like ``7K2Q-M9XD-4TRB`` (60 bits)."""
+    groups = ("".join(secrets.choice(SETUP_ALPHABET) for _ in range(SETUP_GROUP_LEN))
+              for _ in range(SETUP_GROUPS))
+    return "-".join(groups)
+
+
+def setup_code_digest(code: str) -> str:
+    """The digest stored for a code; case, spaces and dashes do not matter when typed."""
+    canonical = "".join(ch for ch in code.upper() if ch in SETUP_ALPHABET)
+    return hashlib.sha256(b"salestag/setup-code/v1\x00" + canonical.encode()).hexdigest()
 
 
 class SetupCode:
@@ -28,8 +49,8 @@ class SetupCode:
     def __init__(self, db: sqlite_utils.Database, data_dir: Path,
                  issue_file: Path | None = ISSUE_FILE) -> None:
         self.db = db
-        self.code_file = data_dir / "setup-code.json"
-        self.done_file = data_dir / "setup-done"
+        self.code_file = Layout(data_dir).setup_code
+        self.done_file = Layout(data_dir).setup_done
         self.issue_file = issue_file
 
     def needed(self) -> bool:

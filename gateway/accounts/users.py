@@ -142,13 +142,6 @@ class Users:
         self.db.execute("DELETE FROM web_sessions WHERE user_id = ?", [user.id])
         return self.get(user.id) or user
 
-    def set_role(self, user_id: int, role: str) -> None:
-        if role not in ROLES:
-            raise AccountError(f"unknown role {role!r}")
-        self.db.execute("UPDATE users SET role = ?, updated_at = ? WHERE id = ?",
-                        [role, self.clock(), user_id])
-        self.db.execute("DELETE FROM web_sessions WHERE user_id = ?", [user_id])
-
     def delete(self, user_id: int) -> None:
         self.db.execute("DELETE FROM web_sessions WHERE user_id = ?", [user_id])
         self.db.execute("DELETE FROM users WHERE id = ?", [user_id])

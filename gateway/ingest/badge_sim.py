@@ -125,12 +125,22 @@ def ogg_opus_audio(path: Path) -> BadgeAudio:
                       [packet_duration_ms(p) for p in ogg.packets])
 
 
+@dataclass(frozen=True)
+class Progress:
+    """How far a session in progress has got: frames sent, and the highest ``seq`` up to which
+    the gateway acked every frame as stored (None before its first ack)."""
+
+    sent: int
+    acked_seq: int | None
+
+
 @dataclass
 class _Outgoing:
     """A session's start message and its frames not yet acked."""
 
     start: bytes
     frames: OrderedDict[int, bytes] = field(default_factory=OrderedDict)
+    sent: int = 0
     ack: Ack | None = None
     progress_at: float = field(default_factory=time.monotonic)
 
@@ -293,12 +303,21 @@ class BadgeSimulator:
                 final=seq == last, payload=payload))
             with self._lock:
                 out.frames[seq] = data
+                out.sent += 1
             self._publish(TopicKind.AUDIO, data)
             offset_ms += audio.frame_ms[seq]
         self._wait_acked(out, wait_acked_s)
         with self._lock:
             del self._sessions[session_id]
         return SimResult(session_id, len(audio.payloads), time.time() - started, self.resent)
+
+    def progress(self, session_id: str) -> Progress | None:
+        """How far a session being streamed has got; None before it starts and after it ends."""
+        with self._lock:
+            out = self._sessions.get(session_id)
+            if out is None:
+                return None
+            return Progress(out.sent, out.ack.seq if out.ack is not None else None)
 
     def opt_out(self, session_id: str) -> None:
         """Press the customer opt-out button during a session."""

@@ -8,7 +8,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gateway.broker import local_password, secret_path
+from gateway.broker import local_password
 from gateway.config import Config
 from gateway.crypto.datakeys import KeyStore
 from gateway.ingest.health import save_health
@@ -19,6 +19,7 @@ from gateway.protocol.assembler import Assembler
 from gateway.store.conversations import Conversations
 from gateway.store.db import open_db
 from gateway.store.jobs import JobQueue
+from gateway.store.layout import Layout
 from gateway.store.spool import AudioSpool
 
 if TYPE_CHECKING:
@@ -69,7 +70,7 @@ def run_ingest(config: Config, db_path: Path, keys: KeyStore, spool: AudioSpool,
         gc.collect()
         gc.freeze()
         password = (local_password(config, "gateway")
-                    if secret_path(config, "gateway").exists() else None)
+                    if Layout(config.data_dir).broker_secret("gateway").exists() else None)
         MqttIngest(site=config.site.id, host=config.broker.host, port=config.broker.port,
                    client_id=config.broker.client_id, assembler=assembler, recorder=recorder,
                    username=config.broker.username if password else None, password=password,

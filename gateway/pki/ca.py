@@ -48,11 +48,21 @@ def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
 
 
 def fingerprint(cert: x509.Certificate) -> str:
+    """The certificate's SHA-256 fingerprint (of its DER form), lowercase hex: the one format
+    the registry stores, enrolment bundles carry and the web UI prints."""
     return cert.fingerprint(hashes.SHA256()).hex()
 
 
+def load_certificate(path: Path) -> x509.Certificate:
+    """A PEM certificate from a file."""
+    try:
+        return x509.load_pem_x509_certificate(path.read_bytes())
+    except (OSError, ValueError) as exc:
+        raise PkiError(f"cannot read the certificate {path}: {exc}") from exc
+
+
 class LocalCA:
-    """A CA whose key and certificate live in one directory (``ca.key`` 0600, ``ca.crt``)."""
+    """The gateway's CA: its key (a 0600 file, or a systemd credential) and its certificate."""
 
     def __init__(self, key: ec.EllipticCurvePrivateKey, cert: x509.Certificate) -> None:
         self.key = key
@@ -62,35 +72,52 @@ class LocalCA:
     def load_or_create(cls, key_path: Path, cert_path: Path, common_name: str) -> LocalCA:
         """Load the CA, or create it when neither its key nor its certificate exists."""
         if key_path.exists() and cert_path.exists():
-            try:
-                key = serialization.load_pem_private_key(read_secret(key_path), password=None)
-                cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
-            except (OSError, ValueError, KeyFileError) as exc:
-                raise PkiError(f"cannot load the local CA ({key_path}): {exc}") from exc
-            if not isinstance(key, ec.EllipticCurvePrivateKey):
-                raise PkiError(f"{key_path} is not an EC key")
-            return cls(key, cert)
+            return cls.load(key_path, cert_path)
         if key_path.exists() or cert_path.exists():
             missing = cert_path if key_path.exists() else key_path
-            raise PkiError(f"the local CA's {missing} is missing (on an appliance the key is in "
-                           "the credential store: run with CREDENTIALS_DIRECTORY=/etc/credstore/"
-                           "salestag); a new CA would orphan every paired badge")
+            raise PkiError(f"the local CA's {missing} is missing: restore it from a backup (on an "
+                           "appliance the key is in the credential store: run with "
+                           "CREDENTIALS_DIRECTORY=/etc/credstore/salestag); a new CA would "
+                           "orphan every paired badge")
+        return cls.create(key_path, cert_path, common_name)
+
+    @classmethod
+    def load(cls, key_path: Path, cert_path: Path) -> LocalCA:
+        """The CA of these files, checked to be one pair."""
+        try:
+            key = serialization.load_pem_private_key(read_secret(key_path), password=None)
+        except (OSError, ValueError, KeyFileError) as exc:
+            raise PkiError(f"cannot load the local CA ({key_path}): {exc}") from exc
+        if not isinstance(key, ec.EllipticCurvePrivateKey):
+            raise PkiError(f"{key_path} is not an EC key")
+        cert = load_certificate(cert_path)
+        if cert.public_key() != key.public_key():
+            raise PkiError(f"{cert_path} does not belong to the CA key {key_path}")
+        return cls(key, cert)
+
+    @classmethod
+    def create(cls, key_path: Path, cert_path: Path, common_name: str) -> LocalCA:
+        """A new P-256 CA; its key file is never overwritten."""
         key = ec.generate_private_key(ec.SECP256R1())
-        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+        name = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "SalesTag Gateway"),
+                          x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
         now = _now()
         cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
                 .public_key(key.public_key()).serial_number(x509.random_serial_number())
                 .not_valid_before(now - dt.timedelta(minutes=5))
                 .not_valid_after(now + dt.timedelta(days=CA_DAYS))
                 .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-                .add_extension(x509.KeyUsage(False, False, False, False, False, True, True,
-                                             False, False), critical=True)
+                .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True,
+                                             crl_sign=True, content_commitment=False,
+                                             key_encipherment=False, data_encipherment=False,
+                                             key_agreement=False, encipher_only=False,
+                                             decipher_only=False), critical=True)
                 .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
                                critical=False)
                 .sign(key, hashes.SHA256()))
         cert_path.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
         write_file_atomically(key_path, _key_pem(key), 0o600)
-        write_file_atomically(cert_path, cert.public_bytes(_PEM), 0o644)
+        write_file_atomically(cert_path, cert.public_bytes(_PEM), 0o644, replace=True)
         return cls(key, cert)
 
     @property

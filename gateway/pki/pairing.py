@@ -15,10 +15,12 @@ from pathlib import Path
 
 import sqlite_utils
 
-from gateway.broker import advertised_host, load_ca, refresh_badges
+from gateway.broker import advertised_host
 from gateway.config import Config
 from gateway.crypto.keyfiles import write_file_atomically
+from gateway.pki.broker_files import refresh_badges
 from gateway.pki.ca import fingerprint
+from gateway.pki.certificates import load_ca
 from gateway.pki.registry import Badge, BadgeRegistry, new_token
 from gateway.protocol.topics import badge_topic
 

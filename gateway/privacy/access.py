@@ -52,7 +52,8 @@ class AccessLayer(Administration):
             last = self.audit.latest(actor=actor, action="conversation.list")
             if last is not None and last.detail.get("shown") == shown:
                 return items
-        self._log(actor, "conversation.list", "conversations", count=len(items), shown=shown)
+        self._log_read(actor, "conversation.list", "conversations", content=False,
+                       count=len(items), shown=shown)
         return items
 
     def _record(self, conversation: Conversation, *, content: bool) -> dict[str, Any]:
@@ -60,7 +61,7 @@ class AccessLayer(Administration):
         key: bytes | None = None
         if content:
             try:
-                key = self.data_key(conversation)
+                key = self._data_key(conversation)
             except ContentGone:
                 key = None
         record["content"] = ("deleted" if key is None and content else
@@ -97,8 +98,8 @@ class AccessLayer(Administration):
         """One conversation: metadata, consent ledger, corrections and (if kept) its content."""
         conversation = self._get(conversation_id)
         record = self._record(conversation, content=content)
-        self._log(actor, "conversation.read", f"conversation:{conversation_id}",
-                  content=record["content"])
+        self._log_read(actor, "conversation.read", f"conversation:{conversation_id}",
+                       content=record["content"] == "available")
         return record
 
     def recent_segments(self, actor: str, *, conversations: int = 10,
@@ -108,7 +109,7 @@ class AccessLayer(Administration):
         found: list[dict[str, Any]] = []
         for conversation in self.conversations.recent(conversations):
             try:
-                key = self.data_key(conversation)
+                key = self._data_key(conversation)
             except ContentGone:
                 continue
             segments = self.conversations.segments(conversation.id, key)
@@ -126,7 +127,7 @@ class AccessLayer(Administration):
         if needle:
             for conversation in self.conversations.in_status(DONE):
                 try:
-                    key = self.data_key(conversation)
+                    key = self._data_key(conversation)
                 except ContentGone:
                     continue
                 for i, segment in enumerate(self.conversations.segments(conversation.id, key)):
@@ -136,8 +137,8 @@ class AccessLayer(Administration):
                                      "text": segment.text})
                 if len(hits) >= limit:
                     break
-        self._log(actor, "conversation.search", "conversations", results=len(hits[:limit]),
-                  query_chars=len(needle))
+        self._log_read(actor, "conversation.search", "conversations", content=bool(needle),
+                       results=len(hits[:limit]), query_chars=len(needle))
         return hits[:limit]
 
     def search_indexed(self, actor: str, index: SearchIndex, text: str, *,
@@ -148,20 +149,22 @@ class AccessLayer(Administration):
         def segments_of(conversation_id: str) -> list[Segment] | None:
             try:
                 conversation = self._get(conversation_id)
-                return self.conversations.segments(conversation_id, self.data_key(conversation))
+                key = self._data_key(conversation)
+                return self.conversations.segments(conversation_id, key)
             except (ContentGone, NotFound):
                 return None
 
         index.sync([c.id for c in self.conversations.in_status(DONE)], segments_of)
         hits = index.search(text, limit=limit)
-        self._log(actor, "conversation.search", "conversations", results=len(hits),
-                  query_chars=len(text.strip()))
+        self._log_read(actor, "conversation.search", "conversations",
+                       content=bool(text.strip()), results=len(hits),
+                       query_chars=len(text.strip()))
         return [{"conversation_id": h.conversation_id, "index": h.index, "start": _r(h.start),
                  "end": _r(h.end), "text": h.text, "snippet": h.snippet} for h in hits]
 
     def consent_ledger(self, actor: str, conversation_id: str) -> list[dict[str, Any]]:
         record = self._record(self._get(conversation_id), content=False)
-        self._log(actor, "consent.read", f"conversation:{conversation_id}")
+        self._log_read(actor, "consent.read", f"conversation:{conversation_id}", content=False)
         return list(record["consent"])
 
     # -- data subjects ---------------------------------------------------------------------
@@ -201,8 +204,8 @@ class AccessLayer(Administration):
                           "status": conversation.status, "started_at": conversation.started_at,
                           "badge_id": conversation.badge_id, "rep_id": conversation.rep_id})
         ref = subject.primary_ref(self.ctx.subject_key) if subject else None
-        self._log(actor, "subject.find", f"subject:{ref or conversation_id}",
-                  conversations=len(items))
+        self._log_read(actor, "subject.find", f"subject:{ref or conversation_id}",
+                       content=False, conversations=len(items))
         return {"subject_ref": ref, "conversations": items}
 
     def export_subject(self, actor: str, *, phone: str | None = None, email: str | None = None,
@@ -212,6 +215,8 @@ class AccessLayer(Administration):
         subject = self._subject(phone, email, customer_ref)
         found = self._find(subject, conversation_id)
         ref = subject.primary_ref(self.ctx.subject_key) if subject else None
+        records = [dict(self._record(self._get(cid), content=True), matched=sorted(found[cid]))
+                   for cid in sorted(found)]
         bundle = {
             "format": EXPORT_FORMAT, "version": 1, "gateway_id": self.ctx.gateway_id,
             "exported_at": self.ctx.clock(), "exported_by": actor,
@@ -220,11 +225,11 @@ class AccessLayer(Administration):
                                                        ("customer_ref", customer_ref),
                                                        ("conversation_id", conversation_id))
                                         if v]},
-            "conversations": [dict(self._record(self._get(cid), content=True),
-                                   matched=sorted(found[cid])) for cid in sorted(found)],
+            "conversations": records,
         }
-        self._log(actor, "subject.export", f"subject:{ref or conversation_id}",
-                  conversations=len(found))
+        self._log_read(actor, "subject.export", f"subject:{ref or conversation_id}",
+                       content=any(r["content"] == "available" for r in records),
+                       conversations=len(found))
         return bundle
 
     def delete_subject(self, actor: str, *, phone: str | None = None, email: str | None = None,
@@ -270,7 +275,7 @@ class AccessLayer(Administration):
         conversation = self._get(conversation_id)
         if conversation.status != HELD:
             raise CorrectionError(f"conversation {conversation_id} is not held")
-        key = self.data_key(conversation)
+        key = self._data_key(conversation)
         with transaction(self.db):  # no reader sees it released without its ledger record
             self.conversations.set_status(conversation_id, DONE)
             self.ledger.record(conversation_id, RELEASED, at=self.ctx.clock(), source="person",
@@ -289,7 +294,7 @@ class AccessLayer(Administration):
 
     def _tags(self, conversation_id: str) -> tuple[bytes, list[Tag]]:
         conversation = self._get(conversation_id)
-        key = self.data_key(conversation)
+        key = self._data_key(conversation)
         return key, self.conversations.tags(conversation_id, key)
 
     def correct_tag(self, actor: str, conversation_id: str, *, action: str,
@@ -342,7 +347,7 @@ class AccessLayer(Administration):
         """Replace a transcript segment's text (redacted like any transcript, then sealed)."""
         check_actor(actor)
         conversation = self._get(conversation_id)
-        key = self.data_key(conversation)
+        key = self._data_key(conversation)
         clean = redact(text).text
         if not self.conversations.replace_segment_text(conversation_id, key, index, clean):
             raise CorrectionError(f"conversation {conversation_id} has no segment {index}")

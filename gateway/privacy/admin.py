@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
 
+from gateway.accounts.users import Users
 from gateway.crypto.datakeys import commit_rotation, stage_rotation
 from gateway.crypto.errors import CryptoError
 from gateway.privacy.audit import sign_checkpoint, verify
@@ -15,6 +16,7 @@ from gateway.privacy.base import AccessBase
 from gateway.privacy.errors import PrivacyError
 from gateway.privacy.retention import Facts, Plan, Step, plan
 from gateway.store.conversations import FAILED, QUEUED
+from gateway.store.db import transaction
 from gateway.store.erasure import CONTENT_GONE, EXPIRED, PURGED
 
 log = logging.getLogger(__name__)
@@ -25,12 +27,37 @@ class Administration(AccessBase):
 
     # -- audit log -------------------------------------------------------------------------
 
+    def record_event(self, actor: str, action: str, object: str, /, **detail: Any) -> None:
+        """Audit an act a face carries out itself (sign-ins, accounts, setup, settings,
+        badges); ``detail`` never holds content."""
+        self._log(actor, action, object[:200], **detail)
+
+    # -- web UI accounts from the console ------------------------------------------------
+
+    def reset_password(self, actor: str, username: str, password: str) -> None:
+        """Set a new password, unlock the account and end its sessions; audited with it."""
+        with transaction(self.db):
+            user = Users(self.db).set_password(username, password)
+            self._log(actor, "user.password_reset", f"user:{user.username}")
+
+    def add_user(self, actor: str, username: str, password: str, role: str) -> None:
+        """Create a web UI account; audited with it."""
+        with transaction(self.db):
+            user = Users(self.db).create(username, password, role)
+            self._log(actor, "user.create", f"user:{user.username}", role=role)
+
     def audit_entries(self, actor: str, *, since_seq: int = 0, limit: int = 100,
-                      object: str | None = None) -> list[dict[str, Any]]:
-        """Audit entries (oldest first after ``since_seq``, or all of one object)."""
-        entries = (self.audit.for_object(object) if object
-                   else self.audit.entries(since_seq=since_seq, limit=limit))
-        self._log(actor, "audit.read", object or "audit", count=len(entries))
+                      object: str | None = None, newest_first: bool = False,
+                      contains: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+        """Audit entries: all of one ``object``, else after ``since_seq`` (oldest first unless
+        ``newest_first``) whose actor, action and object contain the ``contains`` texts
+        (case-insensitive). The read is audited with the filtered fields, not their text."""
+        wanted = {k: v for k, v in (contains or {}).items() if v}
+        entries = (self.audit.for_object(object) if object else
+                   self.audit.entries(since_seq=since_seq, limit=limit,
+                                      newest_first=newest_first, contains=wanted))
+        self._log_read(actor, "audit.read", object or "audit", content=False,
+                       count=len(entries), **({"filtered": sorted(wanted)} if wanted else {}))
         return [asdict(e) for e in entries]
 
     def verify_audit(self, actor: str) -> dict[str, Any]:
@@ -39,14 +66,18 @@ class Administration(AccessBase):
         result = {"ok": report.ok, "entries": report.entries, "first_seq": report.first_seq,
                   "last_seq": report.last_seq, "checkpoints": report.checkpoints,
                   "head_hash": report.head_hash, "problems": report.problems}
-        self._log(actor, "audit.verify", "audit", ok=report.ok, problems=len(report.problems))
+        self._log_read(actor, "audit.verify", "audit", content=False, ok=report.ok,
+                       entries=report.entries, problems=len(report.problems))
         return result
 
-    def checkpoint(self) -> dict[str, Any] | None:
-        """Sign the log's head if it moved, and queue the checkpoint for HQ (not audited: the
-        checkpoint itself is the record)."""
+    def checkpoint(self, actor: str | None = None) -> dict[str, Any] | None:
+        """Sign the log's head if it moved, and queue the checkpoint for HQ. The timer's
+        checkpoints are not audited (the checkpoint itself is the record); a person's request
+        (``actor``) is, as ``audit.checkpoint``, and the checkpoint covers that entry."""
         from gateway.sync.metadata import audit_checkpoint_envelope
 
+        if actor is not None:
+            self._log(actor, "audit.checkpoint", "audit")
         cp = sign_checkpoint(self.audit, self.ctx.identity, now=self.ctx.clock())
         if cp is None:
             return None

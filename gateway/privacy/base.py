@@ -48,11 +48,20 @@ class AccessBase:
         self.audit.append(actor=check_actor(actor), action=action, object=object,
                           detail=detail, at=self.ctx.clock())
 
+    def _log_read(self, actor: str, action: str, object: str, /, *, content: bool,
+                  **detail: Any) -> None:
+        """Audit a read. ``content`` says whether conversation content (transcript text, tag
+        evidence, disclosure words) was decrypted for the actor; every read entry carries it."""
+        self._log(actor, action, object, content=content, **detail)
+
     def _get(self, conversation_id: str) -> Conversation:
         return self.conversations.get(conversation_id)
 
-    def data_key(self, conversation: Conversation) -> bytes:
-        """The conversation's data key; ContentGone once it was destroyed."""
+    def _data_key(self, conversation: Conversation) -> bytes:
+        """The conversation's data key; ContentGone once it was destroyed.
+
+        Private on purpose: key material never leaves the privacy layer, so every read of
+        content is one of its audited methods (or the transcription gate's own use)."""
         if conversation.status in CONTENT_GONE:
             raise ContentGone(f"the content of conversation {conversation.id} was deleted")
         try:

@@ -23,7 +23,3 @@ class ContentGone(PrivacyError):
 
 class CorrectionError(PrivacyError):
     """A correction names no such tag or segment, or an invalid tag."""
-
-
-class AuditFailure(PrivacyError):
-    """The audit log failed verification."""

@@ -4,6 +4,10 @@ After speech recognition, :meth:`TranscriptGate.review` applies the site's conse
 opt-out phrase purges the conversation, a missing disclosure under an all-party policy holds or
 purges it. :meth:`TranscriptGate.settle` then records what was heard in the consent ledger and
 keeps HMACs of the identifiers the redactor removed.
+
+The gate is also the worker's only way to content: it decrypts the spooled audio and seals the
+transcript with the conversation's data key, which never leaves the privacy layer.
+Transcription is the device's own processing, not a person's read, and is not audited.
 """
 
 from __future__ import annotations
@@ -11,7 +15,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from gateway.intel.redactor import Finding
-from gateway.intel.types import Tag
+from gateway.intel.talk import TalkMetrics
+from gateway.intel.types import Segment, Tag
 from gateway.privacy.access import AccessLayer
 from gateway.privacy.consent import Verdict, review
 from gateway.store.consent import (
@@ -21,7 +26,7 @@ from gateway.store.consent import (
     HELD,
     OPT_OUT,
 )
-from gateway.store.conversations import Conversation
+from gateway.store.conversations import DONE, Conversation
 from gateway.store.erasure import CONTENT_GONE
 
 ACTOR = "system:consent"
@@ -38,8 +43,22 @@ class TranscriptGate:
         return conversation.status in CONTENT_GONE or (
             not conversation.wrapped_key and not self.access.ctx.vault.has(conversation.id))
 
-    def data_key(self, conversation: Conversation) -> bytes:
-        return self.access.data_key(conversation)
+    def audio(self, conversation: Conversation) -> bytes:
+        """The conversation's spooled audio, decrypted (ContentGone if its key was destroyed)."""
+        return self.access.ctx.spool.read(conversation.id, self._key(conversation))
+
+    def save_transcript(self, conversation: Conversation, *, segments: Sequence[Segment],
+                        tags: Sequence[Tag], duration_s: float, speech_s: float,
+                        sentiments: Sequence[float] = (), talk: TalkMetrics | None = None,
+                        status: str = DONE) -> None:
+        """Store the transcript and tags sealed with the conversation's data key."""
+        self.access.conversations.save_transcript(
+            conversation.id, self._key(conversation), segments=segments, tags=tags,
+            duration_s=duration_s, speech_s=speech_s, sentiments=sentiments, talk=talk,
+            status=status)
+
+    def _key(self, conversation: Conversation) -> bytes:
+        return self.access._data_key(conversation)  # the privacy layer's own use
 
     def review(self, conversation: Conversation, tags: Sequence[Tag]) -> Verdict:
         """Decide; an opt-out heard in speech is recorded and purged here and now."""
@@ -53,7 +72,7 @@ class TranscriptGate:
         return verdict
 
     def settle(self, conversation: Conversation, verdict: Verdict,
-               identifiers: Sequence[Finding], data_key: bytes) -> None:
+               identifiers: Sequence[Finding]) -> None:
         """After the transcript is saved: ledger, subject refs, hold; undo a race with a purge."""
         access = self.access
         if not access.ctx.vault.has(conversation.id) and not conversation.wrapped_key:
@@ -62,7 +81,8 @@ class TranscriptGate:
                                  actor=ACTOR, at=access.ctx.clock())
             return
         if verdict.disclosure is not None:
-            self._record(conversation.id, DISCLOSURE_DETECTED, verdict, data_key)
+            self._record(conversation.id, DISCLOSURE_DETECTED, verdict,
+                         self._key(conversation))
         key = access.ctx.subject_key
         for finding in identifiers:
             access.subjects.add(conversation.id, finding.kind, key.ref(finding.kind,

@@ -159,20 +159,6 @@ def pcm16_to_channels(pcm: bytes, sample_rate: int, channels: int) -> list[Audio
     ]
 
 
-def load_channels(path: Path) -> list[Audio]:
-    """Decode a file into one 16 kHz float32 :class:`Audio` per channel (not downmixed)."""
-    import soundfile
-
-    if not path.is_file():
-        raise AudioError(f"{path}: no such file")
-    try:
-        data, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
-    except soundfile.SoundFileError as err:
-        raise AudioError(f"{path}: not a readable audio file ({err})") from err
-    _check_format(rate, data.shape[1], str(path))
-    return [_to_audio([data[:, [c]]], rate, str(path)) for c in range(data.shape[1])]
-
-
 def pcm16_to_audio(pcm: bytes, sample_rate: int, channels: int) -> Audio:
     """Turn interleaved little-endian signed 16-bit PCM into 16 kHz mono float32 samples."""
     _check_format(sample_rate, channels, "PCM16 audio")

@@ -13,6 +13,7 @@ from gateway.speech.engine import Engine
 from gateway.speech.errors import EngineError
 from gateway.speech.pipeline import SpeechPipeline
 from gateway.speech.vad import SileroVad
+from gateway.store.layout import Layout
 
 if TYPE_CHECKING:
     from gateway.intel.semantic import SemanticTagger
@@ -28,7 +29,7 @@ def model_path(config: Config) -> Path:
     if config.speech.model_path:
         return config.data_path(config.speech.model_path)
     quant = catalogue.CT2 if config.speech.engine == "faster-whisper" else config.speech.quant
-    return catalogue.resolve(config.data_dir / "models", config.speech.model, quant)
+    return catalogue.resolve(Layout(config.data_dir).models, config.speech.model, quant)
 
 
 def competitors(config: Config) -> list[str]:

@@ -67,6 +67,7 @@ def _entry(row: Any) -> AuditEntry:
 
 
 _COLUMNS = "seq, at, actor, action, object, detail, prev_hash, hash"
+_SEARCHABLE = frozenset({"actor", "action", "object"})
 
 
 class AuditLog:
@@ -101,10 +102,20 @@ class AuditLog:
         return str(row[0]) if row else GENESIS
 
     def entries(self, *, since_seq: int = 0, limit: int | None = None,
-                newest_first: bool = False) -> list[AuditEntry]:
+                newest_first: bool = False,
+                contains: Mapping[str, str] | None = None) -> list[AuditEntry]:
+        """Entries after ``since_seq``; ``contains`` maps ``actor``, ``action`` or ``object``
+        to a text the field must contain (case-insensitive)."""
         order = "DESC" if newest_first else "ASC"
-        sql = f"SELECT {_COLUMNS} FROM audit_log WHERE seq > ? ORDER BY seq {order}"  # noqa: S608
+        where: list[str] = ["seq > ?"]
         params: list[object] = [since_seq]
+        for column, text in sorted((contains or {}).items()):
+            if column not in _SEARCHABLE:
+                raise ValueError(f"cannot filter the audit log by {column!r}")
+            where.append(f"instr(lower({column}), lower(?)) > 0")
+            params.append(text)
+        sql = (f"SELECT {_COLUMNS} FROM audit_log WHERE {' AND '.join(where)} "  # noqa: S608
+               f"ORDER BY seq {order}")
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)

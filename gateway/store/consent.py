@@ -93,8 +93,3 @@ class ConsentLedger:
             return open_content(data_key, row[0], _aad(event.conversation_id, event.id)).decode()
         except CryptoError:
             return None
-
-    def forget_words(self, conversation_id: str) -> None:
-        """Drop the sealed words (on deletion; the key is destroyed anyway)."""
-        self.db.execute("UPDATE consent_events SET words_ct = NULL WHERE conversation_id = ?",
-                        [conversation_id])

@@ -112,11 +112,6 @@ class Conversations:
         rows = self.db.query("SELECT * FROM conversations WHERE status = ?", [status])
         return [Conversation.from_row(r) for r in rows]
 
-    def add_audio(self, conversation_id: str, frames: int, audio_bytes: int) -> None:
-        self.db.execute(
-            "UPDATE conversations SET frames = frames + ?, audio_bytes = audio_bytes + ? "
-            "WHERE id = ?", [frames, audio_bytes, conversation_id])
-
     def finish(self, conversation_id: str, *, ended_at: float, reason: str, duplicates: int,
                gaps: int) -> None:
         """Mark reception complete; the conversation waits for transcription."""

@@ -1,4 +1,9 @@
-"""Opening the gateway's SQLite database: WAL, foreign keys, zeroed free pages, migrations."""
+"""Opening the gateway's SQLite database: WAL, foreign keys, zeroed free pages, migrations.
+
+Migrations run once, when the database is first opened after an install or upgrade (the
+service's start, ``init``, or a command that opens it); every other open only reads which
+migrations are recorded, so opening a connection never waits for the write lock.
+"""
 
 from __future__ import annotations
 
@@ -11,17 +16,19 @@ from pathlib import Path
 import sqlite_utils
 
 from gateway.store.errors import StoreError
-from gateway.store.migrations import migrate
+from gateway.store.migrations import migrate, pending
 
 
-def open_db(path: Path) -> sqlite_utils.Database:
+def open_db(path: Path, *, shared: bool = False) -> sqlite_utils.Database:
     """Open (creating if needed) the database at ``path`` with the schema up to date.
 
-    Each thread opens its own connection; SQLite serializes writers.
+    Each thread opens its own connection; SQLite serializes writers. A ``shared`` connection
+    may be used from several threads, one at a time (the caller holds a lock around each use).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        conn = sqlite3.connect(path, timeout=30, isolation_level=None)
+        conn = sqlite3.connect(path, timeout=30, isolation_level=None,
+                               check_same_thread=not shared)
         _use_wal(conn)
         conn.execute("PRAGMA foreign_keys=ON")
         conn.execute("PRAGMA secure_delete=ON")
@@ -29,13 +36,16 @@ def open_db(path: Path) -> sqlite_utils.Database:
     except sqlite3.Error as exc:
         raise StoreError(f"cannot open database {path}: {exc}") from exc
     db = sqlite_utils.Database(conn)
-    migrate(db)
+    if pending(db):  # a read: the write lock only when something is left to apply
+        migrate(db)
     return db
 
 
 def _use_wal(conn: sqlite3.Connection, timeout_s: float = 30.0) -> None:
     """Switch to write-ahead logging. Switching a new file needs it to itself, and SQLite
     answers "locked" at once (no busy wait) while another connection is setting it up."""
+    if conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+        return  # already (the setting lives in the file): nothing to lock
     deadline = time.monotonic() + timeout_s
     while True:
         try:

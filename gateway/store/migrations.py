@@ -39,6 +39,17 @@ def statements(script: str) -> Iterator[str]:
         yield pending
 
 
+def pending(db: sqlite_utils.Database) -> list[str]:
+    """The migrations not yet recorded (read without taking the write lock)."""
+    try:
+        done = {row[0] for row in db.execute("SELECT name FROM _migrations")}
+    except sqlite3.OperationalError as exc:
+        if "no such table" not in str(exc):
+            raise
+        done = set()
+    return [name for name, _ in MIGRATIONS if name not in done]
+
+
 def migrate(db: sqlite_utils.Database) -> list[str]:
     """Apply every migration not yet recorded; return the names applied now."""
     db.execute(

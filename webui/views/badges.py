@@ -50,7 +50,7 @@ def index() -> tuple[str, int]:
 def pair() -> tuple[str, int] | Response:
     name = request.form.get("badge_id", "").strip()[:64]
     token = secrets.token_urlsafe(24)
-    out_dir = web().config.data_dir / "run" / "pairing" / token
+    out_dir = web().layout.run / "pairing" / token
     try:
         bundle = pair_badge(web().config, db(), name, out_dir)
     except GatewayError as exc:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
@@ -10,6 +9,7 @@ from werkzeug.wrappers import Response
 
 from gateway.accounts.errors import AccountError, SetupCodeInvalid
 from gateway.accounts.roles import INSTALLER, Permission
+from gateway.accounts.wizard import mark_setup_completed, setup_completed
 from gateway.config import iter_fields
 from gateway.crypto.errors import KeyFileError
 from gateway.crypto.identity import load_tenant_public_key
@@ -37,7 +37,6 @@ from webui.settings_apply import save_settings
 
 bp = Blueprint("setup", __name__, url_prefix="/setup")
 CODE_LIMIT = RateLimiter(limit=10, window_s=300)
-DONE_KEY = "setup_completed_at"
 
 
 @dataclass(frozen=True)
@@ -81,8 +80,7 @@ def steps() -> list[Step]:
 
 
 def setup_done() -> bool:
-    row = db().execute("SELECT value FROM webui_state WHERE key = ?", [DONE_KEY]).fetchone()
-    return row is not None
+    return setup_completed(db())
 
 
 def _step(slug: str) -> tuple[int, Step]:
@@ -177,8 +175,7 @@ def step_post(slug: str) -> tuple[str, int] | Response:
     following = steps()[index + 1:]
     if following:
         return redirect(url_for("setup.step", slug=following[0].slug))
-    db().execute("INSERT OR REPLACE INTO webui_state (key, value) VALUES (?, ?)",
-                 [DONE_KEY, str(time.time())])
+    mark_setup_completed(db())
     audit.record("setup.completed", "setup")
     return redirect(url_for("dashboard.index", notice="setup_done"))
 

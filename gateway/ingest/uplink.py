@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import Protocol
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
@@ -16,13 +17,25 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from gateway.broker import UPLOAD_USER, local_password
 from gateway.config import Config
 from gateway.errors import GatewayError
+from gateway.ingest.ack_board import AckBoard
 from gateway.mqtt_socket import send_without_delay
 from gateway.protocol.acks import Ack, parse_ack
 from gateway.protocol.errors import ProtocolError
 from gateway.protocol.topics import PREFIX, TopicKind, badge_topic, parse_topic
-from webui.badge_api import AckBoard
 
 log = logging.getLogger(__name__)
+
+
+class Uplink(Protocol):
+    """Where uploaded messages go and where their acks come back from."""
+
+    def submit(self, badge_id: str, kind: TopicKind, payload: bytes, session_id: str,
+               seq: int | None, timeout_s: float) -> Ack | None:
+        """Hand a message to the ingest; the ack that covers ``seq`` (any new one for None),
+        or the newest one when ``timeout_s`` passes first."""
+        ...
+
+    def last_ack(self, badge_id: str, session_id: str) -> Ack | None: ...
 
 
 class UplinkError(GatewayError):

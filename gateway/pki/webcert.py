@@ -14,19 +14,18 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes
-
 from gateway.config import Config
 from gateway.crypto.keyfiles import write_file_atomically, write_secret
-from gateway.errors import GatewayError
+from gateway.pki.certificates import load_ca
+from gateway.pki.errors import PkiError
+from gateway.store.layout import Layout
 
 log = logging.getLogger(__name__)
 
 VALID_DAYS = 825
 
 
-class WebCertError(GatewayError):
+class WebCertError(PkiError):
     """The web UI's certificate or key is missing or unreadable."""
 
 
@@ -43,7 +42,8 @@ def web_cert_paths(config: Config) -> WebCert:
         if not (web.tls_cert and web.tls_key):
             raise WebCertError("set both web.tls_cert and web.tls_key, or neither")
         return WebCert(config.data_path(web.tls_cert), config.data_path(web.tls_key))
-    return WebCert(config.data_dir / "web" / "server.crt", config.data_dir / "web" / "server.key")
+    layout = Layout(config.data_dir)
+    return WebCert(layout.web_cert, layout.web_key)
 
 
 def host_names() -> list[str]:
@@ -62,17 +62,9 @@ def ensure_web_cert(config: Config) -> WebCert:
         return paths
     if config.web.tls_cert:
         raise WebCertError(f"web.tls_cert {paths.cert} or web.tls_key {paths.key} is missing")
-    from gateway.broker import load_ca
-
     issued = load_ca(config).issue_server([*host_names(), "127.0.0.1", "::1"], VALID_DAYS)
     paths.key.unlink(missing_ok=True)
     write_secret(paths.key, issued.key_pem)
     write_file_atomically(paths.cert, issued.cert_pem, 0o644, replace=True)
     log.info("issued the web UI certificate %s from the gateway's CA", paths.cert)
     return paths
-
-
-def fingerprint(cert_file: Path) -> str:
-    """The certificate's SHA-256 fingerprint, to compare with what a browser shows."""
-    cert = x509.load_pem_x509_certificate(cert_file.read_bytes())
-    return cert.fingerprint(hashes.SHA256()).hex(":").upper()

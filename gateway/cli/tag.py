@@ -1,4 +1,4 @@
-"""``salestag-gateway tag``: the tagger's own face, and the text models behind ``models``.
+"""Tagging commands: ``tag FILE|-`` (the tagger's own face), and ``models ... minilm``.
 
 ``tag FILE|- --json`` reads plain text, one sentence a line, and prints one JSON object per
 input line: ``{"line": N, "text": <redacted>, "tags": [{"tag", "confidence"}]}``. Lines are
@@ -11,40 +11,40 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TextIO
 
-from gateway.config import Config
+from gateway.cli.common import Subcommands, add_command, config_of
 
-Add = Callable[[str, Callable[[argparse.Namespace], int], str], argparse.ArgumentParser]
-ConfigOf = Callable[[argparse.Namespace], Config]
 LINE_SPACING_S = 10.0  # far enough apart that no two lines read as one sentence
 
 
-def register(add: Add, config_of: ConfigOf) -> None:
+def cmd_tag(args: argparse.Namespace) -> int:
+    from gateway.semantic.loader import load_tagger
+    from gateway.speech.factory import competitors
+    from gateway.store.layout import Layout
+
+    config = config_of(args)
+    models_dir = Path(args.models_dir) if args.models_dir else Layout(config.data_dir).models
+    tagger = load_tagger(models_dir, args.tagger or config.tagger.engine)
+    if args.file == "-":
+        lines = sys.stdin.read().splitlines()
+    else:
+        lines = Path(args.file).read_text(encoding="utf-8").splitlines()
+    for record in tag_lines(lines, tagger, competitors(config), config.tagger.trackers):
+        sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+    return 0
+
+
+def register(sub: Subcommands) -> None:
     """Add the ``tag`` command to the parser."""
-
-    def cmd_tag(args: argparse.Namespace) -> int:
-        from gateway.semantic.loader import load_tagger
-        from gateway.speech.factory import competitors
-
-        config = config_of(args)
-        models_dir = Path(args.models_dir) if args.models_dir else config.data_dir / "models"
-        engine = args.tagger or config.tagger.engine
-        tagger = load_tagger(models_dir, engine)
-        if args.file == "-":
-            lines = sys.stdin.read().splitlines()
-        else:
-            lines = Path(args.file).read_text(encoding="utf-8").splitlines()
-        for record in tag_lines(lines, tagger, competitors(config), config.tagger.trackers):
-            sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
-        return 0
-
-    tag = add("tag", cmd_tag, "tag plain text, one sentence a line (JSON lines out)")
+    tag = add_command(sub, "tag", cmd_tag,
+                      "tag plain text, one sentence a line: one JSON object per input line")
     tag.add_argument("file", metavar="FILE", help="text file, or - for standard input")
-    tag.add_argument("--json", action="store_true", required=True,
-                     help="print one JSON object per input line")
+    tag.add_argument("--json", action="store_true",
+                     help="accepted for symmetry with analyze; the output is always one JSON "
+                          "object per input line")
     tag.add_argument("--tagger", choices=("semantic", "rules"),
                      help="override tagger.engine (default: the config's)")
     tag.add_argument("--models-dir", help="model folder (default: DATA_DIR/models)")

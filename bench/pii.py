@@ -1,0 +1,130 @@
+"""Benchmark: identifiers that survive redaction of what the speech recognizer really wrote.
+
+Reads tests/data/pii-asr.tsv: phone numbers and e-mail addresses spoken with espeak-ng (clean
+and in noise), sentences with ordinary numbers and no identifier, and what tiny.en wrote for
+each. Per split (``dev``: tuned on; ``heldout``: only measured) it prints
+
+- leaks: rows with a phone number or e-mail address where a piece of it survives redaction (a
+  number whose digits occur in the phone number; a name or domain word of the address, also
+  glued into a longer word), out of the rows whose transcript holds such a piece at all;
+- false redactions: rows without an identifier (transcribed, and as typed) where anything was
+  redacted.
+
+    .venv/bin/python bench/pii.py [--show]
+
+The last line printed is a JSON object with every figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from gateway.intel.redactor import redact
+
+DATA = Path(__file__).resolve().parent.parent / "tests" / "data" / "pii-asr.tsv"
+NUMBER_WORDS = {
+    "zero": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6",
+    "seven": "7", "eight": "8", "nine": "9", "ten": "10", "twenty": "2", "thirty": "3",
+    "forty": "4", "fifty": "5", "sixty": "6", "seventy": "7", "eighty": "8", "ninety": "9",
+}  # fmt: skip
+NOT_IDENTIFYING = {"at", "dot", "underscore", "dash", "com", "net", "org", "io", "me", "us"}
+
+
+@dataclass(frozen=True)
+class Row:
+    id: str
+    split: str
+    kind: str  # phone, email or none
+    condition: str
+    said: str
+    identifier: str
+    heard: str
+    expected: str
+
+
+def load(path: Path = DATA) -> list[Row]:
+    with path.open(newline="") as handle:
+        return [
+            Row(r["id"], r["split"], r["kind"], r["condition"], r["said"], r["identifier"],
+                r["heard"], r["expected"])
+            for r in csv.DictReader(handle, delimiter="\t")
+        ]
+
+
+def words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9]+", text.lower())
+
+
+def spoken_digits(text: str) -> str:
+    """The digits a phrase holds, written or spoken ("four one five, 772" -> "415772")."""
+    return "".join(w if w.isdigit() else NUMBER_WORDS.get(w, "") for w in words(text))
+
+
+def pieces(identifier: str, kind: str) -> list[str]:
+    """What of the identifier (as spoken) must not survive: its digits, or its words."""
+    if kind == "phone":
+        return [spoken_digits(identifier)]
+    named = [w for w in words(identifier) if len(w) >= 3 and w not in NOT_IDENTIFYING]
+    number = spoken_digits(identifier)
+    return [w for w in named if w not in NUMBER_WORDS] + ([number] if number else [])
+
+
+def surviving(text: str, kind: str, secret: list[str]) -> list[str]:
+    """The pieces of ``secret`` still readable in ``text``."""
+    if kind == "phone":
+        numbers = re.findall(r"[0-9]+", text) + [
+            NUMBER_WORDS[w] for w in words(text) if w in NUMBER_WORDS
+        ]
+        return [n for n in numbers if n in secret[0]]
+    return [w for w in words(text) for s in secret if s in w]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--show", action="store_true", help="print every leaking row")
+    args = parser.parse_args()
+    figures: dict[str, dict[str, int]] = {}
+    for split in ("dev", "heldout"):
+        rows = [r for r in load() if r.split == split]
+        counts = {"phone_rows": 0, "phone_heard": 0, "phone_leaks": 0, "email_rows": 0,
+                  "email_heard": 0, "email_leaks": 0, "clean_rows": 0, "clean_redacted": 0,
+                  "typed_rows": 0, "typed_redacted": 0}  # fmt: skip
+        typed: set[str] = set()
+        for row in rows:
+            redacted = redact(row.heard).text
+            if row.kind == "none":
+                counts["clean_rows"] += 1
+                counts["clean_redacted"] += redacted != row.heard
+                if row.said not in typed:
+                    typed.add(row.said)
+                    counts["typed_rows"] += 1
+                    counts["typed_redacted"] += bool(redact(row.said).findings)
+                if args.show and redacted != row.heard:
+                    print(f"  false {row.id} {row.condition}: {row.heard!r} -> {redacted!r}")
+                continue
+            secret = pieces(row.identifier, row.kind)
+            counts[f"{row.kind}_rows"] += 1
+            if surviving(row.heard, row.kind, secret):
+                counts[f"{row.kind}_heard"] += 1
+                left = surviving(redacted, row.kind, secret)
+                counts[f"{row.kind}_leaks"] += bool(left)
+                if args.show and left:
+                    print(f"  leak {row.id} {row.condition}: {row.heard!r} -> {redacted!r}")
+        figures[split] = counts
+        print(
+            f"{split}: leaks phone {counts['phone_leaks']}/{counts['phone_heard']} "
+            f"(of {counts['phone_rows']} rows), e-mail {counts['email_leaks']}/"
+            f"{counts['email_heard']} (of {counts['email_rows']}); false redactions "
+            f"{counts['clean_redacted']}/{counts['clean_rows']} transcribed, "
+            f"{counts['typed_redacted']}/{counts['typed_rows']} typed"
+        )
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()

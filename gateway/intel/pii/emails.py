@@ -1,0 +1,145 @@
+"""E-mail addresses, written ("jane.doe@example.com") or read out ("jane dot doe at example
+dot com")."""
+
+from __future__ import annotations
+
+import re
+
+from gateway.intel.pii.spans import Finding, Token, inside, tokens
+
+_WRITTEN_EMAIL = re.compile(
+    r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
+    r"\.[A-Za-z]{2,}(?![A-Za-z0-9-])",
+    re.ASCII,
+)
+_EMAIL_SYMBOLS = {
+    "dot": ".", "period": ".", "underscore": "_", "dash": "-", "hyphen": "-", "at": "@",
+}  # fmt: skip
+_TLDS = frozenset(
+    "com net org edu gov mil io co us uk ca au de fr nl es it info biz me tv app dev ai ly "
+    "email online site tech".split()
+)
+_NOT_LOCAL = frozenset(
+    "me us you him her them it i we they he she a an the and or is are was be am look "
+    "here there online website site web page that this out home work in on up visit find "
+    "go check available listed email mail contact reach call to for from with by my our your "
+    "their his its it's that's address send write please just so also try use".split()
+)
+_TLD = "(?:" + "|".join(sorted(_TLDS)) + ")"
+_DOMAIN = re.compile(rf"[a-z0-9-]+(?:\.[a-z0-9-]+)*\.{_TLD}")
+# "dot" spoken into a word of a domain: "gmaildotcom", "gmaildot", "dotcom".
+_GLUED_DOT = re.compile(rf"(?<=[a-z0-9])dot(?={_TLD}$)|(?<=[a-z0-9])dot$|^dot(?=[a-z])")
+_NOT_DOMAIN = frozenset("the a an my our your his her their this that".split())
+_MAX_DOMAIN_TOKENS = 9
+_MAX_GLUED_WORDS = 3
+_MAX_LOCAL_WORDS = 3
+
+
+def find_emails(text: str) -> list[Finding]:
+    """Written e-mail addresses, then spoken ones in the rest of the text."""
+    found = [
+        Finding("email", m.start(), m.end(), m.group().lower())
+        for m in _WRITTEN_EMAIL.finditer(text)
+    ]
+    taken = [(f.start, f.end) for f in found]
+    words = [t for t in tokens(text) if not inside(t, taken)]
+    index = 0
+    while index < len(words):
+        spoken = _spoken_email(text, words, index)
+        if spoken is None:
+            index += 1
+            continue
+        finding, index = spoken
+        found.append(finding)
+    return found
+
+
+def _symbol(token: Token) -> str:
+    """The e-mail character a token stands for, or '' for an ordinary word."""
+    if token.text in "@._-" and len(token.text) == 1:
+        return token.text
+    return _EMAIL_SYMBOLS.get(token.low, "")
+
+
+def _is_label(token: Token) -> bool:
+    return token.text[0].isalnum() and not _symbol(token)
+
+
+def _adjacent(text: str, left: Token, right: Token) -> bool:
+    gap = text[left.end : right.start]
+    return len(gap) <= 3 and all(ch.isspace() or ch == "," for ch in gap)
+
+
+def _spoken_email(text: str, words: list[Token], at: int) -> tuple[Finding, int] | None:
+    """Recognise "<local> at <domain> dot <tld>" around the token at index ``at``."""
+    if _symbol(words[at]) != "@":
+        return None
+    domain = _domain_after(text, words, at)
+    local = _local_before(text, words, at)
+    if domain is None or local is None:
+        return None
+    (name, end), (user, first) = domain, local
+    return Finding("email", words[first].start, words[end].end, f"{user}@{name}"), end + 1
+
+
+def _domain_after(text: str, words: list[Token], at: int) -> tuple[str, int] | None:
+    """The domain spoken after the "at" at index ``at`` and the index of its last token: labels
+    (up to three words glued, as in "summit roofing dot com") joined by dots, ending in a known
+    top-level domain; "dot" may be glued to a word ("gmaildotcom", "gmaildot com")."""
+    pieces: list[str] = []
+    best: tuple[str, int] | None = None
+    glued = 0
+    probe = at + 1
+    while probe < len(words) and probe - at <= _MAX_DOMAIN_TOKENS and (
+        _adjacent(text, words[probe - 1], words[probe])
+    ):
+        token = words[probe]
+        symbol = _symbol(token)
+        if symbol in {".", "-"}:
+            pieces.append(symbol)
+            glued = 0
+        elif _is_label(token) and token.low not in _NOT_DOMAIN and glued < _MAX_GLUED_WORDS:
+            spelled = _GLUED_DOT.sub(".", token.low)
+            pieces.append(spelled)
+            glued = 0 if spelled.endswith(".") else glued + 1
+        else:
+            break
+        name = "".join(pieces)
+        if _DOMAIN.fullmatch(name):
+            best = name, probe
+        probe += 1
+    return best
+
+
+def _spelled(token: Token, parts: list[str]) -> bool:
+    """True for a letter in a spelled-out run: the "i" of "k o b r i e n"."""
+    return len(token.text) == 1 and bool(parts) and len(parts[0]) == 1
+
+
+def _local_before(text: str, words: list[Token], at: int) -> tuple[str, int] | None:
+    """The user part spoken before the "at" at index ``at`` and the index of its first token:
+    up to three words ("jane doe", "r green seventy two") and any initials, joined by nothing
+    or by a spoken dot, underscore or dash."""
+    parts: list[str] = []
+    named = 0
+    first = at
+    while first >= 1 and _adjacent(text, words[first - 1], words[first]):
+        token = words[first - 1]
+        symbol = _symbol(token)
+        if symbol in {".", "_", "-"} and parts and first >= 2 and _is_label(words[first - 2]):
+            parts.insert(0, symbol)
+        elif _is_label(token) and (
+            token.low not in _NOT_LOCAL or _spelled(token, parts)
+        ):
+            named += len(token.text) > 1
+            if named > _MAX_LOCAL_WORDS:
+                break
+            parts.insert(0, token.low)
+        else:
+            break
+        first -= 1
+    if not parts:
+        return None
+    return "".join(parts), first
+
+

@@ -1,0 +1,59 @@
+"""Spoken numbers as speech recognition writes them: "five five five", "double two",
+"twenty one", "one eight hundred", read as the digits they stand for."""
+
+from __future__ import annotations
+
+from gateway.intel.pii.spans import Token
+
+UNITS = {
+    "zero": 0, "oh": 0, "o": 0, "one": 1, "two": 2, "three": 3, "four": 4,
+    "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
+}  # fmt: skip
+TEENS = {
+    "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
+    "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19,
+}  # fmt: skip
+TENS = {
+    "twenty": 2, "thirty": 3, "forty": 4, "fifty": 5, "sixty": 6, "seventy": 7,
+    "eighty": 8, "ninety": 9,
+}  # fmt: skip
+REPEAT = {"double": 2, "triple": 3}
+ZERO_LETTERS = {"oh", "o"}
+
+
+def is_number_word(low: str) -> bool:
+    """True for a lower-case word that is, or stands for, digits."""
+    return low.isascii() and (
+        low.isdigit() or low in UNITS or low in TEENS or low in TENS or low in REPEAT
+        or low == "hundred"
+    )
+
+
+def digits(run: list[Token]) -> str:
+    """The digits a run of numerals and spoken number words stands for."""
+    out: list[str] = []
+    i = 0
+    while i < len(run):
+        low = run[i].low
+        nxt = run[i + 1].low if i + 1 < len(run) else ""
+        step = 1
+        if low.isdigit():
+            out.append(low)
+        elif low in REPEAT:
+            if nxt in UNITS or (nxt.isdigit() and len(nxt) == 1):
+                out.append(str(UNITS.get(nxt, nxt)) * REPEAT[low])
+                step = 2
+        elif low in UNITS:
+            out.append(str(UNITS[low]))
+        elif low in TEENS:
+            out.append(str(TEENS[low]))
+        elif low in TENS:
+            if UNITS.get(nxt, 0) > 0:
+                out.append(f"{TENS[low]}{UNITS[nxt]}")
+                step = 2
+            else:
+                out.append(f"{TENS[low]}0")
+        elif low == "hundred":
+            out.append("" if nxt in TENS or nxt in TEENS else "00")
+        i += step
+    return "".join(out)

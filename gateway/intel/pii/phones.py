@@ -1,0 +1,96 @@
+"""Phone numbers, written or spoken, and the long numbers that turn out to be payment cards or
+social security numbers."""
+
+from __future__ import annotations
+
+import re
+
+from gateway.intel.pii.numbers import ZERO_LETTERS, digits, is_number_word
+from gateway.intel.pii.spans import PLACEHOLDER, Finding, Kind, Span, Token, inside, tokens
+
+MIN_PHONE_DIGITS = 7
+
+# For phone numbers letters and digits are separate tokens: "call5552124368" holds a number.
+PHONE_TOKEN = re.compile(rf"{PLACEHOLDER}|[A-Za-z]+(?:'[A-Za-z]+)*|[0-9]+", re.ASCII)
+# Money and thousands-grouped amounts are never phone numbers: "$12,000", "1,250,000".
+_AMOUNT = re.compile(
+    r"\$[0-9][0-9,]*(?:\.[0-9]+)?|(?<![0-9,])[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?(?![,0-9])",
+    re.ASCII,
+)
+_YEAR = re.compile(r"(?:19|20)[0-9]{2}")
+_PHONE_GAP = re.compile(r"[\s,.()+-]{0,5}")
+_FILLERS = {"dash", "hyphen"}
+_WRITTEN_SSN = re.compile(r"[0-9]{3}[- ][0-9]{2}[- ][0-9]{4}")
+_SSN_CONTEXT = re.compile(r"\b(?:social(?: security)?|ssn|s s n)\b[^.?!]{0,40}$", re.IGNORECASE)
+
+
+def find_phones(text: str, taken: list[Span]) -> list[Finding]:
+    """Runs of seven or more digits, written or spoken, outside ``taken`` and amounts."""
+    blocked = taken + amounts(text)
+    found: list[Finding] = []
+    run: list[Token] = []
+    for token in tokens(text, PHONE_TOKEN) + [Token("[END]", len(text), len(text))]:
+        usable = not inside(token, blocked) and (is_number_word(token.low) or token.low in _FILLERS)
+        if usable and (not run or _PHONE_GAP.fullmatch(text[run[-1].end : token.start])):
+            run.append(token)
+            continue
+        found.extend(_phone_from_run(text, run))
+        run = [token] if usable else []
+    return found
+
+
+def amounts(text: str) -> list[Span]:
+    """Where ``text`` holds money or thousands-grouped amounts, never phone numbers."""
+    return [(m.start(), m.end()) for m in _AMOUNT.finditer(text)]
+
+
+def _phone_from_run(text: str, run: list[Token]) -> list[Finding]:
+    """Turn a run of number-like tokens into a phone finding if it holds enough digits."""
+    while run and (run[0].low in _FILLERS or run[0].low == "hundred"):
+        run = run[1:]
+    while run and (run[-1].low in _FILLERS or run[-1].low in {"double", "triple"}):
+        run = run[:-1]
+    # A leading "Oh," is an interjection, not a zero.
+    while len(run) > 1 and run[0].low in ZERO_LETTERS and not text[
+        run[0].end : run[1].start
+    ].isspace():
+        run = run[1:]
+    number = digits(run)
+    if len(number) < MIN_PHONE_DIGITS or all(t.low in ZERO_LETTERS for t in run):
+        return []
+    if _year_list(text, run):
+        return []
+    start = run[0].start
+    while start > 0 and text[start - 1] in "(+":
+        start -= 1
+    return [Finding(number_kind(text, start, run[-1].end, number), start, run[-1].end, number)]
+
+
+def _year_list(text: str, run: list[Token]) -> bool:
+    """True for "2019, 2020": comma-separated years rather than one number."""
+    return all(_YEAR.fullmatch(t.text) for t in run) and all(
+        "," in text[a.end : b.start] for a, b in zip(run, run[1:], strict=False)
+    )
+
+
+def luhn_valid(number: str) -> bool:
+    """The Luhn checksum every payment card number satisfies."""
+    total = 0
+    for i, ch in enumerate(reversed(number)):
+        d = int(ch)
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def number_kind(text: str, start: int, end: int, number: str) -> Kind:
+    """A run of digits is a card if it passes Luhn at card length, an SSN if written or
+    introduced as one, else a phone number; all of them are redacted either way."""
+    if 13 <= len(number) <= 19 and luhn_valid(number) and len(set(number)) > 1:
+        return "card"
+    if len(number) == 9 and (
+        _WRITTEN_SSN.fullmatch(text[start:end]) or _SSN_CONTEXT.search(text[:start])
+    ):
+        return "ssn"
+    return "phone"

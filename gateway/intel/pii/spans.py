@@ -1,0 +1,48 @@
+"""What the identifier finders share: the finding they report and the tokens they read."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+Kind = Literal["phone", "email", "card", "ssn", "address"]
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One identifier: its kind, its span in the original text and its canonical form."""
+
+    kind: Kind
+    start: int
+    end: int
+    normalized: str
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """A word, number or symbol of the text and where it stands."""
+
+    text: str
+    start: int
+    end: int
+
+    @property
+    def low(self) -> str:
+        return self.text.lower()
+
+
+Span = tuple[int, int]
+
+PLACEHOLDER = r"\[(?:PHONE|EMAIL|CARD|SSN|ADDRESS)\]"
+WORDS = re.compile(rf"{PLACEHOLDER}|[A-Za-z0-9]+(?:'[A-Za-z]+)*|[@._-]", re.ASCII)
+
+
+def tokens(text: str, pattern: re.Pattern[str] = WORDS) -> list[Token]:
+    """The tokens of ``text`` that ``pattern`` matches, in order."""
+    return [Token(m.group(), m.start(), m.end()) for m in pattern.finditer(text)]
+
+
+def inside(token: Token, spans: list[Span]) -> bool:
+    """True when ``token`` overlaps one of ``spans``."""
+    return any(start < token.end and token.start < end for start, end in spans)
