@@ -2,7 +2,8 @@
 
 Runs ``salestag-gateway run`` as the appliance does (ingest, transcription workers, retention,
 audit checkpoints, and the web UI and upload server as child processes) against its own
-Mosquitto, with the model ``models install`` put in its data directory. A paired badge then
+Mosquitto, with the speech model and the semantic tagger's text model (``minilm``) that
+``models install`` put in its data directory. A paired badge then
 streams N synthesized conversations over TLS (``badge-sim --fast``), one short and one long in
 turn, and every process of the gateway's tree is sampled until all are transcribed. The baseline,
 in the same run, is the same tree idle before the first conversation.
@@ -105,6 +106,7 @@ port = {free_port()}
 """)
     run = [*GATEWAY, "--config", str(config)]
     subprocess.run([*run, "models", "install", model], check=True, capture_output=True)
+    subprocess.run([*run, "models", "install", "minilm"], check=True, capture_output=True)
     subprocess.run([*run, "badge", "pair", "badge-1", "--out", str(root / "bundles")],
                    check=True, capture_output=True)
     return config
