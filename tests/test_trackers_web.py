@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import ssl
 import subprocess
 import sys
@@ -18,7 +19,6 @@ from webui_support import PASSWORD, Browser, add_user, make_app, seed_conversati
 
 from gateway.config import Config, render_toml
 from gateway.local_settings import read_local
-from gateway.semantic import catalogue
 from gateway.store.audit import AuditLog
 from gateway.store.db import open_db
 
@@ -37,17 +37,17 @@ LINES = [
 ]
 
 
-def prepared(tmp_path: Path) -> tuple[Browser, Config]:
+def prepared(tmp_path: Path, text_models: Path) -> tuple[Browser, Config]:
     app, config, _ = make_app(tmp_path)
-    catalogue.install(config.data_dir / "models")
+    shutil.copytree(text_models, config.data_dir / "models")  # as models install left it
     for name, role in (("mara", "manager"), ("ian", "installer"), ("aud", "auditor")):
         add_user(config, name, role)
     seed_conversation(config, "conv-1", LINES, [])
     return Browser(app.test_client()), config
 
 
-def test_a_manager_previews_and_saves_a_smart_tracker(tmp_path: Path) -> None:
-    browser, config = prepared(tmp_path)
+def test_a_manager_previews_and_saves_a_smart_tracker(tmp_path: Path, text_models: Path) -> None:
+    browser, config = prepared(tmp_path, text_models)
     browser.login("mara")
     form = {"label": "warranty", "speaker": "customer", "examples": EXAMPLES}
     page = browser.post("/trackers/preview", form, from_page="/trackers/")
@@ -68,8 +68,8 @@ def test_a_manager_previews_and_saves_a_smart_tracker(tmp_path: Path) -> None:
     assert trackers == ["warranty @customer ~ " + " | ".join(EXAMPLES.splitlines())]
 
 
-def test_too_few_examples_are_refused_with_a_reason(tmp_path: Path) -> None:
-    browser, _ = prepared(tmp_path)
+def test_too_few_examples_are_refused_with_a_reason(tmp_path: Path, text_models: Path) -> None:
+    browser, _ = prepared(tmp_path, text_models)
     browser.login("mara")
     page = browser.post("/trackers/preview", {"label": "warranty", "examples": "one\ntwo"},
                         from_page="/trackers/")
@@ -79,9 +79,9 @@ def test_too_few_examples_are_refused_with_a_reason(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("user", ["ian", "aud"])
 def test_roles_that_never_read_conversations_may_not_train_trackers(
-    tmp_path: Path, user: str
+    tmp_path: Path, text_models: Path, user: str
 ) -> None:
-    browser, _ = prepared(tmp_path)
+    browser, _ = prepared(tmp_path, text_models)
     browser.login(user)
     assert browser.get("/trackers/").status_code == 403
 
@@ -89,12 +89,12 @@ def test_roles_that_never_read_conversations_may_not_train_trackers(
 # --- in a real browser -----------------------------------------------------------------------
 
 
-def test_the_trackers_page_in_chromium(tmp_path: Path) -> None:
+def test_the_trackers_page_in_chromium(tmp_path: Path, text_models: Path) -> None:
     playwright_api = pytest.importorskip("playwright.sync_api")
     from conftest import free_port
     from test_webui_browser import ARGS, CHROMIUM, SHOTS
 
-    _, config = prepared(tmp_path)
+    _, config = prepared(tmp_path, text_models)
     config.web.port = free_port()
     config_file = tmp_path / "web.toml"
     config_file.write_text(render_toml(config))
