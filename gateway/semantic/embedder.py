@@ -21,7 +21,7 @@ from gateway.semantic.catalogue import DEFAULT, InstalledTextModel, resolve
 log = logging.getLogger(__name__)
 
 Vectors = npt.NDArray[np.float32]
-BATCH = 32
+BATCH = 8  # sentences per model call: larger batches gain little and hold more memory
 
 
 class Embedder:
@@ -39,6 +39,7 @@ class Embedder:
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
+        options.enable_cpu_mem_arena = False  # give activations back after each call
         self._session: Any = onnxruntime.InferenceSession(
             str(model.onnx), options, providers=["CPUExecutionProvider"])
 
