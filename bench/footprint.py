@@ -92,13 +92,15 @@ def speak(text: str, path: Path) -> None:
                    check=True)
 
 
-def setup(root: Path, model: str, workers: int) -> Path:
+def setup(root: Path, model: str, workers: int, tagger: str = "semantic") -> Path:
     config = make_gateway(root, "bench", f"""
 [ingest]
 session_timeout_s = 5
 [speech]
 model = "{model}"
 workers = {workers}
+[tagger]
+engine = "{tagger}"
 [web]
 port = {free_port()}
 [upload]
@@ -124,12 +126,14 @@ def main() -> int:
     parser.add_argument("--conversations", type=int, default=6)
     parser.add_argument("--model", default="tiny.en", choices=("tiny.en", "base"))
     parser.add_argument("--workers", type=int, default=1, help="transcription workers")
+    parser.add_argument("--tagger", default="semantic", choices=("semantic", "rules"),
+                        help="tagger.engine (rules: the keyword rules alone, no text model)")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="bench-footprint-"))
     procs: list[subprocess.Popen[bytes]] = []
     try:
         log(f"setting up a gateway with {args.model} in {root}")
-        config = setup(root, args.model, args.workers)
+        config = setup(root, args.model, args.workers, args.tagger)
         short, long_ = root / "short.wav", root / "long.wav"
         speak(LINES[2], short)
         speak(" ".join(LINES * 3), long_)
@@ -169,7 +173,7 @@ def main() -> int:
         if not settled(db, args.conversations):
             raise SystemExit("bench: the conversations were not all transcribed in time")
         print(json.dumps({
-            "model": args.model, "workers": args.workers,
+            "model": args.model, "workers": args.workers, "tagger": args.tagger,
             "conversations": args.conversations,
             "seconds": round(time.monotonic() - started, 1),
             "idle_rss_mb": round(idle_rss, 1), "idle_pss_mb": round(idle_pss, 1),
