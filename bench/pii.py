@@ -2,15 +2,26 @@
 
 Reads tests/data/pii-asr.tsv: phone numbers and e-mail addresses spoken with espeak-ng (clean
 and in noise), sentences with ordinary numbers and no identifier, and what tiny.en wrote for
-each. Per split (``dev``: tuned on; ``heldout``: only measured) it prints
+each. How the file was made: each sentence (``said``) spoken by espeak-ng (voice en-us for
+``clean-us`` and ``pink0-us``, en-us+f3 for ``pink5-f3``, en-gb+m3 for ``clean-gb`` and
+``brown0-gb``), resampled to 16 kHz, padded with 0.5 s of silence, mixed with sox pink or brown
+noise at 5 or 0 dB below the speech (the number in the condition's name), and transcribed by
+SpeechPipeline.transcribe with whisper.cpp tiny.en q8_0 (VAD, windows and guards as in the
+product; empty transcripts left out). ``identifier`` is the phone number or address as said;
+``expected`` what a careful reader of ``heard`` alone would hide. The held-out sentences were
+written with the development ones, before any tuning; the redactor was tuned on ``dev`` only.
+
+Per split (``dev``: tuned on; ``heldout``: only measured) it prints
 
 - leaks: rows with a phone number or e-mail address where a piece of it survives redaction (a
   number whose digits occur in the phone number; a name or domain word of the address, also
   glued into a longer word), out of the rows whose transcript holds such a piece at all;
 - false redactions: rows without an identifier (transcribed, and as typed) where anything was
-  redacted.
+  redacted;
+- rows redacted exactly as the file expects (what a careful reader of the transcript alone
+  would hide), and the leaks per recording condition.
 
-    .venv/bin/python bench/pii.py [--show]
+    .venv/bin/python bench/pii.py [--show] [--split dev|heldout]
 
 The last line printed is a JSON object with every figure.
 """
@@ -32,6 +43,7 @@ NUMBER_WORDS = {
     "seven": "7", "eight": "8", "nine": "9", "ten": "10", "twenty": "2", "thirty": "3",
     "forty": "4", "fifty": "5", "sixty": "6", "seventy": "7", "eighty": "8", "ninety": "9",
 }  # fmt: skip
+PLACEHOLDER = re.compile(r"\[[A-Z]+\]")
 NOT_IDENTIFYING = {"at", "dot", "underscore", "dash", "com", "net", "org", "io", "me", "us"}
 
 
@@ -76,6 +88,7 @@ def pieces(identifier: str, kind: str) -> list[str]:
 
 def surviving(text: str, kind: str, secret: list[str]) -> list[str]:
     """The pieces of ``secret`` still readable in ``text``."""
+    text = PLACEHOLDER.sub(" ", text)
     if kind == "phone":
         numbers = re.findall(r"[0-9]+", text) + [
             NUMBER_WORDS[w] for w in words(text) if w in NUMBER_WORDS
@@ -87,16 +100,20 @@ def surviving(text: str, kind: str, secret: list[str]) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--show", action="store_true", help="print every leaking row")
+    parser.add_argument("--split", choices=("dev", "heldout"), action="append",
+                        help="only this split (repeatable; default: both)")
     args = parser.parse_args()
     figures: dict[str, dict[str, int]] = {}
-    for split in ("dev", "heldout"):
+    for split in args.split or ("dev", "heldout"):
         rows = [r for r in load() if r.split == split]
-        counts = {"phone_rows": 0, "phone_heard": 0, "phone_leaks": 0, "email_rows": 0,
-                  "email_heard": 0, "email_leaks": 0, "clean_rows": 0, "clean_redacted": 0,
-                  "typed_rows": 0, "typed_redacted": 0}  # fmt: skip
+        counts = {"rows": len(rows), "exact": 0, "phone_rows": 0, "phone_heard": 0,
+                  "phone_leaks": 0, "email_rows": 0, "email_heard": 0, "email_leaks": 0,
+                  "clean_rows": 0, "clean_redacted": 0, "typed_rows": 0, "typed_redacted": 0}
+        by_condition: dict[str, list[int]] = {}  # condition: [rows heard, rows leaking]
         typed: set[str] = set()
         for row in rows:
             redacted = redact(row.heard).text
+            counts["exact"] += redacted == row.expected
             if row.kind == "none":
                 counts["clean_rows"] += 1
                 counts["clean_redacted"] += redacted != row.heard
@@ -113,16 +130,23 @@ def main() -> None:
                 counts[f"{row.kind}_heard"] += 1
                 left = surviving(redacted, row.kind, secret)
                 counts[f"{row.kind}_leaks"] += bool(left)
+                tally = by_condition.setdefault(row.condition, [0, 0])
+                tally[0] += 1
+                tally[1] += bool(left)
                 if args.show and left:
                     print(f"  leak {row.id} {row.condition}: {row.heard!r} -> {redacted!r}")
-        figures[split] = counts
+        figures[split] = dict(counts)
         print(
             f"{split}: leaks phone {counts['phone_leaks']}/{counts['phone_heard']} "
             f"(of {counts['phone_rows']} rows), e-mail {counts['email_leaks']}/"
             f"{counts['email_heard']} (of {counts['email_rows']}); false redactions "
             f"{counts['clean_redacted']}/{counts['clean_rows']} transcribed, "
-            f"{counts['typed_redacted']}/{counts['typed_rows']} typed"
+            f"{counts['typed_redacted']}/{counts['typed_rows']} typed; as expected "
+            f"{counts['exact']}/{counts['rows']}"
         )
+        print("  leaks by condition: " + ", ".join(
+            f"{name} {leaks}/{heard}" for name, (heard, leaks) in sorted(by_condition.items())))
+        figures[split].update({f"leaks_{name}": leaks for name, (_, leaks) in by_condition.items()})
     print(json.dumps(figures))
 
 

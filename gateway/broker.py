@@ -9,8 +9,9 @@ Two listeners (``per_listener_settings true``):
 - **gateway**: plain MQTT on the loopback address, for the gateway itself and the Wi-Fi upload
   server, each with a password (``passwd``, PBKDF2-SHA512 as ``mosquitto_passwd`` writes it).
 
-This module only renders and writes what it is given (the CA's certificate, the server
-certificate and key, the CRL, the active badges); :mod:`gateway.pki.broker_files` gathers them.
+This module renders and writes what it is given (the CA's certificate, the server certificate
+and key, the CRL, the active badges, the local users' passwords); :mod:`gateway.pki.broker_files`
+gathers them. The gateway's own clients log in with :func:`local_password`.
 Revocation and new badges take effect by rewriting ``acl-badges`` and ``crl.pem`` and sending the
 broker SIGHUP (:func:`reload_broker`); no other badge is disconnected. Measured with Debian's
 Mosquitto 2.0.11: on SIGHUP it rereads ``acl_file`` and ``password_file``, and its TLS listener
@@ -29,6 +30,7 @@ import pwd
 import secrets
 import signal
 import socket
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -114,7 +116,8 @@ def password_line(user: str, password: str, salt: bytes | None = None) -> str:
 
 
 def local_password(config: Config, user: str) -> str:
-    """The password of a local broker user, created on first use (a 0600 key file)."""
+    """The password of a local broker user (``gateway`` or ``upload``), created on first use (a
+    0600 key file): what the gateway's own clients log in with."""
     path = Layout(config.data_dir).broker_secret(user)
     if not path.exists():
         write_secret(path, secrets.token_urlsafe(24).encode())
@@ -218,16 +221,17 @@ def _write(config: Config, path: Path, data: bytes, mode: int = 0o640) -> None:
     _broker_owned(path, config.broker.user)
 
 
-def write_mosquitto_config(config: Config, tls: BrokerTls, active_badges: list[str]) -> Path:
-    """Write the broker's config, passwords, ACLs and TLS files into its own folder."""
+def write_mosquitto_config(config: Config, tls: BrokerTls, active_badges: list[str],
+                           passwords: Mapping[str, str]) -> Path:
+    """Write the broker's config, password file (``passwords``: local user -> password), ACLs
+    and TLS files into its own folder."""
     files = BrokerFiles(broker_dir(config))
     files.directory.mkdir(parents=True, exist_ok=True, mode=0o750)
     _broker_owned(files.directory, config.broker.user)
     _write(config, files.ca, tls.ca, 0o644)
     _write(config, files.cert, tls.cert, 0o644)
     _write(config, files.key, tls.key, 0o600)
-    passwd = [password_line(config.broker.username, local_password(config, "gateway")),
-              password_line(UPLOAD_USER, local_password(config, "upload"))]
+    passwd = [password_line(user, password) for user, password in passwords.items()]
     _write(config, files.passwd, ("\n".join(passwd) + "\n").encode(), 0o600)
     _write(config, files.acl_local, render_local_acl(config).encode())
     write_badge_files(config, active_badges, tls.crl)

@@ -7,7 +7,14 @@ from pathlib import Path
 
 import sqlite_utils
 
-from gateway.broker import BrokerTls, reload_broker, write_badge_files, write_mosquitto_config
+from gateway.broker import (
+    UPLOAD_USER,
+    BrokerTls,
+    local_password,
+    reload_broker,
+    write_badge_files,
+    write_mosquitto_config,
+)
 from gateway.config import Config
 from gateway.pki.certificates import ensure_server_certificate, load_ca
 from gateway.pki.registry import BadgeRegistry
@@ -31,7 +38,9 @@ def configure_broker(config: Config) -> Path:
         finally:
             db.close()
     tls = BrokerTls(ca=ca.cert_pem, cert=server.cert, key=server.key, crl=ca.crl(revoked))
-    return write_mosquitto_config(config, tls, active)
+    passwords = {config.broker.username: local_password(config, "gateway"),
+                 UPLOAD_USER: local_password(config, "upload")}
+    return write_mosquitto_config(config, tls, active, passwords)
 
 
 def refresh_badges(config: Config, db: sqlite_utils.Database, *, reload: bool = True) -> bool:

@@ -40,10 +40,11 @@ _ADDRESS_NAME = re.compile(rf"\s(?:[A-Z][a-z'.-]*|{_ORDINAL})\s")
 def find_addresses(text: str, taken: list[Span]) -> list[Finding]:
     """Street addresses that do not overlap ``taken``."""
     found = []
-    for match in _ADDRESS.finditer(text):
-        if any(start < match.end() and match.start() < end for start, end in taken):
-            continue
-        if not _ADDRESS_NAME.search(match.group()):
+    for whole in _ADDRESS.finditer(text):
+        clash = min((s for s, e in taken if s < whole.end() and whole.start() < e), default=None)
+        # "12 Oak Street, number 555 0199": the address stops before the phone number.
+        match = whole if clash is None else _ADDRESS.match(text, whole.start(), clash)
+        if match is None or not _ADDRESS_NAME.search(match.group()):
             continue
         found.append(Finding("address", match.start(), match.end(),
                              " ".join(match.group().lower().split())))

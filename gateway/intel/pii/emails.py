@@ -9,7 +9,7 @@ from gateway.intel.pii.spans import Finding, Token, inside, tokens
 
 _WRITTEN_EMAIL = re.compile(
     r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
-    r"\.[A-Za-z]{2,}(?![A-Za-z0-9-])",
+    r"\.[A-Za-z]{2,}(?![A-Za-z0-9\[-])",  # "[": as before a digit that became "[PHONE]"
     re.ASCII,
 )
 _EMAIL_SYMBOLS = {
@@ -29,6 +29,12 @@ _TLD = "(?:" + "|".join(sorted(_TLDS)) + ")"
 _DOMAIN = re.compile(rf"[a-z0-9-]+(?:\.[a-z0-9-]+)*\.{_TLD}")
 # "dot" spoken into a word of a domain: "gmaildotcom", "gmaildot", "dotcom".
 _GLUED_DOT = re.compile(rf"(?<=[a-z0-9])dot(?={_TLD}$)|(?<=[a-z0-9])dot$|^dot(?=[a-z])")
+_ANNOUNCED_DOMAIN = re.compile(
+    # Not a placeholder's word, nor across a placeholder: "[EMAIL]", "email [ADDRESS] x.com".
+    rf"(?<!\[)\b(?:e-?mail|address)\b(?:[^\w\[]+\w+){{0,3}}?[^\w\[]+"
+    rf"(?P<domain>[A-Za-z0-9][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)*\.(?i:{_TLD}))(?![A-Za-z0-9\[-])",
+    re.IGNORECASE | re.ASCII,
+)
 _NOT_DOMAIN = frozenset("the a an my our your his her their this that".split())
 _MAX_DOMAIN_TOKENS = 9
 _MAX_GLUED_WORDS = 3
@@ -51,7 +57,19 @@ def find_emails(text: str) -> list[Finding]:
             continue
         finding, index = spoken
         found.append(finding)
-    return found
+    taken = [(f.start, f.end) for f in found]
+    found += [f for f in _announced_domains(text) if not any(
+        f.start < end and start < f.end for start, end in taken)]
+    return sorted(found, key=lambda f: f.start)
+
+
+def _announced_domains(text: str) -> list[Finding]:
+    """What the recognizer glued into one written domain ("rd7d2matteamail.com") shortly after
+    "email" or "address": the whole address, with its "at" lost."""
+    return [
+        Finding("email", m.start("domain"), m.end("domain"), m.group("domain").lower())
+        for m in _ANNOUNCED_DOMAIN.finditer(text)
+    ]
 
 
 def _symbol(token: Token) -> str:
@@ -98,7 +116,9 @@ def _domain_after(text: str, words: list[Token], at: int) -> tuple[str, int] | N
         if symbol in {".", "-"}:
             pieces.append(symbol)
             glued = 0
-        elif _is_label(token) and token.low not in _NOT_DOMAIN and glued < _MAX_GLUED_WORDS:
+        elif _is_label(token) and len(token.text) > 1 and token.low not in _NOT_DOMAIN and (
+            glued < _MAX_GLUED_WORDS
+        ):
             spelled = _GLUED_DOT.sub(".", token.low)
             pieces.append(spelled)
             glued = 0 if spelled.endswith(".") else glued + 1
@@ -126,6 +146,8 @@ def _local_before(text: str, words: list[Token], at: int) -> tuple[str, int] | N
     while first >= 1 and _adjacent(text, words[first - 1], words[first]):
         token = words[first - 1]
         symbol = _symbol(token)
+        if parts and not symbol and "," in text[token.end : words[first].start]:
+            break  # "Right, info at ...": two words of a name are not split by a comma
         if symbol in {".", "_", "-"} and parts and first >= 2 and _is_label(words[first - 2]):
             parts.insert(0, symbol)
         elif _is_label(token) and (

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from gateway.intel.pii.spans import Token
 
-UNITS = {
+ONES = {
     "zero": 0, "oh": 0, "o": 0, "one": 1, "two": 2, "three": 3, "four": 4,
     "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
 }  # fmt: skip
@@ -24,7 +24,7 @@ ZERO_LETTERS = {"oh", "o"}
 def is_number_word(low: str) -> bool:
     """True for a lower-case word that is, or stands for, digits."""
     return low.isascii() and (
-        low.isdigit() or low in UNITS or low in TEENS or low in TENS or low in REPEAT
+        low.isdigit() or low in ONES or low in TEENS or low in TENS or low in REPEAT
         or low == "hundred"
     )
 
@@ -40,16 +40,16 @@ def digits(run: list[Token]) -> str:
         if low.isdigit():
             out.append(low)
         elif low in REPEAT:
-            if nxt in UNITS or (nxt.isdigit() and len(nxt) == 1):
-                out.append(str(UNITS.get(nxt, nxt)) * REPEAT[low])
+            if nxt in ONES or (nxt.isdigit() and len(nxt) == 1):
+                out.append(str(ONES.get(nxt, nxt)) * REPEAT[low])
                 step = 2
-        elif low in UNITS:
-            out.append(str(UNITS[low]))
+        elif low in ONES:
+            out.append(str(ONES[low]))
         elif low in TEENS:
             out.append(str(TEENS[low]))
         elif low in TENS:
-            if UNITS.get(nxt, 0) > 0:
-                out.append(f"{TENS[low]}{UNITS[nxt]}")
+            if ONES.get(nxt, 0) > 0:
+                out.append(f"{TENS[low]}{ONES[nxt]}")
                 step = 2
             else:
                 out.append(f"{TENS[low]}0")

@@ -1,118 +1,196 @@
-"""Phone numbers the recognizer garbled, found by what announces them.
+"""Phone numbers the recognizer garbled: numbers scattered among wrong words.
 
-In noise "five five five, eight six seven ..." comes out as "time time time 867 time 3 0": too
-few digits in a row for :func:`gateway.intel.pii.phones.find_phones`. After a cue such as
-"number", "cell", "call me at" or "text me on", every number from the first one on is part of the
-phone number, across up to three garbled words between numbers, until the sentence ends. Three
-or more digits there are redacted, unless they read as a time or a quantity ("call me after
-6 pm", "our phone bill is 120 a month").
+In noise "five five five, eight six seven ..." comes out as "time time time 867 time 3 0" or
+"919, only of 6, 3817": too few digits in a row for :func:`gateway.intel.pii.phones.find_phones`.
+Here numbers with at most three other words between them form a cluster, until a sentence ends
+or an amount, another identifier or a word like "after" comes; a number right before a unit
+("25 panels", "at 10 pm") is a quantity and ends it too. A cluster is a phone number when
+
+- it holds seven or more digits (three of them said together) or five digits read out one by
+  one, or touches a phone number already found (its garbled tail); or
+- a cue announces it ("number", "cell", "call me at", "text me on" a few words before) and it
+  holds three or more digits that do not read as a time or a year ("text me at 4 tonight",
+  "our phone bill is 120 a month", "my cell is from 2019").
 """
 
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
+from dataclasses import replace
 
-from gateway.intel.pii.numbers import digits, is_number_word
-from gateway.intel.pii.phones import PHONE_TOKEN, amounts, number_kind
+from gateway.intel.pii.numbers import ZERO_LETTERS, digits, is_number_word
+from gateway.intel.pii.phones import (
+    MIN_PHONE_DIGITS,
+    PHONE_CUE,
+    PHONE_TOKEN,
+    YEAR,
+    amounts,
+    is_unit,
+    number_kind,
+)
 from gateway.intel.pii.spans import Finding, Span, Token, inside, tokens
 
 MIN_CONTEXT_DIGITS = 3
 MAX_GARBLED_WORDS = 3
-"""Words between a cue and the first number, or between two numbers of one phone number."""
+"""Other words allowed between a cue and its number, or between two numbers of one cluster."""
+MAX_TIME_DIGITS = 4
+MIN_READ_OUT_DIGITS = 5
 
-_CUE = re.compile(
-    r"\b(?:phone|cell|cellphone|mobile|telephone|number|callback|extension|whatsapp|area\s+code"
-    r"|(?:call|reach|text|ring|phone|contact|dial|message|try)\s+(?:me|us|him|her|them)"
-    r"(?:\s+back)?\s+(?:at|on)"
-    r")\b",
-    re.IGNORECASE,
-)
-# Words that may stand between a cue and the number without counting as garble.
+# Words that may stand between a cue and its number without counting as other words.
 _FILLERS = frozenset(
     "is it's its it was be at on me my the our his her number phone cell mobile code area "
-    "then and uh um so just that's thats yeah yes okay ok sure".split()
+    "then uh um so just that's thats yeah yes okay ok sure".split()
 )
-# Words after which a number goes on to mean something else: "call me at 212 555 0199 after six".
-_ENDS = frozenset("and or but if after before around until till by from between".split())
-# A short number followed by one of these is a time or a quantity, not part of a phone number.
-_UNITS = frozenset(
-    "a p am pm o'clock oclock minutes minute hours hour days day weeks week months month "
-    "years year dollars dollar bucks cents percent times panels kilowatts kilowatt watts "
-    "tonight today tomorrow morning afternoon evening".split()
-)
-_YEAR = re.compile(r"(?:19|20)[0-9]{2}")
-_SENTENCE_END = re.compile(r"[.?!](?:\s|$)")
-_TIME = re.compile(r"[0-9]{1,2}:[0-9]{2}")
-MAX_TIME_DIGITS = 4
+# After these words a number means something else: "call me at 212 555 0199 after six".
+_ENDS = frozenset("but if after before around until till by from between".split())
+# After a short announced number these make it a time or an amount: "text me at 4 tonight",
+# "120 a month".
+_TIME_WORDS = frozenset("a p tonight today tomorrow morning afternoon evening".split())
+_SENTENCE_END = re.compile(r"[.?!]\s")  # searched in the gap between two words
+_LETTER = re.compile(r"[A-Za-z]")
+_GLUED_LETTERS = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{1,2}$")
+_SINCE = re.compile(r"\b(?:in|since|from|until|till|by|year)\s+$", re.IGNORECASE)
 
 
 def find_phones_in_context(
     text: str, phones: list[Finding], blocked: list[Span]
 ) -> list[Finding]:
-    """``phones`` plus the garbled phone numbers after cues and after ``phones`` themselves;
-    numbers that touch a phone number already found are merged with it. Nothing inside
-    ``blocked`` is taken."""
-    blocked = blocked + amounts(text)
-    words = [t for t in tokens(text, PHONE_TOKEN) if not inside(t, blocked)]
+    """``phones`` plus the garbled phone numbers around and after them, each merged with the
+    phone numbers it touches. Nothing inside ``blocked`` or an amount is taken."""
+    words = tokens(text, PHONE_TOKEN)
+    taken = blocked + amounts(text)
     spans = [(f.start, f.end) for f in phones]
+    cues = [m.end() for m in PHONE_CUE.finditer(text)]  # in order
     found = list(phones)
-    # A phone number found announces its own garbled tail: "7 0 8, 3 3 1, 6 2 I 4".
-    anchors = [m.end() for m in _CUE.finditer(text)] + [f.start for f in phones]
-    for anchor in sorted(anchors):
-        zone = _numbers_after(text, words, anchor, spans)
-        if not zone:
-            continue
-        start, end = zone[0].start, zone[-1].end
+    for cluster in _clusters(text, words, spans, taken):
+        start, end = cluster[0].start, cluster[-1].end
         merged = [f for f in found if f.start < end and start < f.end]
+        if [(f.start, f.end) for f in merged] == [(start, end)]:
+            continue
         start = min([start, *(f.start for f in merged)])
         end = max([end, *(f.end for f in merged)])
-        number = digits([t for t in words if start <= t.start and t.end <= end
-                         and is_number_word(t.low)])
-        if not merged and _ordinary(text, words, zone, number):
+        number = digits([t for t in words if start <= t.start and t.end <= end])
+        if not merged and not _phone_like(text, cluster) and (
+            not _announced(text, words, cues, cluster[0], taken)
+            or _ordinary(text, words, cluster, number)
+        ):
             continue
         found = [f for f in found if f not in merged]
         found.append(Finding(number_kind(text, start, end, number), start, end, number))
-        spans = [(f.start, f.end) for f in found]
-    return sorted(found, key=lambda f: f.start)
+    return sorted((_with_glued_letters(text, f) for f in found), key=lambda f: f.start)
 
 
-def _numbers_after(text: str, words: list[Token], at: int, phones: list[Span]) -> list[Token]:
-    """The number tokens (and tokens of phone numbers found) that follow a cue ending at offset
-    ``at``: none when a sentence ends or too many other words come first."""
-    index = next((i for i, t in enumerate(words) if t.start >= at), len(words))
-    numbers: list[Token] = []
+def _with_glued_letters(text: str, finding: Finding) -> Finding:
+    """``finding`` with the one or two letters glued before its first digit: "M7", "I12"."""
+    glued = _GLUED_LETTERS.search(text, 0, finding.start)
+    return replace(finding, start=glued.start()) if glued else finding
+
+
+def _clusters(text: str, words: list[Token], phones: list[Span], taken: list[Span]
+              ) -> list[list[Token]]:
+    """Runs of number tokens (and tokens of phone numbers found) with at most
+    :data:`MAX_GARBLED_WORDS` other words between two of them, within one sentence."""
+    clusters: list[list[Token]] = []
+    current: list[Token] = []
+    group = 0  # where the numbers written or spoken together start in ``current``
     garbled = 0
-    previous_end = at
-    while index < len(words) and garbled <= MAX_GARBLED_WORDS:
-        token = words[index]
-        if _SENTENCE_END.search(text[previous_end : token.start]):
-            break
-        if is_number_word(token.low) or inside(token, phones):
-            numbers.append(token)
+    for token in words:
+        in_phone = inside(token, phones)
+        unit = not in_phone and is_unit(text, token)
+        if unit and garbled == 0:  # "25 panels", "7.2 kW", "at 10 pm": a quantity, not a piece
+            kept = [i + 1 for i, t in enumerate(current) if inside(t, phones)]
+            del current[max([group, *kept]) :]
+        breaker = unit or not in_phone and (
+            inside(token, taken) or token.low in _ENDS or token.text.startswith("[")  # "[EMAIL]"
+        )
+        if current and (breaker or garbled > MAX_GARBLED_WORDS or _SENTENCE_END.search(
+            text[current[-1].end : token.start]
+        )):
+            clusters.append(current)
+            current, garbled = [], 0
+        if breaker:
+            continue
+        if in_phone or is_number_word(token.low):
+            if garbled or not current:
+                group = len(current)
+            current.append(token)
             garbled = 0
-        elif token.low in _ENDS and numbers:
-            break
-        elif numbers or token.low not in _FILLERS:
+        elif current:
             garbled += 1
-        previous_end = token.end
-        index += 1
-    return numbers
+    clusters.append(current)
+    return [_without_interjection(text, c) for c in clusters if c]
 
 
-def _ordinary(text: str, words: list[Token], zone: list[Token], number: str) -> bool:
-    """True when a cue's numbers are too few for a phone number, or read as a time, year or
-    quantity."""
+def _without_interjection(text: str, cluster: list[Token]) -> list[Token]:
+    """``cluster`` without a leading "Oh," (an interjection, not a zero)."""
+    while len(cluster) > 1 and cluster[0].low in ZERO_LETTERS and not text[
+        cluster[0].end : cluster[1].start
+    ].isspace():
+        cluster = cluster[1:]
+    return cluster
+
+
+def _phone_like(text: str, cluster: list[Token]) -> bool:
+    """True for seven or more digits, years not counted, of which three or more were said
+    together, as in any phone number ("919, only of 6, 3817"; "10 kids, 12 dogs, 15 cats and
+    20 fish" is not), and for five digits read out one by one."""
+    cluster = [t for t in cluster if not YEAR.fullmatch(t.text)]  # "in 2019, 2020 and 2021"
+    if _read_out(text, cluster):
+        return True
+    if len(digits(cluster)) < MIN_PHONE_DIGITS:
+        return False
+    groups: list[list[Token]] = [[cluster[0]]]
+    for left, right in zip(cluster, cluster[1:], strict=False):
+        if _LETTER.search(text[left.end : right.start]):
+            groups.append([])
+        groups[-1].append(right)
+    return max(len(digits(group)) for group in groups) >= MIN_CONTEXT_DIGITS
+
+
+def _read_out(text: str, cluster: list[Token]) -> bool:
+    """True for five or more single digits read out one after another: "1, 1, 9, 7, 8"."""
+    run = 0
+    previous: Token | None = None
+    for token in cluster:
+        together = previous is not None and not _LETTER.search(text[previous.end : token.start])
+        if len(digits([token])) != 1:
+            run = 0
+        else:
+            run = run + 1 if together else 1
+        if run >= MIN_READ_OUT_DIGITS:
+            return True
+        previous = token
+    return False
+
+
+def _announced(
+    text: str, words: list[Token], cues: list[int], first: Token, taken: list[Span]
+) -> bool:
+    """True when a cue ends a few words before ``first`` in the same sentence, with no other
+    identifier between (the nearest cue decides: any earlier one has more words and maybe a
+    sentence end in between)."""
+    nearest = bisect_right(cues, first.start) - 1
+    if nearest < 0 or _SENTENCE_END.search(text[cues[nearest] : first.start]):
+        return False
+    starts = [t.start for t in words]
+    between = words[bisect_left(starts, cues[nearest]) : bisect_left(starts, first.start)]
+    if any(t.text.startswith("[") or inside(t, taken) for t in between):
+        return False
+    return sum(t.low not in _FILLERS for t in between) <= MAX_GARBLED_WORDS
+
+
+def _ordinary(text: str, words: list[Token], cluster: list[Token], number: str) -> bool:
+    """True when an announced cluster is too short for a phone number, or reads as a time or a
+    year (units and clock times never get into a cluster)."""
     if len(number) < MIN_CONTEXT_DIGITS:
         return True
     if len(number) > MAX_TIME_DIGITS:
         return False
-    last = zone[-1]
+    last = cluster[-1]
     after = next((t.low for t in words if t.start >= last.end), "")
-    if text[last.end :].lstrip().startswith("%"):
-        return True
-    span = text[zone[0].start : last.end]
+    span = text[cluster[0].start : last.end]
     return (
-        after in _UNITS
-        or bool(_TIME.fullmatch(span))
-        or (len(zone) == 1 and bool(_YEAR.fullmatch(span)))
+        after in _TIME_WORDS
+        or bool(YEAR.fullmatch(span) and _SINCE.search(text, 0, cluster[0].start))
     )

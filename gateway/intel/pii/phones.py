@@ -12,14 +12,32 @@ MIN_PHONE_DIGITS = 7
 
 # For phone numbers letters and digits are separate tokens: "call5552124368" holds a number.
 PHONE_TOKEN = re.compile(rf"{PLACEHOLDER}|[A-Za-z]+(?:'[A-Za-z]+)*|[0-9]+", re.ASCII)
-# Money and thousands-grouped amounts are never phone numbers: "$12,000", "1,250,000".
+# Money and thousands-grouped amounts are never phone numbers: "$12,000", "1,250,000" (also
+# before a comma: "1,000, and").
 _AMOUNT = re.compile(
-    r"\$[0-9][0-9,]*(?:\.[0-9]+)?|(?<![0-9,])[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?(?![,0-9])",
+    r"\$[0-9][0-9,]*(?:\.[0-9]+)?"
+    r"|(?<![0-9])(?<![0-9],)[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?(?!,?[0-9])",
     re.ASCII,
 )
-_YEAR = re.compile(r"(?:19|20)[0-9]{2}")
+YEAR = re.compile(r"(?:19|20)[0-9]{2}")
 _PHONE_GAP = re.compile(r"[\s,.()+-]{0,5}")
 _FILLERS = {"dash", "hyphen"}
+# A number right before a unit or a clock word is a quantity or a time, never a phone number.
+_UNITS = frozenset(
+    "minutes minute hours hour days day weeks week months month years year dollars dollar "
+    "bucks cents percent times panels kilowatts kilowatt watts".split()
+)
+_CLOCK = frozenset("am pm o'clock oclock".split())
+_CLOCK_TIME = re.compile(r"(?<![0-9:])[0-9]{1,2}:[0-9]{2}(?![0-9:])")
+# Words that announce a phone number.
+PHONE_CUE = re.compile(
+    r"(?<!\[)\b(?:phone|cell|cellphone|mobile|telephone|number|callback|extension|whatsapp|area\s+code"
+    r"|(?:call|reach|text|ring|phone|contact|dial|message|try)\s+(?:me|us|him|her|them)"
+    r"(?:\s+back)?\s+(?:at|on)"
+    r")\b",
+    re.IGNORECASE,
+)
+_CUE_REACH = 20
 _WRITTEN_SSN = re.compile(r"[0-9]{3}[- ][0-9]{2}[- ][0-9]{4}")
 _SSN_CONTEXT = re.compile(r"\b(?:social(?: security)?|ssn|s s n)\b[^.?!]{0,40}$", re.IGNORECASE)
 
@@ -29,14 +47,32 @@ def find_phones(text: str, taken: list[Span]) -> list[Finding]:
     blocked = taken + amounts(text)
     found: list[Finding] = []
     run: list[Token] = []
-    for token in tokens(text, PHONE_TOKEN) + [Token("[END]", len(text), len(text))]:
-        usable = not inside(token, blocked) and (is_number_word(token.low) or token.low in _FILLERS)
+    words = tokens(text, PHONE_TOKEN) + [Token("[END]", len(text), len(text))]
+    for token, following in zip(words, words[1:] + words[-1:], strict=True):
+        usable = not inside(token, blocked) and (
+            is_number_word(token.low) or token.low in _FILLERS
+        ) and not is_unit(text, following) and not is_unit(text, token)
         if usable and (not run or _PHONE_GAP.fullmatch(text[run[-1].end : token.start])):
             run.append(token)
             continue
         found.extend(_phone_from_run(text, run))
         run = [token] if usable else []
     return found
+
+
+def is_unit(text: str, token: Token) -> bool:
+    """True for a unit or a clock word ("dollars", "years", "pm", "a.m.", "o'clock") and for
+    the numbers of a percentage or a clock time ("5%", "10:30")."""
+    low = token.low
+    if low.isdigit() and (
+        text[token.end : token.end + 1] == "%"
+        or _CLOCK_TIME.match(text, token.start)  # the hour
+        or _CLOCK_TIME.search(text[max(0, token.start - 3) : token.end])  # the minutes
+    ):
+        return True
+    return low in _UNITS or low in _CLOCK or (
+        low in {"a", "p"} and text[token.end : token.end + 2].lower() == ".m"
+    )
 
 
 def amounts(text: str) -> list[Span]:
@@ -68,7 +104,7 @@ def _phone_from_run(text: str, run: list[Token]) -> list[Finding]:
 
 def _year_list(text: str, run: list[Token]) -> bool:
     """True for "2019, 2020": comma-separated years rather than one number."""
-    return all(_YEAR.fullmatch(t.text) for t in run) and all(
+    return all(YEAR.fullmatch(t.text) for t in run) and all(
         "," in text[a.end : b.start] for a, b in zip(run, run[1:], strict=False)
     )
 
@@ -85,12 +121,15 @@ def luhn_valid(number: str) -> bool:
 
 
 def number_kind(text: str, start: int, end: int, number: str) -> Kind:
-    """A run of digits is a card if it passes Luhn at card length, an SSN if written or
-    introduced as one, else a phone number; all of them are redacted either way."""
+    """A run of digits is a card if it passes Luhn at card length, an SSN if introduced as one
+    or written as one without a phone cue just before ("my cell is 617-28-4450"), else a phone
+    number; all of them are redacted either way."""
     if 13 <= len(number) <= 19 and luhn_valid(number) and len(set(number)) > 1:
         return "card"
-    if len(number) == 9 and (
-        _WRITTEN_SSN.fullmatch(text[start:end]) or _SSN_CONTEXT.search(text[:start])
+    if len(number) == 9 and _SSN_CONTEXT.search(text[:start]):
+        return "ssn"
+    if len(number) == 9 and _WRITTEN_SSN.fullmatch(text[start:end]) and not PHONE_CUE.search(
+        text, max(0, start - _CUE_REACH), start
     ):
         return "ssn"
     return "phone"
