@@ -2,7 +2,8 @@
 
 Runs ``salestag-gateway run`` as the appliance does (ingest, transcription workers, retention,
 audit checkpoints, and the web UI and upload server as child processes) against its own
-Mosquitto, with the model ``models install`` put in its data directory. A paired badge then
+Mosquitto, with the speech model and the semantic tagger's text model (``minilm``) that
+``models install`` put in its data directory. A paired badge then
 streams N synthesized conversations over TLS (``badge-sim --fast``), one short and one long in
 turn, and every process of the gateway's tree is sampled until all are transcribed. The baseline,
 in the same run, is the same tree idle before the first conversation.
@@ -91,13 +92,15 @@ def speak(text: str, path: Path) -> None:
                    check=True)
 
 
-def setup(root: Path, model: str, workers: int) -> Path:
+def setup(root: Path, model: str, workers: int, tagger: str = "semantic") -> Path:
     config = make_gateway(root, "bench", f"""
 [ingest]
 session_timeout_s = 5
 [speech]
 model = "{model}"
 workers = {workers}
+[tagger]
+engine = "{tagger}"
 [web]
 port = {free_port()}
 [upload]
@@ -105,6 +108,7 @@ port = {free_port()}
 """)
     run = [*GATEWAY, "--config", str(config)]
     subprocess.run([*run, "models", "install", model], check=True, capture_output=True)
+    subprocess.run([*run, "models", "install", "minilm"], check=True, capture_output=True)
     subprocess.run([*run, "badge", "pair", "badge-1", "--out", str(root / "bundles")],
                    check=True, capture_output=True)
     return config
@@ -122,12 +126,14 @@ def main() -> int:
     parser.add_argument("--conversations", type=int, default=6)
     parser.add_argument("--model", default="tiny.en", choices=("tiny.en", "base"))
     parser.add_argument("--workers", type=int, default=1, help="transcription workers")
+    parser.add_argument("--tagger", default="semantic", choices=("semantic", "rules"),
+                        help="tagger.engine (rules: the keyword rules alone, no text model)")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="bench-footprint-"))
     procs: list[subprocess.Popen[bytes]] = []
     try:
         log(f"setting up a gateway with {args.model} in {root}")
-        config = setup(root, args.model, args.workers)
+        config = setup(root, args.model, args.workers, args.tagger)
         short, long_ = root / "short.wav", root / "long.wav"
         speak(LINES[2], short)
         speak(" ".join(LINES * 3), long_)
@@ -167,7 +173,7 @@ def main() -> int:
         if not settled(db, args.conversations):
             raise SystemExit("bench: the conversations were not all transcribed in time")
         print(json.dumps({
-            "model": args.model, "workers": args.workers,
+            "model": args.model, "workers": args.workers, "tagger": args.tagger,
             "conversations": args.conversations,
             "seconds": round(time.monotonic() - started, 1),
             "idle_rss_mb": round(idle_rss, 1), "idle_pss_mb": round(idle_pss, 1),

@@ -213,11 +213,16 @@ class SpeechConfig:
 class TaggerConfig:
     """Tagging of transcripts."""
 
+    engine: str = setting(
+        "semantic", "Tagger: \"semantic\" (sentence embeddings of the minilm text model plus "
+        "the keyword rules; the rules alone, with a warning, while the model is not installed) "
+        "or \"rules\" (the keyword rules alone).", choices=("semantic", "rules"))
     competitors: list[str] = setting(
         [], "Extra competitor names mentioned by customers (added to the built-in list).")
     trackers: list[str] = setting(
         [], "Site trackers, each tagged tracker.<label>: \"phrase\", \"label = phrase | "
-        "phrase\" or \"label @customer = phrase\" (only when that speaker says it).")
+        "phrase\", \"label @customer = phrase\" (only when that speaker says it), or a smart "
+        "tracker from 5-20 example sentences: \"label ~ sentence | sentence | ...\".")
 
 
 @dataclass
@@ -440,9 +445,23 @@ def parse_config(data: dict[str, Any]) -> Config:
                 problems.append(problem)
             else:
                 setattr(section, key, float(value) if known[key].type == "float" else value)
+    problems += _tracker_problems(config.tagger.trackers)
     if problems:
         raise ConfigError(problems)
     return config
+
+
+def _tracker_problems(specs: list[str]) -> list[str]:
+    """Every tracker definition that does not parse, as a config problem."""
+    from gateway.intel.trackers import TrackerError, parse_tracker
+
+    problems = []
+    for spec in specs:
+        try:
+            parse_tracker(spec)
+        except TrackerError as exc:
+            problems.append(f"tagger.trackers: {exc}")
+    return problems
 
 
 def load_config(path: Path) -> Config:

@@ -223,7 +223,8 @@ def _start_workers(config: Config, stop: threading.Event
     board = StatusBoard()
     board.provide("workers", supervisor.status)
     board.provide("engine", lambda: {"engine": config.speech.engine, "threads": config.threads,
-                                     "model": f"{model_name(config)} {config.speech.quant}"})
+                                     "model": f"{model_name(config)} {config.speech.quant}",
+                                     "tagger": "semantic" if pipeline.tagger else "rules"})
     if config.capture.enabled:
         supervisor.add("capture", lambda s: _capture_until(config, layout, keys, spool, s))
     supervisor.start()

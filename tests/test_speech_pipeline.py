@@ -184,7 +184,8 @@ def test_analyze_prints_one_json_line_per_file(
     good, missing, bad = (json.loads(line) for line in out.getvalue().splitlines())
 
     assert set(good) == {"file", "text", "duration_s", "segments", "tags", "engine", "timing",
-                         "talk", "dropped"}
+                         "talk", "dropped", "tagger"}
+    assert good["tagger"] == "rules"  # SpeechPipeline(engine) has no semantic tagger
     assert good["talk"]["speakers"] == ["unknown"] and good["dropped"] == {}
     assert good["file"] == files[0]
     assert good["text"] == " ".join(s["text"] for s in good["segments"])

@@ -156,6 +156,7 @@ PAGES = {  # path -> roles that may see it
     "/settings/users": {"installer"},
     "/conversations/": {"manager"},
     "/conversations/panel": {"manager"},
+    "/trackers/": {"manager"},
     "/conversations/?q=price": {"manager"},
     "/conversations/c0ffee01": {"manager"},
     "/conversations/c0ffee01/delete": {"manager"},

@@ -9,6 +9,7 @@ NOTICES = {
     "user_removed": "Account removed.",
     "setup_done": "Setup is complete. Welcome to your gateway.",
     "badge_revoked": "The badge was revoked and can no longer connect.",
+    "tracker_saved": "Tracker saved. New conversations are tagged with it within a few seconds.",
     "tag_corrected": "Tag corrected. The change is kept with your name and the time.",
     "deleted": "Deleted. The content can no longer be recovered.",
 }

@@ -21,10 +21,11 @@ from webui.views import (
     privacy,
     settings,
     setup,
+    trackers,
 )
 
 BLUEPRINTS = (auth.bp, setup.bp, dashboard.bp, ops.bp, settings.bp, conversations.bp,
-              privacy.bp, audit.bp, badges.bp)
+              privacy.bp, audit.bp, badges.bp, trackers.bp)
 
 
 def _when(value: float | None) -> str:

@@ -1,7 +1,8 @@
 """Roles and what each may do: least privilege, checked by every page and action.
 
 - installer: sets the box up; badges, settings, accounts, health. Never sees conversation content.
-- manager: reviews conversations for coaching: search, transcripts, tag corrections, requests.
+- manager: reviews conversations for coaching: search, transcripts, tag corrections, requests,
+  and the site's smart trackers (trained on example sentences, previewed on recent segments).
 - auditor: reads the audit log and the consent ledger and verifies the chain. Never sees content.
 """
 
@@ -19,6 +20,7 @@ class Permission(StrEnum):
     CONVERSATIONS_LIST = "conversations.list"
     CONVERSATIONS_READ = "conversations.read"
     CONVERSATIONS_CORRECT = "conversations.correct"
+    TRACKERS_MANAGE = "trackers.manage"
     PRIVACY_REQUESTS = "privacy.requests"
     CONSENT_VIEW = "consent.view"
     AUDIT_VIEW = "audit.view"
@@ -41,7 +43,7 @@ GRANTS: dict[str, frozenset[Permission]] = {
                           _P.USERS_MANAGE}),
     MANAGER: frozenset({_P.HEALTH_VIEW, _P.BADGES_VIEW, _P.CONVERSATIONS_LIST,
                         _P.CONVERSATIONS_READ, _P.CONVERSATIONS_CORRECT, _P.PRIVACY_REQUESTS,
-                        _P.CONSENT_VIEW}),
+                        _P.CONSENT_VIEW, _P.TRACKERS_MANAGE}),
     AUDITOR: frozenset({_P.HEALTH_VIEW, _P.CONSENT_VIEW, _P.AUDIT_VIEW}),
 }
 

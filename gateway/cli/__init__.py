@@ -23,13 +23,14 @@ from gateway.cli import (
     service,
     setup,
     speech,
+    tag,
     users,
 )
 from gateway.config import DEFAULT_CONFIG
 from gateway.entry import run_program
 
 #: The command groups in the order ``--help`` lists them.
-GROUPS = (service, setup, capture, badges, users, speech, conversations, hq,
+GROUPS = (service, setup, capture, badges, users, speech, tag, conversations, hq,
           audit, rights, consent, keys, retention)
 
 

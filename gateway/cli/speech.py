@@ -1,4 +1,5 @@
-"""Speech commands: ``models install|list|verify`` and ``analyze``."""
+"""Speech commands: ``models install|list|verify`` (speech models; ``minilm`` is handed to
+:mod:`gateway.cli.tag`) and ``analyze``."""
 
 from __future__ import annotations
 
@@ -15,6 +16,10 @@ def cmd_models(args: argparse.Namespace) -> int:
 
     default = Layout(config_of(args).data_dir).models
     models_dir = Path(args.models_dir) if args.models_dir else default
+    if args.name == "minilm":
+        from gateway.cli.tag import text_models
+
+        return text_models(args.action, args.name, models_dir, sys.stdout)
     if args.action == "install":
         name = args.name
         if name == "auto":
@@ -51,13 +56,14 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
 def register(sub: Subcommands) -> None:
     models = add_command(sub, "models", cmd_models,
-                         "install, list or verify offline speech models")
+                         "install, list or verify offline speech models (and the tagger's "
+                         "minilm)")
     models.add_argument("action", choices=("install", "list", "verify"),
                         help="install a model, list installed ones, or re-check their hashes")
     models.add_argument("name", nargs="?", default="tiny.en",
-                        choices=("tiny.en", "base", "auto"),
+                        choices=("tiny.en", "base", "auto", "minilm"),
                         help="model (default: tiny.en; auto: the one speech.model = auto "
-                        "picks on this box)")
+                        "picks on this box; minilm: the semantic tagger's text model)")
     models.add_argument("--quant", action="append", choices=("q8_0", "f16", "ct2"),
                         help="quantization to install (repeatable; default: q8_0 and f16; "
                         "ct2 is the CTranslate2 model for the faster-whisper engine)")

@@ -1,8 +1,9 @@
 """Transcript intelligence: redaction of identifiers, tagging, trackers, sentiment, talk metrics.
 
 :func:`annotate` redacts every segment first (nothing downstream sees clear PII), then tags the
-redacted text, keeps only tags the segment's speaker can earn (see :mod:`gateway.intel.scope`),
-adds the site's trackers, and scores each segment's sentiment.
+redacted text (with the semantic tagger when one is given, see :mod:`gateway.intel.semantic`,
+else with the keyword rules alone), keeps only tags the segment's speaker can earn (see
+:mod:`gateway.intel.scope`), adds the site's trackers, and scores each segment's sentiment.
 """
 
 from __future__ import annotations
@@ -10,12 +11,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from gateway.intel import sentiment
 from gateway.intel.lexicon import DEFAULT_COMPETITORS
 from gateway.intel.redactor import Finding, Redaction, redact
 from gateway.intel.scope import allowed
+from gateway.intel.semantic import SemanticTagger, Vectors
 from gateway.intel.tagger import classify
-from gateway.intel.trackers import Tracker, TrackerError, matches, parse_tracker, parse_trackers
+from gateway.intel.trackers import (
+    CONFIDENCE,
+    Tracker,
+    TrackerError,
+    matches,
+    parse_tracker,
+    parse_trackers,
+    smart_matches,
+)
 from gateway.intel.types import Segment, Tag
 
 __all__ = [
@@ -24,6 +36,7 @@ __all__ = [
     "Finding",
     "Redaction",
     "Segment",
+    "SemanticTagger",
     "Tag",
     "Tracker",
     "TrackerError",
@@ -55,11 +68,13 @@ def annotate(
     *,
     competitors: Sequence[str] | None = DEFAULT_COMPETITORS,
     trackers: Sequence[str | Tracker] = (),
+    tagger: SemanticTagger | None = None,
 ) -> Annotation:
     """Redact each segment, then tag the redacted text; no tag ever carries clear PII.
 
     ``competitors`` are the brand names that earn ``competitor.mention`` (None: the built-in
-    list); ``trackers`` are tracker definitions (strings, see :mod:`gateway.intel.trackers`).
+    list); ``trackers`` are tracker definitions (strings, see :mod:`gateway.intel.trackers`);
+    ``tagger`` is the semantic tagger (None: the keyword rules alone, and no smart trackers).
     """
     redactions = [redact(segment.text) for segment in segments]
     clean = tuple(
@@ -68,8 +83,14 @@ def annotate(
     )
     names = tuple(DEFAULT_COMPETITORS if competitors is None else competitors)
     site_trackers = _trackers(trackers)
+    texts = [segment.text for segment in clean]
+    pairs = [i for i in range(len(clean) - 1) if _continues(clean[i], clean[i + 1])]
+    joined = [f"{clean[i].text.rstrip()} {clean[i + 1].text.lstrip()}" for i in pairs]
+    vectors = tagger.embed(texts) if tagger is not None and texts else None
+    found_all = _classify(texts + joined, names, tagger, vectors)
+    alone = [_scoped(found_all[i], segment.speaker) for i, segment in enumerate(clean)]
+    together = dict(zip(pairs, found_all[len(texts):], strict=True))
     tags: list[Tag] = []
-    alone = [_scoped(classify(segment.text, names), segment.speaker) for segment in clean]
     for index, (segment, redaction, found) in enumerate(
         zip(clean, redactions, alone, strict=True)
     ):
@@ -77,13 +98,35 @@ def annotate(
             tags.append(Tag(f"pii.{kind}", segment.start, segment.end, segment.text))
         for tag, confidence in found.items():
             tags.append(Tag(tag, segment.start, segment.end, segment.text, confidence))
-        if index + 1 < len(clean) and _continues(segment, clean[index + 1]):
-            tags.extend(_joined_tags(segment, clean[index + 1], found, alone[index + 1], names))
+        if index in together:
+            following = clean[index + 1]
+            tags.extend(
+                Tag(tag, segment.start, following.end, joined[pairs.index(index)], confidence)
+                for tag, confidence in _scoped(together[index], segment.speaker).items()
+                if tag not in found and tag not in alone[index + 1]
+            )
         for tag in matches(segment.text, segment.speaker, site_trackers):
-            tags.append(Tag(tag, segment.start, segment.end, segment.text, 0.9))
+            tags.append(Tag(tag, segment.start, segment.end, segment.text, CONFIDENCE))
+        if tagger is not None and vectors is not None:
+            for tag, score in smart_matches(vectors[index], segment.speaker, site_trackers,
+                                            tagger.tracker_score):
+                tags.append(Tag(tag, segment.start, segment.end, segment.text, score))
     identifiers = tuple(f for r in redactions for f in r.findings)
     scores = tuple(sentiment.score(segment.text) for segment in clean)
     return Annotation(clean, tuple(tags), identifiers, scores)
+
+
+def _classify(texts: list[str], names: tuple[str, ...], tagger: SemanticTagger | None,
+              vectors: Vectors | None) -> list[dict[str, float]]:
+    """Tags of every text: the segments' own (embedded already), then the joined pairs'."""
+    if tagger is None:
+        return [classify(text, names) for text in texts]
+    own = len(vectors) if vectors is not None else 0
+    extra = tagger.embed(texts[own:]) if len(texts) > own else None
+    parts = [v for v in (vectors, extra) if v is not None]
+    if not parts:
+        return []
+    return tagger.classify_many(texts, names, np.concatenate(parts))
 
 
 def _trackers(trackers: Sequence[str | Tracker]) -> tuple[Tracker, ...]:
@@ -103,19 +146,3 @@ def _continues(segment: Segment, following: Segment) -> bool:
         and segment.speaker == following.speaker
         and 0 <= following.start - segment.end <= JOIN_GAP_S
     )
-
-
-def _joined_tags(
-    first: Segment,
-    second: Segment,
-    first_tags: dict[str, float],
-    second_tags: dict[str, float],
-    competitors: tuple[str, ...],
-) -> list[Tag]:
-    """Tags that only the two segments read together earn, spanning both."""
-    text = f"{first.text.rstrip()} {second.text.lstrip()}"
-    return [
-        Tag(tag, first.start, second.end, text, confidence)
-        for tag, confidence in _scoped(classify(text, competitors), first.speaker).items()
-        if tag not in first_tags and tag not in second_tags
-    ]

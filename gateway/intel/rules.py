@@ -4,7 +4,8 @@ Weights are the confidence a rule gives on its own; the tagger combines the rule
 tag as a noisy-OR and keeps tags that reach its threshold, so weak cues (< 0.5) count only
 together with other evidence. Rules skip matches with a negator shortly before them unless
 ``block_negation`` is off; ``question`` restricts a rule to questions (True) or statements
-(False); ``unless`` lists phrases that veto the rule anywhere in the text.
+(False); ``unless`` lists phrases that veto the rule within the clause of its match (clauses
+end at . ; : ? ! and before "but", "so", "because", "and", "although", "though", "while").
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ RULES: tuple[R, ...] = (
     R("consent.opt_out", 0.9, "TURN ~4 RECORD|DEVICE ~2 off", block_negation=False),
     R("consent.opt_out", 0.9, "turn_off|switch_off|shut_off|stop|disable|mute ~3 RECORD|DEVICE",
       block_negation=False),
-    R("consent.opt_out", 0.85, "off_the_record|opt_out", block_negation=False),
+    R("consent.opt_out", 0.85, "opt_out", block_negation=False),
     R("consent.opt_out", 0.4, "TURN ~2 it|that|this ~1 off", block_negation=False),
     # objection.price
     R("objection.price", 0.9, "EXCESS ~2 PRICEY"),
@@ -88,15 +89,12 @@ RULES: tuple[R, ...] = (
     R("objection.timing", 0.8, "put ~2 on_hold|on_ice|on_the_back_burner"),
     R("objection.timing", 0.7, "maybe|perhaps|probably ~3 LATER"),
     R("objection.timing", 0.45, "LATER"),
-    R("objection.timing", 0.7, "come_back|call_back|check_back|try_again|talk_again ~4 LATER|after",
-      unless=("i will", "we will", "let me")),
     R("objection.timing", 0.55, "will_get_back_to_you|get_back_to_you|we_will_let_you_know",
       unless=("with the", "with a", "with your", "with some", "with those")),
     R("objection.timing", 0.85, "too_soon|too_early|not_yet|not_this_year"),
     R("objection.timing", 0.7, "too_busy|so_busy|really_busy|crazy_busy"),
     # objection.authority
     R("objection.authority", 0.85, "CONSULT ~4 MY ~1 PERSON"),
-    R("objection.authority", 0.8, "MY ~1 PERSON ~3 SAY_SO"),
     R("objection.authority", 0.85, "MY ~1 PERSON ~4 DECIDE"),
     R("objection.authority", 0.85, "without ~4 MY ~1 PERSON", block_negation=False),
     R("objection.authority", 0.7, "before|until ~4 MY ~1 PERSON", block_negation=False),
@@ -120,7 +118,6 @@ RULES: tuple[R, ...] = (
     R("objection.trust", 0.4, "HOW_SURE"),
     R("objection.trust", 0.85, "BAD_ADJ ~3 REVIEW"),
     R("objection.trust", 0.85, "heard|read|seen|hearing ~5 BAD_ADJ ~2 HEARSAY"),
-    R("objection.trust", 0.7, "BAD_ADJ ~1 experience"),
     R("objection.trust", 0.6, "complaint|lawsuit"),
     R("objection.trust", 0.75, "burned|burnt ~3 before|once|by|last_time"),
     R("objection.trust", 0.65, "licensed|insured|bonded|accredited", question=True),

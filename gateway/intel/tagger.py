@@ -45,6 +45,7 @@ _CONTRACTIONS = (
     (re.compile(r"\[address\]"), " streetaddress "),
 )
 _WORD = re.compile(r"[a-z0-9]+|[.,;:!?]+")
+_CLAUSE_START = frozenset("but so because and although though while whereas".split())
 _QUESTION_START = frozenset(
     "can could would will do does did is are should may shall have has how when where what "
     "which who why".split()
@@ -53,13 +54,18 @@ _QUESTION_START = frozenset(
 
 @dataclass(frozen=True, slots=True)
 class Tokens:
-    """Stems and words of a normalised text, clause breaks before a word, and whether it asks."""
+    """Stems and words of a normalised text, punctuation before a word, and whether it asks.
+
+    ``clauses`` holds the index of the first word of every clause after the first (after a
+    full stop, semicolon, colon, question or exclamation mark, or at a conjunction such as "but"
+    or "so"; a comma alone does not end a clause)."""
 
     stems: tuple[str, ...]
     words: tuple[str, ...]
     breaks: frozenset[int]
     question: bool
     vocab: frozenset[str]
+    clauses: tuple[int, ...] = ()
 
 
 def stem(word: str) -> str:
@@ -88,15 +94,20 @@ def tokenize(text: str) -> Tokens:
         low = pattern.sub(repl, low)
     words: list[str] = []
     breaks: set[int] = set()
+    ends: set[int] = set()  # after a sentence or clause end (not a comma)
     for match in _WORD.finditer(low):
         word = match.group()
         if word[0].isalnum():
             words.append(word)
         else:
             breaks.add(len(words))
+            if word.strip(","):
+                ends.add(len(words))
     question = "?" in text or (bool(words) and words[0] in _QUESTION_START and "." not in text)
     stems = tuple(map(stem, words))
-    return Tokens(stems, tuple(words), frozenset(breaks), question, frozenset(stems))
+    clauses = sorted(ends | {i for i, word in enumerate(words) if i and word in _CLAUSE_START})
+    return Tokens(stems, tuple(words), frozenset(breaks), question, frozenset(stems),
+                  tuple(i for i in clauses if 0 < i < len(words)))
 
 
 def phrase(text: str) -> tuple[str, ...]:
@@ -208,12 +219,20 @@ def fires(rule: Rule, tokens: Tokens) -> bool:
         return False
     if any(present.isdisjoint(tokens.vocab) for present in rule.keys):
         return False
-    if rule.unless and _find(tokens.stems, rule.unless, 0, len(tokens.stems)):
-        return False
     for start, end in _match(tokens.stems, rule.elements, 0, len(tokens.stems)):
-        if not rule.block_negation or not _negated(tokens, start, end, rule):
-            return True
+        if rule.block_negation and _negated(tokens, start, end, rule):
+            continue
+        if rule.unless and _vetoed(tokens, start, end, rule.unless):
+            continue
+        return True
     return False
+
+
+def _vetoed(tokens: Tokens, start: int, end: int, unless: Phrases) -> bool:
+    """Does a veto phrase start within the clause(s) that the match spans?"""
+    lo = max((c for c in tokens.clauses if c <= start), default=0)
+    hi = min((c for c in tokens.clauses if c >= end), default=len(tokens.stems))
+    return any(s < hi for s, _ in _find(tokens.stems, unless, lo, hi - 1))
 
 
 def classify(text: str, competitors: Sequence[str] = lexicon.DEFAULT_COMPETITORS) -> dict[

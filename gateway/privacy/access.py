@@ -102,6 +102,23 @@ class AccessLayer(Administration):
                        content=record["content"] == "available")
         return record
 
+    def recent_segments(self, actor: str, *, conversations: int = 10,
+                        purpose: str = "tracker-preview") -> list[dict[str, Any]]:
+        """The segments of the newest conversations whose content is kept (each conversation
+        read is audited, with ``purpose``)."""
+        found: list[dict[str, Any]] = []
+        for conversation in self.conversations.recent(conversations):
+            try:
+                key = self._data_key(conversation)
+            except ContentGone:
+                continue
+            segments = self.conversations.segments(conversation.id, key)
+            self._log(actor, "conversation.read", f"conversation:{conversation.id}",
+                      content="segments", purpose=purpose)
+            found += [{"conversation": conversation.id, "index": i, "start": _r(s.start),
+                       "speaker": s.speaker, "text": s.text} for i, s in enumerate(segments)]
+        return found
+
     def search(self, actor: str, text: str, *, limit: int = 50) -> list[dict[str, Any]]:
         """Segments containing ``text`` (case-insensitive), searched in memory after decryption;
         there is no index on disk. Held and deleted conversations are not searched."""

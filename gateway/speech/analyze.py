@@ -20,7 +20,8 @@ def result_record(
     """The JSON record for one analysed file.
 
     Segments carry their speaker (``unknown`` for single-channel files) and sentiment score;
-    ``talk`` holds the talk metrics and ``dropped`` what the hallucination guards removed.
+    ``talk`` holds the talk metrics and ``dropped`` what the hallucination guards removed;
+    ``tagger`` says what tagged it (``semantic``, or ``rules`` when its model is absent).
     """
     info = pipeline.engine.info
     return {
@@ -44,6 +45,7 @@ def result_record(
             for t in result.tags
         ],
         "engine": {"name": info.name, "model_path": info.model_path, "threads": info.threads},
+        "tagger": "semantic" if pipeline.tagger is not None else "rules",
         "timing": {"total_s": round(total_s, 3), "asr_s": round(result.asr_s, 3)},
         "talk": dataclasses.asdict(result.talk),
         "dropped": result.dropped,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gateway.config import Config
 from gateway.intel.lexicon import DEFAULT_COMPETITORS
@@ -14,6 +15,9 @@ from gateway.speech.model_choice import AUTO, choose_model, read_facts
 from gateway.speech.pipeline import SpeechPipeline
 from gateway.speech.vad import SileroVad
 from gateway.store.layout import Layout
+
+if TYPE_CHECKING:
+    from gateway.intel.semantic import SemanticTagger
 
 MAX_PROMPT_CHARS = 600  # Whisper keeps at most 223 prompt tokens; stay well inside
 
@@ -81,6 +85,13 @@ def build_engine(config: Config) -> Engine:
                             shrink_ctx_below_s=config.speech.shrink_window_below_s)
 
 
+def build_tagger(config: Config) -> SemanticTagger | None:
+    """The semantic tagger (``tagger.engine``), or None when the keyword rules run alone."""
+    from gateway.semantic.loader import load_tagger
+
+    return load_tagger(config.data_dir / "models", config.tagger.engine)
+
+
 def build_pipeline(config: Config) -> SpeechPipeline:
     """The whole speech pipeline of a config: engine, VAD, guards, tagger settings."""
     return SpeechPipeline(
@@ -89,4 +100,5 @@ def build_pipeline(config: Config) -> SpeechPipeline:
         competitors=competitors(config),
         silero=SileroVad() if config.speech.vad == "silero" else None,
         trackers=config.tagger.trackers,
+        tagger=build_tagger(config),
     )

@@ -8,7 +8,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from gateway.intel import Finding, annotate
+from gateway.intel import Finding, SemanticTagger, annotate
 from gateway.intel.talk import SPEAKERS, UNKNOWN, TalkMetrics, talk_metrics
 from gateway.intel.types import Segment, Tag
 from gateway.speech import guards
@@ -76,6 +76,7 @@ class SpeechPipeline:
         guard_config: guards.GuardConfig | None = guards.DEFAULT_GUARDS,
         trackers: Sequence[str] = (),
         vad_padding_ms: int = VAD_PADDING_MS,
+        tagger: SemanticTagger | None = None,
     ) -> None:
         self.engine = engine
         self._vad_aggressiveness = vad_aggressiveness
@@ -85,6 +86,7 @@ class SpeechPipeline:
         self._guards = guard_config
         self._trackers = tuple(trackers)
         self._padding_ms = vad_padding_ms
+        self.tagger = tagger
 
     def transcribe(self, audio: Audio, speaker: str = UNKNOWN) -> list[Segment]:
         """Transcribe the speech in ``audio``; times are seconds from its start."""
@@ -117,7 +119,7 @@ class SpeechPipeline:
     def _finish(self, transcript: _Transcript, duration_s: float, started: float, *,
                 speakers_known: bool) -> PipelineResult:
         annotation = annotate(transcript.segments, competitors=self._competitors,
-                              trackers=self._trackers)
+                              trackers=self._trackers, tagger=self.tagger)
         return PipelineResult(
             segments=tuple(annotation.segments),
             tags=tuple(annotation.tags),

@@ -1,0 +1,164 @@
+"""The semantic tagger: taxonomy tags from sentence embeddings and labelled examples.
+
+Pure logic: the embedding model is passed in as ``embed`` (texts -> unit vectors, see
+:mod:`gateway.semantic.embedder`). At construction the tagger embeds its labelled example
+sentences (``data/tag-examples.tsv``: a tag, or ``none``, and a sentence) and trains a small
+softmax head over the tags and ``none`` on them, deterministically (full-batch gradient descent
+from zero). A sentence earns the head's most likely class when that is a tag at or above the
+threshold; the keyword rules (:mod:`gateway.intel.tagger`) stay beside it: a rule that fires
+(at the rules' own threshold) adds its tag too, a second tag or one the head missed. The
+thresholds were chosen by five-fold cross-validation on the tuning half of the paraphrase set.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from importlib import resources
+
+import numpy as np
+import numpy.typing as npt
+
+from gateway.intel.tagger import classify as rule_tags
+from gateway.intel.tagger import tokenize
+
+Vectors = npt.NDArray[np.float32]
+Embed = Callable[[Sequence[str]], Vectors]
+
+NONE = "none"
+THRESHOLD = 0.4  # the head's probability for its most likely tag (of 11 classes)
+RULE_THRESHOLD = 0.5  # a rule's confidence that adds its tag on its own (its own threshold)
+EPOCHS = 400
+LEARNING_RATE = 20.0
+L2 = 1e-5
+
+
+@dataclass(frozen=True, slots=True)
+class Example:
+    """A labelled sentence: ``tag`` is a taxonomy tag or ``none``."""
+
+    tag: str
+    text: str
+
+
+def builtin_examples() -> tuple[Example, ...]:
+    """The example sentences shipped with the gateway, one tag each."""
+    text = resources.files("gateway.intel").joinpath("data/tag-examples.tsv").read_text("utf-8")
+    rows = csv.DictReader(text.splitlines(), delimiter="\t")
+    return tuple(Example(row["tag"], row["text"]) for row in rows)
+
+
+@dataclass(frozen=True)
+class Head:
+    """A softmax over the tags and ``none``: p = softmax(x . w + b), and the embedded examples
+    it was trained on (the background a smart tracker's examples are told apart from)."""
+
+    classes: tuple[str, ...]
+    weights: Vectors  # (dimensions, classes)
+    bias: Vectors  # (classes,)
+    examples: Vectors  # (examples, dimensions)
+
+    def probabilities(self, vectors: Vectors) -> Vectors:
+        return _softmax(vectors @ self.weights + self.bias)
+
+
+def _softmax(logits: Vectors) -> Vectors:
+    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+    probabilities: Vectors = (shifted / shifted.sum(axis=1, keepdims=True)).astype(np.float32)
+    return probabilities
+
+
+def train_head(vectors: Vectors, labels: Sequence[str], classes: Sequence[str]) -> Head:
+    """Fit a multinomial logistic head, each class weighted by the inverse of its count."""
+    index = {c: i for i, c in enumerate(classes)}
+    targets = np.zeros((len(labels), len(classes)), dtype=np.float32)
+    for row, label in enumerate(labels):
+        targets[row, index[label]] = 1.0
+    counts = targets.sum(axis=0)
+    sample = (targets @ (len(labels) / (len(classes) * np.maximum(counts, 1.0))))[:, None]
+    weights = np.zeros((vectors.shape[1], len(classes)), dtype=np.float32)
+    bias = np.zeros(len(classes), dtype=np.float32)
+    for _ in range(EPOCHS):
+        error = (_softmax(vectors @ weights + bias) - targets) * sample / len(labels)
+        weights -= LEARNING_RATE * (vectors.T @ error + L2 * weights)
+        bias -= LEARNING_RATE * error.sum(axis=0)
+    return Head(tuple(classes), weights.astype(np.float32), bias.astype(np.float32), vectors)
+
+
+def fit(embed: Embed, examples: Sequence[Example]) -> Head:
+    """Embed the examples and train the head on them (classes: the tags, then ``none``)."""
+    tags = tuple(sorted({e.tag for e in examples} - {NONE}))
+    vectors = embed([e.text for e in examples])
+    return train_head(vectors, [e.tag for e in examples], (*tags, NONE))
+
+
+def training_key(examples: Sequence[Example]) -> str:
+    """A digest of everything a trained head depends on, except the model (for a cache)."""
+    digest = hashlib.sha256(f"{EPOCHS} {LEARNING_RATE} {L2}\n".encode())
+    for example in examples:
+        digest.update(f"{example.tag}\t{example.text}\n".encode())
+    return digest.hexdigest()
+
+
+class SemanticTagger:
+    """Tags sentences with an embedding model, a head trained on examples, and the rules."""
+
+    name = "semantic"
+
+    def __init__(self, embed: Embed, examples: Sequence[Example] | None = None,
+                 threshold: float = THRESHOLD, head: Head | None = None) -> None:
+        """``head``: one trained before on these examples with this ``embed`` (a cache)."""
+        self.embed = embed
+        self.threshold = threshold
+        self.head = head or fit(embed, builtin_examples() if examples is None else examples)
+        self.tags = self.head.classes[:-1]
+        self._cache: dict[str, Vectors] = {}
+        self._trackers: dict[tuple[str, ...], Head] = {}
+
+    def head_tags(self, vectors: Vectors) -> list[dict[str, float]]:
+        """The head's tag (if any) for each embedded sentence, with its probability."""
+        found: list[dict[str, float]] = []
+        for row in self.head.probabilities(vectors):
+            best = int(row.argmax())
+            label = self.head.classes[best]
+            keep = label != NONE and row[best] >= self.threshold
+            found.append({label: round(float(row[best]), 2)} if keep else {})
+        return found
+
+    def classify_many(self, texts: Sequence[str], competitors: Sequence[str],
+                      vectors: Vectors | None = None) -> list[dict[str, float]]:
+        """Taxonomy tags (without pii.*) for each text: the head's, plus strong rules'."""
+        if not texts:
+            return []
+        vectors = self.embed(texts) if vectors is None else vectors
+        return [combine(found, rule_tags(text, competitors)) if tokenize(text).words else {}
+                for text, found in zip(texts, self.head_tags(vectors), strict=True)]
+
+    def tracker_score(self, examples: tuple[str, ...], vector: Vectors) -> float:
+        """How likely a sentence is one more of a smart tracker's ``examples`` (a logistic unit
+        trained, once per tracker, on them against the built-in examples)."""
+        head = self._trackers.get(examples)
+        if head is None:
+            positives = self.vectors(examples)
+            vectors = np.concatenate([positives, self.head.examples])
+            labels = ["yes"] * len(positives) + [NONE] * len(self.head.examples)
+            head = self._trackers[examples] = train_head(vectors, labels, ("yes", NONE))
+        return float(head.probabilities(vector[None, :])[0, 0])
+
+    def vectors(self, texts: Sequence[str]) -> Vectors:
+        """Embeddings of fixed texts (a tracker's examples), computed once."""
+        missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
+        if missing:
+            self._cache.update(zip(missing, self.embed(missing), strict=True))
+        return np.stack([self._cache[t] for t in texts])
+
+
+def combine(semantic: dict[str, float], rules: dict[str, float]) -> dict[str, float]:
+    """The head's tags plus the rules' tags at or above :data:`RULE_THRESHOLD`."""
+    found = dict(semantic)
+    for tag, confidence in rules.items():
+        if confidence >= RULE_THRESHOLD or tag in found:
+            found[tag] = max(confidence, found.get(tag, 0.0))
+    return dict(sorted(found.items()))

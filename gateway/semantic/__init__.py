@@ -1,0 +1,1 @@
+"""The on-device sentence-embedding model: its offline catalogue and its onnxruntime adapter."""

@@ -1,0 +1,77 @@
+"""Sentence embeddings on the device: the pinned MiniLM graph run by onnxruntime.
+
+:class:`Embedder` is the adapter the semantic tagger receives as its ``embed`` callable: it
+tokenizes with the model's own ``tokenizer.json`` (the ``tokenizers`` package), runs the int8
+ONNX graph and mean-pools the last hidden state over the real tokens, then L2-normalises, as
+sentence-transformers does for this model. onnxruntime and tokenizers are imported only here.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from gateway.semantic.catalogue import DEFAULT, InstalledTextModel, resolve
+
+log = logging.getLogger(__name__)
+
+Vectors = npt.NDArray[np.float32]
+BATCH = 8  # sentences per model call: larger batches gain little and hold more memory
+
+
+class Embedder:
+    """Embeds sentences into unit vectors; one onnxruntime session, loaded once."""
+
+    def __init__(self, model: InstalledTextModel, threads: int = 1) -> None:
+        import onnxruntime
+        import tokenizers
+
+        self.name = model.name
+        self.dimensions = model.entry.dimensions
+        self._tokenizer: Any = tokenizers.Tokenizer.from_file(str(model.tokenizer))
+        self._tokenizer.enable_truncation(model.entry.max_tokens)
+        self._tokenizer.enable_padding()
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.enable_cpu_mem_arena = False  # give activations back after each call
+        self._session: Any = onnxruntime.InferenceSession(
+            str(model.onnx), options, providers=["CPUExecutionProvider"])
+
+    @classmethod
+    def load(cls, models_dir: Path, name: str = DEFAULT, threads: int = 1) -> Embedder:
+        """The installed, checked model (raises TextModelError when it is absent)."""
+        return cls(resolve(models_dir, name), threads)
+
+    def __call__(self, texts: Sequence[str]) -> Vectors:
+        """One unit vector per text, shape (len(texts), dimensions)."""
+        if not texts:
+            return np.zeros((0, self.dimensions), dtype=np.float32)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # less padding
+        vectors = np.empty((len(texts), self.dimensions), dtype=np.float32)
+        for start in range(0, len(order), BATCH):
+            chunk = order[start : start + BATCH]
+            vectors[chunk] = self._batch([texts[i] for i in chunk])
+        return vectors
+
+    def _batch(self, texts: Sequence[str]) -> Vectors:
+        encoded = self._tokenizer.encode_batch(list(texts))
+        ids = np.array([e.ids for e in encoded], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)
+        hidden = self._session.run(None, {"input_ids": ids, "attention_mask": mask,
+                                          "token_type_ids": np.zeros_like(ids)})[0]
+        return pool(np.asarray(hidden, dtype=np.float32), mask)
+
+
+def pool(hidden: npt.NDArray[np.float32], mask: npt.NDArray[np.int64]) -> Vectors:
+    """Mean of the token vectors over the mask, scaled to unit length."""
+    weights = mask[..., None].astype(np.float32)
+    mean = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1.0)
+    norms = np.maximum(np.linalg.norm(mean, axis=1, keepdims=True), 1e-12)
+    unit: Vectors = (mean / norms).astype(np.float32)
+    return unit

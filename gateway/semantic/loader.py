@@ -1,0 +1,72 @@
+"""Loads the semantic tagger a config asks for, or says why the rules run alone."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from gateway.intel.semantic import Head, SemanticTagger, builtin_examples, fit, training_key
+from gateway.semantic.catalogue import CATALOGUE, DEFAULT, TextModelError
+
+if TYPE_CHECKING:
+    from gateway.semantic.embedder import Embedder
+
+log = logging.getLogger(__name__)
+
+SEMANTIC = "semantic"
+RULES = "rules"
+
+
+def tagger_name(tagger: SemanticTagger | None) -> str:
+    """What tagged a transcript: ``semantic`` or ``rules``."""
+    return SEMANTIC if tagger is not None else RULES
+
+
+@lru_cache(maxsize=4)
+def load_tagger(models_dir: Path, engine: str = SEMANTIC, model: str = DEFAULT,
+                threads: int = 1) -> SemanticTagger | None:
+    """The semantic tagger on the installed model; None (rules alone) when the config asks
+    for rules or the model is not installed (with a warning that says how to install it)."""
+    if engine == RULES:
+        return None
+    from gateway.semantic.embedder import Embedder
+
+    try:
+        embedder = Embedder.load(models_dir, model, threads)
+    except TextModelError as exc:
+        log.warning("semantic tagger unavailable, tagging with the keyword rules alone: %s", exc)
+        return None
+    return SemanticTagger(embedder, head=_head(embedder, models_dir / model))
+
+
+def _head(embed: Embedder, folder: Path) -> Head:
+    """The head trained on the built-in examples, kept beside the model (keyed by the model,
+    the examples and the training settings), so a start does not train it again."""
+    examples = builtin_examples()
+    key = hashlib.sha256(f"{CATALOGUE[embed.name].onnx_sha256} {training_key(examples)}".encode())
+    path = folder / f"head-{key.hexdigest()[:16]}.npz"
+    try:
+        with np.load(path, allow_pickle=False) as saved:
+            return Head(tuple(str(c) for c in saved["classes"]),
+                        saved["weights"].astype(np.float32), saved["bias"].astype(np.float32),
+                        saved["examples"].astype(np.float32))
+    except (OSError, ValueError, KeyError):
+        pass
+    head = fit(embed, examples)
+    try:
+        for stale in folder.glob("head-*.npz"):
+            stale.unlink()
+        tmp = folder / f".{path.name}.part"
+        with tmp.open("wb") as out:
+            np.savez(out, classes=np.array(head.classes), weights=head.weights, bias=head.bias,
+                     examples=head.examples)
+        os.replace(tmp, path)
+    except OSError as exc:
+        log.info("cannot keep the trained head in %s (%s)", folder, exc.strerror)
+    return head

@@ -1,0 +1,219 @@
+"""The semantic tagger: its pinned model (checked against a numpy reference), the fallback to
+the rules, its quality on the development set and the tuning half, trackers from examples, and
+the ``tag`` command."""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from bert_reference import encode, read_safetensors
+
+from gateway.config import ConfigError, parse_config
+from gateway.intel import Segment, SemanticTagger, TrackerError, annotate, parse_tracker
+from gateway.semantic import catalogue
+from gateway.semantic.embedder import Embedder
+from gateway.semantic.loader import load_tagger
+
+ROOT = Path(__file__).parents[1]
+DEV = ROOT / "../shared/data/dev-utterances.tsv"
+PARAPHRASES = ROOT / "tests/data/tag-paraphrases.tsv"
+SENTENCES = [
+    "Just so you know, this visit is being recorded.",
+    "We recorded a lot of rain last spring.",
+    "Could we spread the payments out over a few years?",
+    "Hi there!",
+]
+# Measured on 2026-12-04 (semantic tagger, speakers known): dev set micro precision 1.00 and
+# recall 1.00 (the dev rows are not among the examples); floors leave room for one or two misses.
+DEV_MIN_PRECISION = 0.95
+DEV_MIN_RECALL = 0.95
+# The tuning half's rows are among the tagger's examples, so this only checks that the head
+# learned them (measured 0.97 micro F1 with the rules on top).
+TUNE_MIN_F1 = 0.93
+
+
+def rows(path: Path, split: str | None = None) -> list[dict[str, str]]:
+    with path.open(newline="") as handle:
+        found = list(csv.DictReader(handle, delimiter="\t"))
+    return [r for r in found if split is None or r["split"] == split]
+
+
+def micro(data: list[dict[str, str]], tagger: SemanticTagger | None) -> tuple[float, float]:
+    """Micro precision and recall of the taxonomy's non-PII tags over labelled rows."""
+    tp = fp = fn = 0
+    segments = [Segment(i * 10.0, i * 10.0 + 1, r["text"], r["speaker"])
+                for i, r in enumerate(data)]
+    found: list[set[str]] = [set() for _ in data]
+    for tag in annotate(segments, tagger=tagger).tags:
+        found[round(tag.start / 10)].add(tag.tag)
+    for row, tags in zip(data, found, strict=True):
+        gold = {t for t in row["tags"].replace(",", ";").split(";") if t}
+        tags = {t for t in tags if not t.startswith("pii.")}
+        gold = {t for t in gold if not t.startswith("pii.")}
+        tp, fp, fn = tp + len(tags & gold), fp + len(tags - gold), fn + len(gold - tags)
+    return tp / max(tp + fp, 1), tp / max(tp + fn, 1)
+
+
+# --- the model ------------------------------------------------------------------------------
+
+
+def test_int8_graph_is_close_to_a_numpy_forward_pass_of_the_original_weights(
+    text_models: Path,
+) -> None:
+    entry = catalogue.CATALOGUE["minilm"]
+    weights = read_safetensors(catalogue.read_weights_file(entry, "model.safetensors"))
+    embedder = Embedder.load(text_models)
+    import tokenizers
+
+    tokenizer = tokenizers.Tokenizer.from_file(str(text_models / "minilm" / "tokenizer.json"))
+    tokenizer.no_padding()  # the file pads to 128 tokens; the reference takes the real ones
+    vectors = embedder(SENTENCES)
+    cosines = [float(vector @ encode(tokenizer.encode(sentence).ids, weights))
+               for sentence, vector in zip(SENTENCES, vectors, strict=True)]
+    print("cosines int8 vs float32 reference:", [round(c, 4) for c in cosines])
+    # int8 weights (per channel) cost a little: measured 0.981 ("Hi!") to 0.995, mean 0.99
+    assert sum(cosines) / len(cosines) > 0.985 and min(cosines) > 0.97
+    assert float(vectors[0] @ vectors[1]) < float(vectors[0] @ vectors[0]) - 0.3
+
+
+def test_install_is_pinned_and_a_damaged_file_is_refused(tmp_path: Path) -> None:
+    model = catalogue.install(tmp_path)
+    assert catalogue.installed(tmp_path) == ["minilm"]
+    assert catalogue.verify(tmp_path) == [("minilm", True)]
+    assert catalogue.install(tmp_path) == model  # again: kept as it is
+    data = bytearray(model.onnx.read_bytes())
+    data[1000] ^= 0xFF
+    model.onnx.write_bytes(bytes(data))
+    assert catalogue.verify(tmp_path) == [("minilm", False)]
+    with pytest.raises(catalogue.TextModelError, match="models install minilm"):
+        catalogue.resolve(tmp_path)
+
+
+def test_without_the_model_the_rules_tag_alone_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING):
+        assert load_tagger(tmp_path / "empty") is None
+    assert "keyword rules alone" in caplog.text and "models install minilm" in caplog.text
+    tags = annotate([Segment(0, 1, "This conversation is being recorded.", "rep")]).tags
+    assert [t.tag for t in tags] == ["consent.disclosure"]
+
+
+# --- quality --------------------------------------------------------------------------------
+
+
+def test_development_set(semantic_tagger: SemanticTagger) -> None:
+    precision, recall = micro(rows(DEV), semantic_tagger)
+    print(f"dev: micro P={precision:.3f} R={recall:.3f}")
+    assert precision >= DEV_MIN_PRECISION and recall >= DEV_MIN_RECALL
+
+
+def test_tuning_half_of_the_paraphrases(semantic_tagger: SemanticTagger) -> None:
+    precision, recall = micro(rows(PARAPHRASES, "tune"), semantic_tagger)
+    f1 = 2 * precision * recall / (precision + recall)
+    print(f"tune: micro P={precision:.3f} R={recall:.3f} F1={f1:.3f}")
+    assert f1 >= TUNE_MIN_F1
+
+
+@pytest.mark.parametrize(
+    ("text", "speaker", "tag"),
+    [
+        ("Hey, just a heads up that my lanyard thing keeps an audio copy of our chat.", "rep",
+         "consent.disclosure"),
+        ("We recorded a lot of rain last spring.", "customer", None),
+        ("If we decide to do this, what would happen after that?", "customer", "buying_signal"),
+        ("Why don't I swing by again on Monday with the final drawings?", "rep", "next_step"),
+        ("Our co-op board has to okay anything on the roof.", "customer", "objection.authority"),
+        ("I don't really trust you guys.", "customer", "objection.trust"),
+        ("Yikes. Pricey.", "customer", "objection.price"),
+    ],
+)
+def test_paraphrases_nobody_wrote_a_rule_for(
+    semantic_tagger: SemanticTagger, text: str, speaker: str, tag: str | None
+) -> None:
+    found = {t.tag for t in annotate([Segment(0, 1, text, speaker)], tagger=semantic_tagger).tags}
+    assert found == ({tag} if tag else set())
+
+
+def test_a_sentence_cut_by_a_window_break_is_read_whole(semantic_tagger: SemanticTagger) -> None:
+    segments = [Segment(28.0, 30.0, "my wife and I always", "customer"),
+                Segment(30.1, 32.0, "decide these things together", "customer")]
+    tags = annotate(segments, tagger=semantic_tagger).tags
+    assert ("objection.authority", 28.0, 32.0) in [(t.tag, t.start, t.end) for t in tags]
+
+
+# --- smart trackers --------------------------------------------------------------------------
+
+WARRANTY = ("warranty ~ What does the warranty cover? | Is labor included if something breaks? | "
+            "How long are the panels guaranteed? | Who pays if the inverter fails? | "
+            "Do you stand behind your work if it leaks?")
+
+
+def test_a_smart_tracker_needs_5_to_20_examples() -> None:
+    assert parse_tracker(WARRANTY).examples[0] == "What does the warranty cover?"
+    with pytest.raises(TrackerError, match="has 4 example sentences; give 5 to 20"):
+        parse_tracker("warranty ~ a | b | c | d")
+    with pytest.raises(TrackerError, match="has 21 example"):
+        parse_tracker("many ~ " + " | ".join(f"sentence {n}" for n in range(21)))
+    with pytest.raises(ConfigError, match="tagger.trackers: smart tracker 'warranty' has 2"):
+        parse_config({"tagger": {"trackers": ["warranty ~ one | two"]}})
+    assert parse_config({"tagger": {"trackers": [WARRANTY, "pool = pool"]}}).tagger.trackers
+
+
+def test_a_smart_tracker_matches_what_its_examples_mean(semantic_tagger: SemanticTagger) -> None:
+    segments = [Segment(0, 1, "What happens if a panel cracks after a few years?"),
+                Segment(10, 11, "The kids are at soccer practice until six."),
+                Segment(20, 21, "I'd like a pool guy to look at it.")]
+    tags = annotate(segments, trackers=[WARRANTY, "pool = pool"], tagger=semantic_tagger).tags
+    trackers = [(t.tag, t.start) for t in tags if t.tag.startswith("tracker.")]
+    assert trackers == [("tracker.warranty", 0), ("tracker.pool", 20)]
+    assert 0.5 <= next(t.confidence for t in tags if t.tag == "tracker.warranty") <= 1.0
+    rules_only = annotate(segments, trackers=[WARRANTY, "pool = pool"]).tags
+    assert [t.tag for t in rules_only if t.tag.startswith("tracker.")] == ["tracker.pool"]
+
+
+# --- the tag command -------------------------------------------------------------------------
+
+
+def run_tag(models: Path, text: str, *extra: str) -> list[dict[str, Any]]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("SALESTAG_CONFIG", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "gateway", "tag", "-", "--json", "--models-dir", str(models),
+         *extra], input=text, capture_output=True, text=True, env=env, check=True, timeout=120)
+    return [json.loads(line) for line in done.stdout.splitlines()]
+
+
+def test_tag_command_prints_one_redacted_record_per_line(text_models: Path) -> None:
+    text = ("Heads up, this badge records our chat for training.\n"
+            "\n"
+            "Text me at five five five, two one two, four three six eight.\n"
+            "Do you offer any monthly payment plans?\n")
+    records = run_tag(text_models, text)
+    assert [r["line"] for r in records] == [1, 2, 3, 4]
+    assert records[1] == {"line": 2, "text": "", "tags": []}
+    assert records[2]["text"] == "Text me at [PHONE]."
+    assert [[t["tag"] for t in r["tags"]] for r in records] == [
+        ["consent.disclosure"], [], ["pii.phone"], ["financing"]]
+    assert all(0.5 <= t["confidence"] <= 1.0 for r in records for t in r["tags"])
+
+
+def test_tag_command_without_the_model_uses_the_rules(tmp_path: Path) -> None:
+    records = run_tag(tmp_path, "Do you offer financing?\n")
+    assert records == [{"line": 1, "text": "Do you offer financing?",
+                        "tags": [{"tag": "financing", "confidence": 0.9}]}]
+
+
+def test_vectors_are_unit_length(text_models: Path) -> None:
+    vectors = Embedder.load(text_models)(SENTENCES)
+    assert vectors.shape == (4, 384)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
