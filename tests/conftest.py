@@ -89,11 +89,12 @@ def mosquitto(tmp_path: Path) -> Iterator[Broker]:
 
 
 def synthesize(text: str, path: Path, voice: str = "en-us") -> Path:
-    """Speak ``text`` with espeak-ng into a 16 kHz mono PCM16 WAV at ``path``."""
+    """Speak ``text`` with espeak-ng into a 16 kHz mono PCM16 WAV at ``path`` (sox ``-R``: no
+    random dither, so a sentence gives the same samples every run)."""
     raw = path.with_suffix(".espeak.wav")
     subprocess.run(["espeak-ng", "-v", voice, "-w", str(raw), text], check=True)
     subprocess.run(
-        ["sox", str(raw), "-r", "16000", "-c", "1", "-b", "16", str(path)], check=True
+        ["sox", "-R", str(raw), "-r", "16000", "-c", "1", "-b", "16", str(path)], check=True
     )
     raw.unlink()
     return path
