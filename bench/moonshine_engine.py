@@ -1,9 +1,13 @@
-"""The Moonshine engine: Moonshine AI's English speech models on ONNX Runtime.
+"""A Moonshine engine for the benchmarks: Moonshine AI's English speech models on ONNX Runtime.
+
+It implements the gateway's engine interface (:class:`gateway.speech.engine.Engine`) so the
+speech pipeline can run it; bench/asr_moonshine.py measures it against whisper.cpp. The gateway
+does not ship it (measured: see the README's speech section).
 
 Moonshine encodes only the audio it is given (no 30 s padding as in Whisper), so a short clip
 costs a fraction of a long one. The model folder holds the encoder, the merged decoder (one graph
 with and without its key/value cache) in ONNX Runtime's ``.ort`` format, and the tokenizer as
-``tokenizer.json``; the catalogue checks and installs it (``models install moonshine-base-en``).
+``tokenizer.json`` (bench/asr_moonshine.py extracts and checks them).
 Layer, head and vocabulary sizes are read from the model files. Greedy decoding, as the
 reference implementation does; onnxruntime and tokenizers are imported when the engine is built.
 """
@@ -100,14 +104,12 @@ class MoonshineEngine:
         missing = [name for name in MODEL_FILES if not (model_dir / name).is_file()]
         if missing:
             raise EngineError(f"{model_dir} holds no Moonshine model (missing "
-                              f"{', '.join(missing)}); install it with: "
-                              "salestag-gateway models install moonshine-base-en")
+                              f"{', '.join(missing)})")
         try:
             import onnxruntime
             from tokenizers import Tokenizer
         except ImportError as err:
-            raise EngineError("the Moonshine engine needs onnxruntime and tokenizers; "
-                              "reinstall the gateway (scripts/setup)") from err
+            raise EngineError("the Moonshine engine needs onnxruntime and tokenizers") from err
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
