@@ -53,7 +53,6 @@ ORDINARY = (
     ROOT / "tests" / "data" / "heldout-utterances.tsv",
     ROOT / "tests" / "data" / "heldout-speakers.tsv",
     ROOT / "tests" / "data" / "asr-heldout.tsv",
-    ROOT / "tests" / "data" / "conversation-heldout.tsv",
 )
 SPLITS = ("dev", "synth", "heldout")
 NUMBER_WORDS = {

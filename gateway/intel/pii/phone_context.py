@@ -19,9 +19,10 @@ import re
 from bisect import bisect_left, bisect_right
 from dataclasses import replace
 
-from gateway.intel.pii.numbers import ZERO_LETTERS, digits, is_number_word
+from gateway.intel.pii.numbers import ZERO_LETTERS, digits, is_misheard_digit, is_number_word
 from gateway.intel.pii.phones import (
     MIN_PHONE_DIGITS,
+    MISHEARD_CUE,
     PHONE_CUE,
     PHONE_TOKEN,
     YEAR,
@@ -36,6 +37,8 @@ MAX_GARBLED_WORDS = 3
 """Other words allowed between a cue and its number, or between two numbers of one cluster."""
 MAX_TIME_DIGITS = 4
 MIN_READ_OUT_DIGITS = 5
+MIN_DENSE_DIGITS = 4
+MAX_TAIL_WORDS = 5
 
 # Words that may stand between a cue and its number without counting as other words.
 _FILLERS = frozenset(
@@ -50,6 +53,9 @@ _TIME_WORDS = frozenset("a p tonight today tomorrow morning afternoon evening".s
 _SENTENCE_END = re.compile(r"[.?!]\s")  # searched in the gap between two words
 _LETTER = re.compile(r"[A-Za-z]")
 _GLUED_LETTERS = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{1,2}$")
+_DIGIT_LETTERS = frozenset({"i", "o", "l"})
+_JOINED_BEFORE = re.compile(r"(?:[0-9]|[A-Za-z0-9]-)$")
+_JOINED_AFTER = re.compile(r"[0-9]|-[A-Za-z0-9]")
 _SINCE = re.compile(r"\b(?:in|since|from|until|till|by|year)\s+$", re.IGNORECASE)
 
 
@@ -61,17 +67,18 @@ def find_phones_in_context(
     words = tokens(text, PHONE_TOKEN)
     taken = blocked + amounts(text)
     spans = [(f.start, f.end) for f in phones]
-    cues = [m.end() for m in PHONE_CUE.finditer(text)]  # in order
+    cues = sorted(m.end() for cue in (PHONE_CUE, MISHEARD_CUE) for m in cue.finditer(text))
     found = list(phones)
     for cluster in _clusters(text, words, spans, taken):
         start, end = cluster[0].start, cluster[-1].end
         merged = [f for f in found if f.start < end and start < f.end]
         if [(f.start, f.end) for f in merged] == [(start, end)]:
             continue
+        merged += _tail_of(text, words, [f for f in found if f not in merged], start, taken)
         start = min([start, *(f.start for f in merged)])
         end = max([end, *(f.end for f in merged)])
         number = digits([t for t in words if start <= t.start and t.end <= end])
-        if not merged and not _phone_like(text, cluster) and (
+        if not merged and not _phone_like(text, cluster) and not _dense(text, cluster) and (
             not _announced(text, words, cues, cluster[0], taken)
             or _ordinary(text, words, cluster, number)
         ):
@@ -79,6 +86,24 @@ def find_phones_in_context(
         found = [f for f in found if f not in merged]
         found.append(Finding(number_kind(text, start, end, number), start, end, number))
     return sorted((_with_glued_letters(text, f) for f in found), key=lambda f: f.start)
+
+
+def _tail_of(
+    text: str, words: list[Token], found: list[Finding], start: int, taken: list[Span]
+) -> list[Finding]:
+    """The phone number found shortly before ``start`` in the same sentence, of which the
+    numbers at ``start`` are the garbled tail ("my under [728], I do bleed 1"): at most
+    :data:`MAX_TAIL_WORDS` words between, none of them an identifier or a word like "after"."""
+    before = [f for f in found if f.kind == "phone" and f.end <= start]
+    if not before:
+        return []
+    last = max(before, key=lambda f: f.end)
+    between = [t for t in words if last.end <= t.start and t.end <= start]
+    if len(between) > MAX_TAIL_WORDS or _SENTENCE_END.search(text[last.end : start]) or any(
+        t.text.startswith("[") or inside(t, taken) or t.low in _ENDS for t in between
+    ):
+        return []
+    return [last]
 
 
 def _with_glued_letters(text: str, finding: Finding) -> Finding:
@@ -90,9 +115,12 @@ def _with_glued_letters(text: str, finding: Finding) -> Finding:
 def _clusters(text: str, words: list[Token], phones: list[Span], taken: list[Span]
               ) -> list[list[Token]]:
     """Runs of number tokens (and tokens of phone numbers found) with at most
-    :data:`MAX_GARBLED_WORDS` other words between two of them, within one sentence."""
+    :data:`MAX_GARBLED_WORDS` other words between two of them, within one sentence. Misheard
+    digits ("time", "high") join a run without starting one; letters glued to its digits
+    ("I-1", "B8", "6th") are passed over."""
     clusters: list[list[Token]] = []
     current: list[Token] = []
+    pending: list[Token] = []  # misheard digits right before a run's first number
     group = 0  # where the numbers written or spoken together start in ``current``
     garbled = 0
     for token in words:
@@ -110,23 +138,58 @@ def _clusters(text: str, words: list[Token], phones: list[Span], taken: list[Spa
             clusters.append(current)
             current, garbled = [], 0
         if breaker:
+            pending = []
             continue
         if in_phone or is_number_word(token.low):
             if garbled or not current:
                 group = len(current)
+            current.extend(pending)
             current.append(token)
+            pending, garbled = [], 0
+        elif weak_digit(text, token):
+            (current if current else pending).append(token)
             garbled = 0
+        elif _glued(text, token):
+            continue
         elif current:
             garbled += 1
+        else:
+            pending = []
     clusters.append(current)
-    return [_without_interjection(text, c) for c in clusters if c]
+    return [_trimmed(text, c) for c in clusters if c]
+
+
+def weak_digit(text: str, token: Token) -> bool:
+    """True for a word the recognizer wrote for a digit ("time", "high") and for an "I" or
+    "O" glued to digits ("I-1", "OI-14", "I6")."""
+    return is_misheard_digit(token.low) or (
+        token.low in _DIGIT_LETTERS and _glued(text, token)
+    )
+
+
+def _glued(text: str, token: Token) -> bool:
+    """True for one or two letters joined to a number by a hyphen or nothing ("3-D-L", "B8",
+    "6th", "4x6") or in a hyphenated run of single letters ("O-I-I-4")."""
+    if len(token.text) > 2 or not token.text.isalpha():
+        return False
+    before = text[max(0, token.start - 2) : token.start]
+    after = text[token.end : token.end + 2]
+    return bool(_JOINED_BEFORE.search(before) or _JOINED_AFTER.match(after))
+
+
+def _trimmed(text: str, cluster: list[Token]) -> list[Token]:
+    """``cluster`` from its first to its last real number, without a leading "Oh,"."""
+    real = [i for i, t in enumerate(cluster) if not weak_digit(text, t)]
+    if real:
+        cluster = cluster[: real[-1] + 1]
+    return _without_interjection(text, cluster)
 
 
 def _without_interjection(text: str, cluster: list[Token]) -> list[Token]:
-    """``cluster`` without a leading "Oh," (an interjection, not a zero)."""
-    while len(cluster) > 1 and cluster[0].low in ZERO_LETTERS and not text[
+    """``cluster`` without a leading "Oh," (an interjection, not a zero; "O-I" is spelled)."""
+    while len(cluster) > 1 and cluster[0].low in ZERO_LETTERS and text[
         cluster[0].end : cluster[1].start
-    ].isspace():
+    ].strip() not in {"", "-"}:  # "O-I-I-4" is spelled out
         cluster = cluster[1:]
     return cluster
 
@@ -146,6 +209,16 @@ def _phone_like(text: str, cluster: list[Token]) -> bool:
             groups.append([])
         groups[-1].append(right)
     return max(len(digits(group)) for group in groups) >= MIN_CONTEXT_DIGITS
+
+
+def _dense(text: str, cluster: list[Token]) -> bool:
+    """True for seven or more digits when the misheard ones count, at least
+    :data:`MIN_DENSE_DIGITS` of them real (years not counted): "to 773 OI-14",
+    "to ripple 3 or 781"."""
+    cluster = [t for t in cluster if not YEAR.fullmatch(t.text)]
+    real = len(digits([t for t in cluster if t.low != "hundred"]))  # "two hundred": 2
+    weak = sum(weak_digit(text, t) for t in cluster)
+    return real >= MIN_DENSE_DIGITS and real + weak >= MIN_PHONE_DIGITS
 
 
 def _read_out(text: str, cluster: list[Token]) -> bool:

@@ -25,7 +25,7 @@ _FILLERS = {"dash", "hyphen"}
 # A number right before a unit or a clock word is a quantity or a time, never a phone number.
 _UNITS = frozenset(
     "minutes minute hours hour days day weeks week months month years year dollars dollar "
-    "bucks cents percent times panels kilowatts kilowatt watts".split()
+    "bucks cents percent times panels kilowatts kilowatt watts amps amp volts".split()
 )
 _CLOCK = frozenset("am pm o'clock oclock".split())
 _CLOCK_TIME = re.compile(r"(?<![0-9:])[0-9]{1,2}:[0-9]{2}(?![0-9:])")
@@ -34,6 +34,16 @@ PHONE_CUE = re.compile(
     r"(?<!\[)\b(?:phone|cell|cellphone|mobile|telephone|number|callback|extension|whatsapp|area\s+code"
     r"|(?:call|reach|text|ring|phone|contact|dial|message|try)\s+(?:me|us|him|her|them)"
     r"(?:\s+back)?\s+(?:at|on)"
+    r")\b",
+    re.IGNORECASE,
+)
+# The same cues as tiny.en writes them in noise ("my number" -> "my hunger", "reach me at" ->
+# "meet me at", "write this down" -> "right this town", "my cell" -> "myself"), learned from
+# synthesized speech (bench/pii_synth.py). Weaker than the cues above: see phone_context.
+MISHEARD_CUE = re.compile(
+    r"\b(?:my\s+(?:h?umber|under|hunger|hummus|upper|channel|normally|go-go)"
+    r"|myself|(?:reach|week|meet|get|call|text)\s+(?:me|the)\s+(?:at|up|on|and|mid)"
+    r"|(?:write|right|light|like)\s+this\s+(?:down|town|now)|(?:office|this)\s+line"
     r")\b",
     re.IGNORECASE,
 )
