@@ -35,6 +35,14 @@ _ANNOUNCED_DOMAIN = re.compile(
     rf"(?P<domain>[A-Za-z0-9][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)*\.(?i:{_TLD}))(?![A-Za-z0-9\[-])",
     re.IGNORECASE | re.ASCII,
 )
+# Mail providers: their domain is only ever said as part of somebody's address, so it is
+# hidden with whatever is glued before it even when the "at" and the name were lost ("You
+# steam over that hotmail.com").
+_PROVIDER_DOMAIN = re.compile(
+    r"(?<![A-Za-z0-9.@_-])[A-Za-z0-9._-]*?(?:g-?mail|googlemail|yahoo|hotmail|outlook|aol"
+    r"|icloud|protonmail|proton|comcast|msn|ymail|gmx)(?:\.|\s+dot\s+)(?:com|net|me)\b",
+    re.IGNORECASE | re.ASCII,
+)
 _NOT_DOMAIN = frozenset("the a an my our your his her their this that".split())
 _MAX_DOMAIN_TOKENS = 9
 _MAX_GLUED_WORDS = 3
@@ -57,9 +65,10 @@ def find_emails(text: str) -> list[Finding]:
             continue
         finding, index = spoken
         found.append(finding)
-    taken = [(f.start, f.end) for f in found]
-    found += [f for f in _announced_domains(text) if not any(
-        f.start < end and start < f.end for start, end in taken)]
+    for extra in (_announced_domains(text), _provider_domains(text)):
+        taken = [(f.start, f.end) for f in found]
+        found += [f for f in extra if not any(
+            f.start < end and start < f.end for start, end in taken)]
     return sorted(found, key=lambda f: f.start)
 
 
@@ -69,6 +78,14 @@ def _announced_domains(text: str) -> list[Finding]:
     return [
         Finding("email", m.start("domain"), m.end("domain"), m.group("domain").lower())
         for m in _ANNOUNCED_DOMAIN.finditer(text)
+    ]
+
+
+def _provider_domains(text: str) -> list[Finding]:
+    """A mail provider's domain and what is glued before it: "gmail.com", "xgmaildotcom"."""
+    return [
+        Finding("email", m.start(), m.end(), m.group().lower())
+        for m in _PROVIDER_DOMAIN.finditer(text)
     ]
 
 

@@ -19,7 +19,7 @@ import re
 from bisect import bisect_left, bisect_right
 from dataclasses import replace
 
-from gateway.intel.pii.numbers import ZERO_LETTERS, digits, is_misheard_digit, is_number_word
+from gateway.intel.pii.numbers import MISHEARD, ZERO_LETTERS, digits, is_misheard_digit, is_number_word
 from gateway.intel.pii.phones import (
     MIN_PHONE_DIGITS,
     MISHEARD_CUE,
@@ -51,7 +51,7 @@ _ENDS = frozenset("but if after before around until till by from between".split(
 # "120 a month".
 _TIME_WORDS = frozenset("a p tonight today tomorrow morning afternoon evening".split())
 _SENTENCE_END = re.compile(r"[.?!]\s")  # searched in the gap between two words
-_LETTER = re.compile(r"[A-Za-z]")
+_LETTERS = re.compile(r"[A-Za-z]+")
 _GLUED_LETTERS = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{1,2}$")
 _DIGIT_LETTERS = frozenset({"i", "o", "l"})
 _JOINED_BEFORE = re.compile(r"(?:[0-9]|[A-Za-z0-9]-)$")
@@ -78,7 +78,7 @@ def find_phones_in_context(
         start = min([start, *(f.start for f in merged)])
         end = max([end, *(f.end for f in merged)])
         number = digits([t for t in words if start <= t.start and t.end <= end])
-        if not merged and not _phone_like(text, cluster) and not _dense(text, cluster) and (
+        if not merged and not _phone_like(text, cluster) and (
             not _announced(text, words, cues, cluster[0], taken)
             or _ordinary(text, words, cluster, number)
         ):
@@ -160,10 +160,10 @@ def _clusters(text: str, words: list[Token], phones: list[Span], taken: list[Spa
 
 
 def weak_digit(text: str, token: Token) -> bool:
-    """True for a word the recognizer wrote for a digit ("time", "high") and for an "I" or
-    "O" glued to digits ("I-1", "OI-14", "I6")."""
+    """True for a word the recognizer wrote for a digit ("time", "high") and for letters
+    that look like digits glued to digits ("I-1", "OI-14", "I6"), one digit a letter."""
     return is_misheard_digit(token.low) or (
-        token.low in _DIGIT_LETTERS and _glued(text, token)
+        set(token.low) <= _DIGIT_LETTERS and _glued(text, token)
     )
 
 
@@ -195,46 +195,53 @@ def _without_interjection(text: str, cluster: list[Token]) -> list[Token]:
 
 
 def _phone_like(text: str, cluster: list[Token]) -> bool:
-    """True for seven or more digits, years not counted, of which three or more were said
-    together, as in any phone number ("919, only of 6, 3817"; "10 kids, 12 dogs, 15 cats and
-    20 fish" is not), and for five digits read out one by one."""
+    """True for five digits read out one by one, and for seven or more digits of which three
+    or more were said together, as in any phone number ("919, only of 6, 3817"; "10 kids, 12
+    dogs, 15 cats and 20 fish" is not). Years and the zeros of "hundred" do not count; misheard
+    digits do when at least :data:`MIN_DENSE_DIGITS` are real ("to 773 OI-14", "to ripple 3
+    or 781")."""
     cluster = [t for t in cluster if not YEAR.fullmatch(t.text)]  # "in 2019, 2020 and 2021"
     if _read_out(text, cluster):
         return True
-    if len(digits(cluster)) < MIN_PHONE_DIGITS:
+    real = len(digits([t for t in cluster if t.low != "hundred"]))  # "two hundred": 2
+    weak = sum(1 if t.low in MISHEARD else len(t.text) for t in cluster if weak_digit(text, t))
+    if real < MIN_PHONE_DIGITS and (real < MIN_DENSE_DIGITS or real + weak < MIN_PHONE_DIGITS):
         return False
-    groups: list[list[Token]] = [[cluster[0]]]
-    for left, right in zip(cluster, cluster[1:], strict=False):
-        if _LETTER.search(text[left.end : right.start]):
+    groups: list[list[Token]] = [[]]
+    for token in cluster:  # a misheard digit or a word between ends a group
+        if weak_digit(text, token) or groups[-1] and _apart(text, groups[-1][-1], token):
             groups.append([])
-        groups[-1].append(right)
+        if not weak_digit(text, token):
+            groups[-1].append(token)
     return max(len(digits(group)) for group in groups) >= MIN_CONTEXT_DIGITS
 
 
-def _dense(text: str, cluster: list[Token]) -> bool:
-    """True for seven or more digits when the misheard ones count, at least
-    :data:`MIN_DENSE_DIGITS` of them real (years not counted): "to 773 OI-14",
-    "to ripple 3 or 781"."""
-    cluster = [t for t in cluster if not YEAR.fullmatch(t.text)]
-    real = len(digits([t for t in cluster if t.low != "hundred"]))  # "two hundred": 2
-    weak = sum(weak_digit(text, t) for t in cluster)
-    return real >= MIN_DENSE_DIGITS and real + weak >= MIN_PHONE_DIGITS
-
-
 def _read_out(text: str, cluster: list[Token]) -> bool:
-    """True for five or more single digits read out one after another: "1, 1, 9, 7, 8"."""
-    run = 0
+    """True for five or more single digits read out one after another: "1, 1, 9, 7, 8"; a
+    misheard digit counts as one when three are real ("high for 6, 3, 8, 2")."""
+    run = real = 0
     previous: Token | None = None
     for token in cluster:
-        together = previous is not None and not _LETTER.search(text[previous.end : token.start])
-        if len(digits([token])) != 1:
-            run = 0
+        weak = weak_digit(text, token)
+        together = previous is not None and not _apart(text, previous, token)
+        if len(digits([token])) != 1 and not weak:
+            run = real = 0
+        elif not together:
+            run, real = 1, int(not weak)
         else:
-            run = run + 1 if together else 1
-        if run >= MIN_READ_OUT_DIGITS:
+            run, real = run + 1, real + (not weak)
+        if run >= MIN_READ_OUT_DIGITS and real >= MIN_CONTEXT_DIGITS:
             return True
         previous = token
     return False
+
+
+def _apart(text: str, left: Token, right: Token) -> bool:
+    """True when a word other than letters glued to a number stands between two tokens."""
+    return any(
+        not _glued(text, Token(m.group(), m.start(), m.end()))
+        for m in _LETTERS.finditer(text, left.end, right.start)
+    )
 
 
 def _announced(

@@ -25,7 +25,7 @@ _FILLERS = {"dash", "hyphen"}
 # A number right before a unit or a clock word is a quantity or a time, never a phone number.
 _UNITS = frozenset(
     "minutes minute hours hour days day weeks week months month years year dollars dollar "
-    "bucks cents percent times panels kilowatts kilowatt watts amps amp volts".split()
+    "bucks cents percent times panels kilowatts kilowatt watts watt kwh kw amps amp volts".split()
 )
 _CLOCK = frozenset("am pm o'clock oclock".split())
 _CLOCK_TIME = re.compile(r"(?<![0-9:])[0-9]{1,2}:[0-9]{2}(?![0-9:])")
