@@ -272,6 +272,14 @@ GARBLED_PHONES = [
     # No cue, but seven digits among few garbled words, or a phone number's garbled tail.
     ("week we have 919, only of 6, 3817.", "week we have [PHONE].", "91963817"),
     ("Step 3 of 7 0 8, 3 3 1, 6 2 I 4.", "Step [PHONE].", "3708331624"),
+    ("My number is 415 772 9031, I did 55 yes.", "My number is [PHONE] yes.", "415772903155"),
+    # Words the recognizer writes for digits in noise ("to", "high", "OI") fill a number out.
+    ("so it is to 773 OI-14.", "so it is [PHONE].", "77314"),
+    ("I am high for 6, 3, 8, 2.", "I am [PHONE].", "6382"),
+    # Cues as the recognizer mishears them.
+    ("Let me give you my hunger, 413, 6 9 7.", "Let me give you my hunger, [PHONE].", "413697"),
+    ("You can try my channel, 2 1 6.", "You can try my channel, [PHONE].", "216"),
+    ("Sure, right this town, 596 3.", "Sure, right this town, [PHONE].", "5963"),
 ]
 
 ORDINARY_NUMBERS = [
@@ -289,6 +297,16 @@ ORDINARY_NUMBERS = [
     "The loan is 20 years at 5.99% and 2.9% after 2030.",
     "My cell phone is from 2019.",
     "We need 25 panels, 3 batteries and 7.2 kilowatts.",
+    # Ranges and quantities with words that also stand for misheard digits ("to", "for", "or").
+    "It was 15 to 20, then 30 to 45 later.",
+    "I paid 45 for 20 and then 32 for 10.",
+    "Is the electrical panel two hundred amps or one hundred?",
+    "The 450 or 500 watt panel, 2 of them.",
+    "We have 3 kids, 2 dogs, 1 cat and 14 chickens for 6 years.",
+    "Model SE7600H with 2 batteries for 13.5 kWh.",
+    "We need 24 panels for 2 roofs and 3 inverters to 1 meter.",
+    "Our SKU is 4417 for the 2 pack.",
+    "It takes 6 to 8 weeks for 3 to 4 crews.",
 ]
 
 GLUED_EMAILS = [
@@ -303,6 +321,9 @@ GLUED_EMAILS = [
     # "at" lost, everything glued into one domain: only after "email" or "address".
     ("My email is tomvegaoutlook.com", "My email is [EMAIL]", "tomvegaoutlook.com"),
     ("Email me at, uh, kimlee.yahoo.com", "Email me at, uh, [EMAIL]", "kimlee.yahoo.com"),
+    # A mail provider's domain is somebody's address even with the "at" and the name lost.
+    ("Send it over to that yahoo.com one.", "Send it over to that [EMAIL] one.", "yahoo.com"),
+    ("it's kimleegmail dot com", "it's [EMAIL]", "kimleegmail.com"),
 ]
 
 NOT_EMAILS = [
@@ -310,6 +331,7 @@ NOT_EMAILS = [
     "Check us out at sunrun.com before you email me.",
     "I am at home, look at example dot com.",
     "See you at seven dot thirty.",
+    "I will email you the link to our sunrun.com page.",
 ]
 
 

@@ -14,7 +14,10 @@ _WRITTEN_EMAIL = re.compile(
 )
 _EMAIL_SYMBOLS = {
     "dot": ".", "period": ".", "underscore": "_", "dash": "-", "hyphen": "-", "at": "@",
+    "under": "_", "under score": "_",  # as the recognizer splits or clips "underscore"
 }  # fmt: skip
+# Said for "at" before a domain the recognizer wrote out: "Alex and Northwind.io".
+_MISHEARD_AT = frozenset({"and", "had", "add"})
 _TLDS = frozenset(
     "com net org edu gov mil io co us uk ca au de fr nl es it info biz me tv app dev ai ly "
     "email online site tech".split()
@@ -43,6 +46,7 @@ _PROVIDER_DOMAIN = re.compile(
     r"|icloud|protonmail|proton|comcast|msn|ymail|gmx)(?:\.|\s+dot\s+)(?:com|net|me)\b",
     re.IGNORECASE | re.ASCII,
 )
+_SPOKEN_DOT = re.compile(r"\s+dot\s+")
 _NOT_DOMAIN = frozenset("the a an my our your his her their this that".split())
 _MAX_DOMAIN_TOKENS = 9
 _MAX_GLUED_WORDS = 3
@@ -56,7 +60,7 @@ def find_emails(text: str) -> list[Finding]:
         for m in _WRITTEN_EMAIL.finditer(text)
     ]
     taken = [(f.start, f.end) for f in found]
-    words = [t for t in tokens(text) if not inside(t, taken)]
+    words = _joined(text, [t for t in tokens(text) if not inside(t, taken)])
     index = 0
     while index < len(words):
         spoken = _spoken_email(text, words, index)
@@ -84,9 +88,21 @@ def _announced_domains(text: str) -> list[Finding]:
 def _provider_domains(text: str) -> list[Finding]:
     """A mail provider's domain and what is glued before it: "gmail.com", "xgmaildotcom"."""
     return [
-        Finding("email", m.start(), m.end(), m.group().lower())
+        Finding("email", m.start(), m.end(), _SPOKEN_DOT.sub(".", m.group().lower()))
         for m in _PROVIDER_DOMAIN.finditer(text)
     ]
+
+
+def _joined(text: str, words: list[Token]) -> list[Token]:
+    """``words`` with "under score" as one token."""
+    out: list[Token] = []
+    for token in words:
+        if out and out[-1].low == "under" and token.low == "score" and (
+            text[out[-1].end : token.start].isspace()
+        ):
+            token = Token("under score", out.pop().start, token.end)
+        out.append(token)
+    return out
 
 
 def _symbol(token: Token) -> str:
@@ -106,12 +122,18 @@ def _adjacent(text: str, left: Token, right: Token) -> bool:
 
 
 def _spoken_email(text: str, words: list[Token], at: int) -> tuple[Finding, int] | None:
-    """Recognise "<local> at <domain> dot <tld>" around the token at index ``at``."""
-    if _symbol(words[at]) != "@":
+    """Recognise "<local> at <domain> dot <tld>" around the token at index ``at``; an "at"
+    heard as "and" counts before a written domain and after a one-word name."""
+    misheard = words[at].low in _MISHEARD_AT
+    if _symbol(words[at]) != "@" and not misheard:
         return None
     domain = _domain_after(text, words, at)
     local = _local_before(text, words, at)
     if domain is None or local is None:
+        return None
+    written = (text[words[at + 1].start : words[domain[1]].end],  # both written out, no
+               text[words[local[1]].start : words[at - 1].end])  # spaces: "Lucas.2 and x.com"
+    if misheard and any(" " in part for part in written):
         return None
     (name, end), (user, first) = domain, local
     return Finding("email", words[first].start, words[end].end, f"{user}@{name}"), end + 1

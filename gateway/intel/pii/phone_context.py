@@ -19,14 +19,19 @@ import re
 from bisect import bisect_left, bisect_right
 from dataclasses import replace
 
-from gateway.intel.pii.numbers import MISHEARD, ZERO_LETTERS, digits, is_misheard_digit, is_number_word
+from gateway.intel.pii.numbers import (
+    MISHEARD,
+    ZERO_LETTERS,
+    digits,
+    is_misheard_digit,
+    is_number_word,
+)
 from gateway.intel.pii.phones import (
     MIN_PHONE_DIGITS,
-    MISHEARD_CUE,
-    PHONE_CUE,
     PHONE_TOKEN,
     YEAR,
     amounts,
+    cue_ends,
     is_unit,
     number_kind,
 )
@@ -67,7 +72,7 @@ def find_phones_in_context(
     words = tokens(text, PHONE_TOKEN)
     taken = blocked + amounts(text)
     spans = [(f.start, f.end) for f in phones]
-    cues = sorted(m.end() for cue in (PHONE_CUE, MISHEARD_CUE) for m in cue.finditer(text))
+    cues = cue_ends(text)
     found = list(phones)
     for cluster in _clusters(text, words, spans, taken):
         start, end = cluster[0].start, cluster[-1].end

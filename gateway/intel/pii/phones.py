@@ -47,6 +47,12 @@ MISHEARD_CUE = re.compile(
     r")\b",
     re.IGNORECASE,
 )
+# "number" names something else after these: "the quote number is Q61-564".
+_OTHER_NUMBER = re.compile(
+    r"\b(?:quote|model|order|part|invoice|serial|item|version|room|unit|lot|case|reference"
+    r"|confirmation|tracking|permit|job|project|panel)\s+$",
+    re.IGNORECASE,
+)
 _CUE_REACH = 20
 _WRITTEN_SSN = re.compile(r"[0-9]{3}[- ][0-9]{2}[- ][0-9]{4}")
 _SSN_CONTEXT = re.compile(r"\b(?:social(?: security)?|ssn|s s n)\b[^.?!]{0,40}$", re.IGNORECASE)
@@ -68,6 +74,15 @@ def find_phones(text: str, taken: list[Span]) -> list[Finding]:
         found.extend(_phone_from_run(text, run))
         run = [token] if usable else []
     return found
+
+
+def cue_ends(text: str) -> list[int]:
+    """Where the cues announcing a phone number end in ``text``, heard right or misheard, in
+    order; "number" after a word like "quote" or "model" announces something else."""
+    return sorted(
+        m.end() for cue in (PHONE_CUE, MISHEARD_CUE) for m in cue.finditer(text)
+        if m.group().lower() != "number" or not _OTHER_NUMBER.search(text, 0, m.start())
+    )
 
 
 def is_unit(text: str, token: Token) -> bool:
