@@ -61,6 +61,7 @@ _GLUED_LETTERS = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{1,2}$")
 _DIGIT_LETTERS = frozenset({"i", "o", "l"})
 _JOINED_BEFORE = re.compile(r"(?:[0-9]|[A-Za-z0-9]-)$")
 _JOINED_AFTER = re.compile(r"[0-9]|-[A-Za-z0-9]")
+_JOINING = re.compile(r"[\s,.-]{0,3}")
 _SINCE = re.compile(r"\b(?:in|since|from|until|till|by|year)\s+$", re.IGNORECASE)
 
 
@@ -90,7 +91,30 @@ def find_phones_in_context(
             continue
         found = [f for f in found if f not in merged]
         found.append(Finding(number_kind(text, start, end, number), start, end, number))
+    found = _with_grouped_numbers(text, words, found, cues, blocked)
     return sorted((_with_glued_letters(text, f) for f in found), key=lambda f: f.start)
+
+
+def _with_grouped_numbers(
+    text: str, words: list[Token], found: list[Finding], cues: list[int], blocked: list[Span]
+) -> list[Finding]:
+    """``found`` with the numbers the recognizer grouped in thousands that are phone numbers
+    all the same: right after a phone number (its last digits, "[PHONE], 7,071") or announced
+    by a cue with seven digits or more ("get me on 427,737,435"). Money ("$") stays."""
+    for start, end in amounts(text):
+        if text[start] == "$" or inside(Token("", start, end), blocked):
+            continue
+        number = "".join(ch for ch in text[start:end] if ch.isdigit())
+        before = [f for f in found if f.kind == "phone" and f.end <= start]
+        last = max(before, key=lambda f: f.end) if before else None
+        if last is not None and _JOINING.fullmatch(text, last.end, start):
+            found = [f for f in found if f is not last]
+            found.append(replace(last, end=end, normalized=last.normalized + number))
+        elif len(number) >= MIN_PHONE_DIGITS and _announced(
+            text, words, cues, Token(text[start:end], start, end), blocked
+        ):
+            found.append(Finding(number_kind(text, start, end, number), start, end, number))
+    return found
 
 
 def _tail_of(
@@ -183,8 +207,9 @@ def _glued(text: str, token: Token) -> bool:
 
 
 def _trimmed(text: str, cluster: list[Token]) -> list[Token]:
-    """``cluster`` from its first to its last real number, without a leading "Oh,"."""
-    real = [i for i, t in enumerate(cluster) if not weak_digit(text, t)]
+    """``cluster`` up to its last real number or glued letter ("3-0-I-I"), without a
+    leading "Oh,"."""
+    real = [i for i, t in enumerate(cluster) if not is_misheard_digit(t.low)]
     if real:
         cluster = cluster[: real[-1] + 1]
     return _without_interjection(text, cluster)

@@ -25,9 +25,10 @@ _FILLERS = {"dash", "hyphen"}
 # A number right before a unit or a clock word is a quantity or a time, never a phone number.
 _UNITS = frozenset(
     "minutes minute hours hour days day weeks week months month years year dollars dollar "
-    "bucks cents percent times panels kilowatts kilowatt watts watt kwh kw amps amp volts".split()
+    "bucks cents percent times panels kilowatts kilowatt watts watt kwh kw amps amp volts thousand million".split()
 )
 _CLOCK = frozenset("am pm o'clock oclock".split())
+_NUMBER_NEXT = re.compile(r"\s+[0-9]")
 _CLOCK_TIME = re.compile(r"(?<![0-9:])[0-9]{1,2}:[0-9]{2}(?![0-9:])")
 # Words that announce a phone number.
 PHONE_CUE = re.compile(
@@ -53,6 +54,7 @@ _OTHER_NUMBER = re.compile(
     r"|confirmation|tracking|permit|job|project|panel)\s+$",
     re.IGNORECASE,
 )
+_NUMBER_OF = re.compile(r"\s+of\b", re.IGNORECASE)  # "the number of panels is 24"
 _CUE_REACH = 20
 _WRITTEN_SSN = re.compile(r"[0-9]{3}[- ][0-9]{2}[- ][0-9]{4}")
 _SSN_CONTEXT = re.compile(r"\b(?:social(?: security)?|ssn|s s n)\b[^.?!]{0,40}$", re.IGNORECASE)
@@ -78,10 +80,13 @@ def find_phones(text: str, taken: list[Span]) -> list[Finding]:
 
 def cue_ends(text: str) -> list[int]:
     """Where the cues announcing a phone number end in ``text``, heard right or misheard, in
-    order; "number" after a word like "quote" or "model" announces something else."""
+    order; "number" after a word like "quote" or "model", or before "of", announces something
+    else."""
     return sorted(
         m.end() for cue in (PHONE_CUE, MISHEARD_CUE) for m in cue.finditer(text)
-        if m.group().lower() != "number" or not _OTHER_NUMBER.search(text, 0, m.start())
+        if m.group().lower() != "number" or not (
+            _OTHER_NUMBER.search(text, 0, m.start()) or _NUMBER_OF.match(text, m.end())
+        )
     )
 
 
@@ -95,6 +100,8 @@ def is_unit(text: str, token: Token) -> bool:
         or _CLOCK_TIME.search(text[max(0, token.start - 3) : token.end])  # the minutes
     ):
         return True
+    if low == "times" and _NUMBER_NEXT.match(text, token.end):  # "8 times 2 7": misheard
+        return False
     return low in _UNITS or low in _CLOCK or (
         low in {"a", "p"} and text[token.end : token.end + 2].lower() == ".m"
     )
