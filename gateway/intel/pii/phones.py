@@ -25,7 +25,8 @@ _FILLERS = {"dash", "hyphen"}
 # A number right before a unit or a clock word is a quantity or a time, never a phone number.
 _UNITS = frozenset(
     "minutes minute hours hour days day weeks week months month years year dollars dollar "
-    "bucks cents percent times panels kilowatts kilowatt watts watt kwh kw amps amp volts thousand million".split()
+    "bucks cents percent times panels kilowatts kilowatt watts watt kwh kw amps amp volts "
+    "thousand million".split()
 )
 _CLOCK = frozenset("am pm o'clock oclock".split())
 _NUMBER_NEXT = re.compile(r"\s+[0-9]")
