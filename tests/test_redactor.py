@@ -280,6 +280,10 @@ GARBLED_PHONES = [
     ("Let me give you my hunger, 413, 6 9 7.", "Let me give you my hunger, [PHONE].", "413697"),
     ("You can try my channel, 2 1 6.", "You can try my channel, [PHONE].", "216"),
     ("Sure, right this town, 596 3.", "Sure, right this town, [PHONE].", "5963"),
+    ("Reach me at 9 4 9 8 times 2 7 8", "Reach me at [PHONE]", "9498278"),
+    # Digits the recognizer grouped in thousands: a phone number's end, or announced.
+    ("My cell is 415 772, 9,031.", "My cell is [PHONE].", "4157729031"),
+    ("You can get me on 427,737,435.", "You can get me on [PHONE].", "427737435"),
 ]
 
 ORDINARY_NUMBERS = [
@@ -307,6 +311,9 @@ ORDINARY_NUMBERS = [
     "We need 24 panels for 2 roofs and 3 inverters to 1 meter.",
     "Our SKU is 4417 for the 2 pack.",
     "It takes 6 to 8 weeks for 3 to 4 crews.",
+    "The number of customers is 1,250,000.",
+    "The quote number is Q61-564.",
+    "We sold 2 thousand 4 hundred units.",
 ]
 
 GLUED_EMAILS = [
@@ -324,6 +331,11 @@ GLUED_EMAILS = [
     # A mail provider's domain is somebody's address even with the "at" and the name lost.
     ("Send it over to that yahoo.com one.", "Send it over to that [EMAIL] one.", "yahoo.com"),
     ("it's kimleegmail dot com", "it's [EMAIL]", "kimleegmail.com"),
+    ("Right to Ava and I Cloud.com, thanks.", "Right to [EMAIL], thanks.", "ava@icloud.com"),
+    # "at" heard as "and" before a written domain; "underscore" heard as "under score".
+    ("and it is Alex and Northwind.io.", "and it is [EMAIL].", "alex@northwind.io"),
+    ("Mail it to Tara under score Quinn at hotmail.com.", "Mail it to [EMAIL].",
+     "tara_quinn@hotmail.com"),
 ]
 
 NOT_EMAILS = [
@@ -332,6 +344,8 @@ NOT_EMAILS = [
     "I am at home, look at example dot com.",
     "See you at seven dot thirty.",
     "I will email you the link to our sunrun.com page.",
+    "We compared Tesla and Sunrun.com prices.",
+    "We use Outlook and Gmail at work.",
 ]
 
 

@@ -42,8 +42,10 @@ _ANNOUNCED_DOMAIN = re.compile(
 # hidden with whatever is glued before it even when the "at" and the name were lost ("You
 # steam over that hotmail.com").
 _PROVIDER_DOMAIN = re.compile(
-    r"(?<![A-Za-z0-9.@_-])[A-Za-z0-9._-]*?(?:g-?mail|googlemail|yahoo|hotmail|outlook|aol"
-    r"|icloud|protonmail|proton|comcast|msn|ymail|gmx)(?:\.|\s+dot\s+)(?:com|net|me)\b",
+    r"(?:(?P<name>[A-Za-z0-9._-]+)\s+(?:at|and)\s+)?"  # "Ava and iCloud.com": "at" misheard
+    r"(?P<domain>(?<![A-Za-z0-9.@_-])[A-Za-z0-9._-]*?(?:g[\s-]?mail|googlemail|yahoo"
+    r"|hot\s?mail|out\s?look|aol|i[\s-]?cloud|proton\s?mail|proton|comcast|msn|ymail|gmx)"
+    r"(?:\.|\s+dot\s+)(?:com|net|me))\b",
     re.IGNORECASE | re.ASCII,
 )
 _SPOKEN_DOT = re.compile(r"\s+dot\s+")
@@ -86,11 +88,17 @@ def _announced_domains(text: str) -> list[Finding]:
 
 
 def _provider_domains(text: str) -> list[Finding]:
-    """A mail provider's domain and what is glued before it: "gmail.com", "xgmaildotcom"."""
-    return [
-        Finding("email", m.start(), m.end(), _SPOKEN_DOT.sub(".", m.group().lower()))
-        for m in _PROVIDER_DOMAIN.finditer(text)
-    ]
+    """A mail provider's domain (also split: "I Cloud.com") and what is glued before it
+    ("xgmaildotcom"), with the name before an "at" or "and" ("ava and icloud.com")."""
+    found = []
+    for m in _PROVIDER_DOMAIN.finditer(text):
+        name = (m.group("name") or "").lower()
+        domain = "".join(_SPOKEN_DOT.sub(".", m.group("domain").lower()).split())
+        if name and name not in _NOT_LOCAL:
+            found.append(Finding("email", m.start(), m.end(), f"{name}@{domain}"))
+        else:
+            found.append(Finding("email", m.start("domain"), m.end(), domain))
+    return found
 
 
 def _joined(text: str, words: list[Token]) -> list[Token]:
