@@ -69,13 +69,24 @@ def find_phones_in_context(
     text: str, phones: list[Finding], blocked: list[Span]
 ) -> list[Finding]:
     """``phones`` plus the garbled phone numbers around and after them, each merged with the
-    phone numbers it touches. Nothing inside ``blocked`` or an amount is taken."""
+    phone numbers it touches. Nothing inside ``blocked`` or an amount is taken, unless the
+    recognizer grouped a phone number's digits in thousands (see _with_grouped_numbers)."""
     words = tokens(text, PHONE_TOKEN)
     taken = blocked + amounts(text)
-    spans = [(f.start, f.end) for f in phones]
     cues = cue_ends(text)
+    found = _grown(text, words, phones, cues, taken)
+    grouped = _with_grouped_numbers(text, words, found, cues, blocked)
+    if grouped != found:  # what follows a grouped number may be its tail
+        found = _grown(text, words, grouped, cues, taken)
+    return sorted((_with_glued_letters(text, f) for f in found), key=lambda f: f.start)
+
+
+def _grown(
+    text: str, words: list[Token], phones: list[Finding], cues: list[int], taken: list[Span]
+) -> list[Finding]:
+    """``phones`` with every cluster of numbers that is a phone number or part of one."""
     found = list(phones)
-    for cluster in _clusters(text, words, spans, taken):
+    for cluster in _clusters(text, words, [(f.start, f.end) for f in phones], taken):
         start, end = cluster[0].start, cluster[-1].end
         merged = [f for f in found if f.start < end and start < f.end]
         if [(f.start, f.end) for f in merged] == [(start, end)]:
@@ -91,8 +102,7 @@ def find_phones_in_context(
             continue
         found = [f for f in found if f not in merged]
         found.append(Finding(number_kind(text, start, end, number), start, end, number))
-    found = _with_grouped_numbers(text, words, found, cues, blocked)
-    return sorted((_with_glued_letters(text, f) for f in found), key=lambda f: f.start)
+    return found
 
 
 def _with_grouped_numbers(
@@ -155,7 +165,9 @@ def _clusters(text: str, words: list[Token], phones: list[Span], taken: list[Spa
     for token in words:
         in_phone = inside(token, phones)
         unit = not in_phone and is_unit(text, token)
-        if unit and garbled == 0:  # "25 panels", "7.2 kW", "at 10 pm": a quantity, not a piece
+        if unit and garbled == 0 and not _digit_by_digit(current[group:]):
+            # "25 panels", "7.2 kW", "at 10 pm": a quantity, not a piece ("nine four nine, day"
+            # is read out digit by digit: no quantity)
             kept = [i + 1 for i, t in enumerate(current) if inside(t, phones)]
             del current[max([group, *kept]) :]
         breaker = unit or not in_phone and (
@@ -186,6 +198,11 @@ def _clusters(text: str, words: list[Token], phones: list[Span], taken: list[Spa
             pending = []
     clusters.append(current)
     return [_trimmed(text, c) for c in clusters if c]
+
+
+def _digit_by_digit(group: list[Token]) -> bool:
+    """True for three or more numbers of one digit each: "nine four nine"."""
+    return len(group) >= MIN_CONTEXT_DIGITS and all(len(digits([t])) == 1 for t in group)
 
 
 def weak_digit(text: str, token: Token) -> bool:
