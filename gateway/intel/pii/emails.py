@@ -48,6 +48,7 @@ _PROVIDER_DOMAIN = re.compile(
     r"(?:\.|\s+dot\s+)(?:com|net|me))\b",
     re.IGNORECASE | re.ASCII,
 )
+_PROVIDER_HINT = re.compile(r"mail|yahoo|look|aol|cloud|proton|comcast|msn|gmx", re.IGNORECASE)
 _SPOKEN_DOT = re.compile(r"\s+dot\s+")
 _NOT_DOMAIN = frozenset("the a an my our your his her their this that".split())
 _MAX_DOMAIN_TOKENS = 9
@@ -90,7 +91,9 @@ def _announced_domains(text: str) -> list[Finding]:
 def _provider_domains(text: str) -> list[Finding]:
     """A mail provider's domain (also split: "I Cloud.com") and what is glued before it
     ("xgmaildotcom"), with the name before an "at" or "and" ("ava and icloud.com")."""
-    found = []
+    found: list[Finding] = []
+    if not _PROVIDER_HINT.search(text):  # the full pattern is slow to fail
+        return found
     for m in _PROVIDER_DOMAIN.finditer(text):
         name = (m.group("name") or "").lower()
         domain = "".join(_SPOKEN_DOT.sub(".", m.group("domain").lower()).split())

@@ -72,6 +72,8 @@ def find_phones_in_context(
     phone numbers it touches. Nothing inside ``blocked`` or an amount is taken, unless the
     recognizer grouped a phone number's digits in thousands (see _with_grouped_numbers)."""
     words = tokens(text, PHONE_TOKEN)
+    if not phones and not any(is_number_word(t.low) for t in words):
+        return []  # no number, no cluster (most sentences)
     taken = blocked + amounts(text)
     cues = cue_ends(text)
     found = _grown(text, words, phones, cues, taken)
