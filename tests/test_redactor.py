@@ -508,3 +508,36 @@ def test_typed_sentences_with_numbers_and_no_identifier_are_kept(said: str) -> N
 def test_redaction_is_idempotent_around_other_identifiers(text: str) -> None:
     once = redact(text).text
     assert redact(once).text == once
+
+
+# --- synthesized development rows (tests/data/pii-asr-synth.tsv, made by bench/pii_synth.py) ---
+
+SYNTHESIZED = Path(__file__).parent / "data" / "pii-asr-synth.tsv"
+
+
+def synthesized() -> list[dict[str, str]]:
+    with SYNTHESIZED.open(newline="") as handle:
+        return list(csv.DictReader(handle, delimiter="\t"))
+
+
+@pytest.mark.parametrize(
+    "said", sorted({r["said"] for r in synthesized() if r["kind"] == "none"}), ids=str
+)
+def test_synthesized_sentences_with_ordinary_numbers_are_kept(said: str) -> None:
+    assert redact(said).findings == ()
+
+
+def test_synthesized_rows_are_the_sentences_the_script_speaks() -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "pii_synth", Path(__file__).parents[1] / "bench" / "pii_synth.py"
+    )
+    assert spec is not None and spec.loader is not None
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    made = {(i, kind, said, ident) for i, kind, said, ident in script.sentences(60, 30, 60)}
+    rows = {(r["id"], r["kind"], r["said"], r["identifier"]) for r in synthesized()}
+    assert rows <= made  # a sentence never heard in any condition has no row
+    assert len(rows) >= 0.95 * len(made)
+    assert {r["split"] for r in synthesized()} == {"synth"}
