@@ -314,6 +314,12 @@ ORDINARY_NUMBERS = [
     "The number of customers is 1,250,000.",
     "The quote number is Q61-564.",
     "We sold 2 thousand 4 hundred units.",
+    # A misheard cue needs four digits; a count of things after a cue is no phone number.
+    "I did the roof myself, 300 shingles.",
+    "Meet me at the 405 exit.",
+    "My upper floor is 1200 square feet.",
+    "My cell has 250 contacts.",
+    "Let me write this down, 24 panels at 350 each.",
 ]
 
 GLUED_EMAILS = [

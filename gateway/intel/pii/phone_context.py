@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_left, bisect_right
 from dataclasses import replace
+from typing import NamedTuple
 
 from gateway.intel.pii.numbers import (
     MISHEARD,
@@ -28,6 +29,7 @@ from gateway.intel.pii.numbers import (
 )
 from gateway.intel.pii.phones import (
     MIN_PHONE_DIGITS,
+    MISHEARD_CUE,
     PHONE_TOKEN,
     YEAR,
     amounts,
@@ -44,6 +46,7 @@ MAX_TIME_DIGITS = 4
 MIN_READ_OUT_DIGITS = 5
 MIN_DENSE_DIGITS = 4
 MAX_TAIL_WORDS = 5
+MIN_MISHEARD_CUE_DIGITS = 4
 
 # Words that may stand between a cue and its number without counting as other words.
 _FILLERS = frozenset(
@@ -55,6 +58,9 @@ _ENDS = frozenset("but if after before around until till by from between".split(
 # After a short announced number these make it a time or an amount: "text me at 4 tonight",
 # "120 a month".
 _TIME_WORDS = frozenset("a p tonight today tomorrow morning afternoon evening".split())
+# After a short announced number these make it a count of things: "250 contacts", "350 each".
+_PLURAL = re.compile(r"(?!(?:this|thanks|yes|plus|was|has|is|its|us)$)[a-z]{3,}s")
+_COUNTED = frozenset("square each per feet foot".split())
 _SENTENCE_END = re.compile(r"[.?!]\s")  # searched in the gap between two words
 _LETTERS = re.compile(r"[A-Za-z]+")
 _GLUED_LETTERS = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{1,2}$")
@@ -75,7 +81,7 @@ def find_phones_in_context(
     if not phones and not any(is_number_word(t.low) for t in words):
         return []  # no number, no cluster (most sentences)
     taken = blocked + amounts(text)
-    cues = cue_ends(text)
+    cues = Cues(cue_ends(text), cue_ends(text, MISHEARD_CUE))
     found = _grown(text, words, phones, cues, taken)
     grouped = _with_grouped_numbers(text, words, found, cues, blocked)
     if grouped != found:  # what follows a grouped number may be its tail
@@ -84,7 +90,7 @@ def find_phones_in_context(
 
 
 def _grown(
-    text: str, words: list[Token], phones: list[Finding], cues: list[int], taken: list[Span]
+    text: str, words: list[Token], phones: list[Finding], cues: Cues, taken: list[Span]
 ) -> list[Finding]:
     """``phones`` with every cluster of numbers that is a phone number or part of one."""
     found = list(phones)
@@ -98,7 +104,7 @@ def _grown(
         end = max([end, *(f.end for f in merged)])
         number = digits([t for t in words if start <= t.start and t.end <= end])
         if not merged and not _phone_like(text, cluster) and (
-            not _announced(text, words, cues, cluster[0], taken)
+            not _cued(text, words, cues, cluster[0], taken, number)
             or _ordinary(text, words, cluster, number)
         ):
             continue
@@ -108,7 +114,7 @@ def _grown(
 
 
 def _with_grouped_numbers(
-    text: str, words: list[Token], found: list[Finding], cues: list[int], blocked: list[Span]
+    text: str, words: list[Token], found: list[Finding], cues: Cues, blocked: list[Span]
 ) -> list[Finding]:
     """``found`` with the numbers the recognizer grouped in thousands that are phone numbers
     all the same: right after a phone number (its last digits, "[PHONE], 7,071") or announced
@@ -122,8 +128,8 @@ def _with_grouped_numbers(
         if last is not None and _JOINING.fullmatch(text, last.end, start):
             found = [f for f in found if f is not last]
             found.append(replace(last, end=end, normalized=last.normalized + number))
-        elif len(number) >= MIN_PHONE_DIGITS and _announced(
-            text, words, cues, Token(text[start:end], start, end), blocked
+        elif len(number) >= MIN_PHONE_DIGITS and _cued(
+            text, words, cues, Token(text[start:end], start, end), blocked, number
         ):
             found.append(Finding(number_kind(text, start, end, number), start, end, number))
     return found
@@ -293,6 +299,24 @@ def _apart(text: str, left: Token, right: Token) -> bool:
     )
 
 
+class Cues(NamedTuple):
+    """Where the cues of a text end: heard right ("call me at") and misheard ("meet me at")."""
+
+    heard: list[int]
+    misheard: list[int]
+
+
+def _cued(
+    text: str, words: list[Token], cues: Cues, first: Token, taken: list[Span], number: str
+) -> bool:
+    """True when a cue announces the number starting at ``first``; a misheard cue only for
+    :data:`MIN_MISHEARD_CUE_DIGITS` digits or more ("myself, 300 shingles" stays)."""
+    return _announced(text, words, cues.heard, first, taken) or (
+        len(number) >= MIN_MISHEARD_CUE_DIGITS
+        and _announced(text, words, cues.misheard, first, taken)
+    )
+
+
 def _announced(
     text: str, words: list[Token], cues: list[int], first: Token, taken: list[Span]
 ) -> bool:
@@ -310,8 +334,9 @@ def _announced(
 
 
 def _ordinary(text: str, words: list[Token], cluster: list[Token], number: str) -> bool:
-    """True when an announced cluster is too short for a phone number, or reads as a time or a
-    year (units and clock times never get into a cluster)."""
+    """True when an announced cluster is too short for a phone number, or reads as a time, a
+    year or a count of things ("my cell has 250 contacts", "1200 square feet"; units and
+    clock times never get into a cluster)."""
     if len(number) < MIN_CONTEXT_DIGITS:
         return True
     if len(number) > MAX_TIME_DIGITS:
@@ -320,6 +345,6 @@ def _ordinary(text: str, words: list[Token], cluster: list[Token], number: str) 
     after = next((t.low for t in words if t.start >= last.end), "")
     span = text[cluster[0].start : last.end]
     return (
-        after in _TIME_WORDS
+        after in _TIME_WORDS or after in _COUNTED or _PLURAL.fullmatch(after) is not None
         or bool(YEAR.fullmatch(span) and _SINCE.search(text, 0, cluster[0].start))
     )

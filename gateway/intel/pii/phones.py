@@ -79,16 +79,16 @@ def find_phones(text: str, taken: list[Span]) -> list[Finding]:
     return found
 
 
-def cue_ends(text: str) -> list[int]:
-    """Where the cues announcing a phone number end in ``text``, heard right or misheard, in
-    order; "number" after a word like "quote" or "model", or before "of", announces something
-    else."""
-    return sorted(
-        m.end() for cue in (PHONE_CUE, MISHEARD_CUE) for m in cue.finditer(text)
+def cue_ends(text: str, cue: re.Pattern[str] = PHONE_CUE) -> list[int]:
+    """Where the cues announcing a phone number (:data:`PHONE_CUE` or :data:`MISHEARD_CUE`)
+    end in ``text``, in order; "number" after a word like "quote" or "model", or before "of",
+    announces something else."""
+    return [
+        m.end() for m in cue.finditer(text)
         if m.group().lower() != "number" or not (
             _OTHER_NUMBER.search(text, 0, m.start()) or _NUMBER_OF.match(text, m.end())
         )
-    )
+    ]
 
 
 def is_unit(text: str, token: Token) -> bool:
