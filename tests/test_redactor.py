@@ -278,7 +278,7 @@ GARBLED_PHONES = [
     ("I am high for 6, 3, 8, 2.", "I am [PHONE].", "6382"),
     # Cues as the recognizer mishears them.
     ("Let me give you my hunger, 413, 6 9 7.", "Let me give you my hunger, [PHONE].", "413697"),
-    ("You can try my channel, 2 1 6.", "You can try my channel, [PHONE].", "216"),
+    ("You can try my channel, 2 1 6 4.", "You can try my channel, [PHONE].", "2164"),
     ("Sure, right this town, 596 3.", "Sure, right this town, [PHONE].", "5963"),
     ("Reach me at 9 4 9 8 times 2 7 8", "Reach me at [PHONE]", "9498278"),
     # Digits the recognizer grouped in thousands: a phone number's end, or announced.
