@@ -320,6 +320,10 @@ ORDINARY_NUMBERS = [
     "My upper floor is 1200 square feet.",
     "My cell has 250 contacts.",
     "Let me write this down, 24 panels at 350 each.",
+    # Dates and rates.
+    "We can start on the 14th, 15th or 16th of June.",
+    "The bill was 212 in May, 198 in June and 240 in July.",
+    "Prices went from 2.49 to 2.89 per watt.",
 ]
 
 GLUED_EMAILS = [

@@ -55,14 +55,27 @@ _FILLERS = frozenset(
 )
 # After these words a number means something else: "call me at 212 555 0199 after six".
 _ENDS = frozenset("but if after before around until till by from between".split())
+# Numbers around these are dates: "212 in May, 198 in June" (as the recognizer writes them:
+# capitalized, so "I may" is no month).
+_DATE_WORDS = frozenset(
+    "January February March April May June July August September October November December "
+    "Monday Tuesday Wednesday Thursday Friday Saturday Sunday".split()
+)
 # After a short announced number these make it a time or an amount: "text me at 4 tonight",
 # "120 a month".
 _TIME_WORDS = frozenset("a p tonight today tomorrow morning afternoon evening".split())
+# Numbers around these are dates: "212 in May, 198 in June" (as the recognizer writes them:
+# capitalized, so "I may" is no month).
+_DATE_WORDS = frozenset(
+    "January February March April May June July August September October November December "
+    "Monday Tuesday Wednesday Thursday Friday Saturday Sunday".split()
+)
 # After a short announced number these make it a count of things: "250 contacts", "350 each".
 _PLURAL = re.compile(r"(?!(?:this|thanks|yes|plus|was|has|is|its|us)$)[a-z]{3,}s")
 _COUNTED = frozenset("square each per feet foot".split())
 _SENTENCE_END = re.compile(r"[.?!]\s")  # searched in the gap between two words
 _LETTERS = re.compile(r"[A-Za-z]+")
+_ORDINAL = frozenset({"st", "nd", "rd", "th"})
 _GLUED_LETTERS = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{1,2}$")
 _DIGIT_LETTERS = frozenset({"i", "o", "l"})
 _JOINED_BEFORE = re.compile(r"(?:[0-9]|[A-Za-z0-9]-)$")
@@ -179,7 +192,8 @@ def _clusters(text: str, words: list[Token], phones: list[Span], taken: list[Spa
             kept = [i + 1 for i, t in enumerate(current) if inside(t, phones)]
             del current[max([group, *kept]) :]
         breaker = unit or not in_phone and (
-            inside(token, taken) or token.low in _ENDS or token.text.startswith("[")  # "[EMAIL]"
+            inside(token, taken) or token.low in _ENDS or token.text in _DATE_WORDS
+            or token.text.startswith("[")  # "[EMAIL]"
         )
         if current and (breaker or garbled > MAX_GARBLED_WORDS or _SENTENCE_END.search(
             text[current[-1].end : token.start]
@@ -292,9 +306,10 @@ def _read_out(text: str, cluster: list[Token]) -> bool:
 
 
 def _apart(text: str, left: Token, right: Token) -> bool:
-    """True when a word other than letters glued to a number stands between two tokens."""
+    """True when a word other than letters glued to a number stands between two tokens; an
+    ordinal's ending counts as a word ("14th, 15th or 16th" are three dates)."""
     return any(
-        not _glued(text, Token(m.group(), m.start(), m.end()))
+        m.group().lower() in _ORDINAL or not _glued(text, Token(m.group(), m.start(), m.end()))
         for m in _LETTERS.finditer(text, left.end, right.start)
     )
 

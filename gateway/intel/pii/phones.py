@@ -26,7 +26,7 @@ _FILLERS = {"dash", "hyphen"}
 _UNITS = frozenset(
     "minutes minute hours hour days day weeks week months month years year dollars dollar "
     "bucks cents percent times panels kilowatts kilowatt watts watt kwh kw amps amp volts "
-    "thousand million".split()
+    "thousand million per".split()
 )
 _CLOCK = frozenset("am pm o'clock oclock".split())
 _NUMBER_NEXT = re.compile(r"\s+[0-9]")
