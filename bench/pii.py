@@ -10,8 +10,8 @@ SpeechPipeline.transcribe with whisper.cpp tiny.en q8_0 (VAD, windows and guards
 product; empty transcripts left out). ``identifier`` is the phone number or address as said;
 ``expected`` what a careful reader of ``heard`` alone would hide. The held-out sentences were
 written with the development ones, before any tuning; the redactor was tuned on ``dev`` only.
-tests/data/pii-asr-synth.tsv (split ``synth``, made the same way by bench/pii_synth.py from
-templated sentences) is development data too.
+tests/data/pii-asr-synth*.tsv (split ``synth``, made the same way by bench/pii_synth.py from
+templated sentences, one file a batch) is development data too.
 
 Per split (``dev`` and ``synth``: tuned on; ``heldout``: only measured) it prints
 
@@ -45,7 +45,8 @@ from gateway.intel.redactor import redact
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data" / "pii-asr.tsv"
-SYNTH = ROOT / "tests" / "data" / "pii-asr-synth.tsv"  # made by bench/pii_synth.py
+# Made by bench/pii_synth.py, one file a batch: pii-asr-synth.tsv, pii-asr-synth2.tsv, ...
+SYNTH = tuple(sorted((ROOT / "tests" / "data").glob("pii-asr-synth*.tsv")))
 # Ordinary sales talk (typed) that holds no identifier: rows tagged pii.* are left out.
 ORDINARY = (
     ROOT.parent / "shared" / "data" / "dev-utterances.tsv",
@@ -76,7 +77,7 @@ class Row:
     expected: str
 
 
-def load(paths: tuple[Path, ...] = (DATA, SYNTH)) -> list[Row]:
+def load(paths: tuple[Path, ...] = (DATA, *SYNTH)) -> list[Row]:
     rows = []
     for path in paths:
         with path.open(newline="") as handle:

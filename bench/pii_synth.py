@@ -1,15 +1,17 @@
 """Make more development rows for bench/pii.py: synthesized phone numbers, e-mail addresses
 and ordinary sales sentences with numbers, spoken and transcribed as in the product.
 
-Writes ``tests/data/pii-asr-synth.tsv`` (split ``synth``: development data, tuned on like
-``dev``). Sentences come from templates below filled in from a seeded random generator, so a
-run writes the same sentences; each is spoken by espeak-ng, resampled to 16 kHz (sox ``-R``),
+Writes ``tests/data/pii-asr-synth.tsv`` (``--batch 2``: ``pii-asr-synth2.tsv``, other
+sentences and noise; split ``synth``: development data, tuned on like ``dev``). Sentences come
+from templates below filled in from a seeded random generator, so a run writes the same
+sentences; each is spoken by espeak-ng, resampled to 16 kHz (sox ``-R``),
 padded with 0.5 s of silence, mixed with sox pink or brown noise at 5 or 0 dB below the speech
 (the number in the condition's name, as in ``tests/data/pii-asr.tsv``) and transcribed by
 SpeechPipeline.transcribe with whisper.cpp tiny.en q8_0 (empty transcripts left out). Columns
 as in pii-asr.tsv; ``expected`` is left empty (nobody read these transcripts row by row).
 
-    .venv/bin/python bench/pii_synth.py [--work DIR] [--phones N] [--emails N] [--plain N]
+    .venv/bin/python bench/pii_synth.py [--work DIR] [--batch N] [--phones N] [--emails N]
+        [--plain N]
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from gateway.speech import catalogue
 from gateway.speech.audio import SAMPLE_RATE, Audio, load_audio
 from gateway.speech.factory import build_pipeline
 
-OUT = Path(__file__).resolve().parent.parent / "tests" / "data" / "pii-asr-synth.tsv"
+DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
 SEED = 20261204
 COLUMNS = ("id", "split", "kind", "condition", "said", "identifier", "heard", "expected")
 # condition: (voice, noise colour or None, noise level below the speech in dB)
@@ -134,18 +136,26 @@ def plain_sentence(rng: random.Random) -> str:
     return re.sub(r"\{(\w+)\}", lambda m: _FILLS[m.group(1)](rng), rng.choice(PLAIN_TEMPLATES))
 
 
-def sentences(phones: int, emails: int, plain: int) -> list[tuple[str, str, str, str]]:
-    """(id, kind, said, identifier) for every sentence, the same every run."""
-    rng = random.Random(SEED)
+def output(batch: int) -> Path:
+    """The file of one batch: pii-asr-synth.tsv, pii-asr-synth2.tsv, ..."""
+    return DATA / f"pii-asr-synth{batch if batch > 1 else ''}.tsv"
+
+
+def sentences(phones: int, emails: int, plain: int, batch: int = 1
+              ) -> list[tuple[str, str, str, str]]:
+    """(id, kind, said, identifier) for every sentence of a batch, the same every run."""
+    rng = random.Random(SEED + batch - 1)
+    tag = f"{batch}-" if batch > 1 else ""
     rows = []
     for n in range(phones):
         said, typed = spoken_phone(rng)
-        rows.append((f"sp{n + 1:03d}", "phone", rng.choice(PHONE_TEMPLATES).format(p=said), typed))
+        template = rng.choice(PHONE_TEMPLATES)
+        rows.append((f"sp{tag}{n + 1:03d}", "phone", template.format(p=said), typed))
     for n in range(emails):
         address = spoken_email(rng)
-        rows.append((f"se{n + 1:03d}", "email",
+        rows.append((f"se{tag}{n + 1:03d}", "email",
                      rng.choice(EMAIL_TEMPLATES).format(e=address), address))
-    rows += [(f"sn{n + 1:03d}", "none", plain_sentence(rng), "") for n in range(plain)]
+    rows += [(f"sn{tag}{n + 1:03d}", "none", plain_sentence(rng), "") for n in range(plain)]
     return rows
 
 
@@ -175,6 +185,8 @@ def main() -> None:
     parser.add_argument("--emails", type=int, default=30)
     parser.add_argument("--plain", type=int, default=60)
     parser.add_argument("--threads", type=int, default=1, help="whisper.cpp threads")
+    parser.add_argument("--batch", type=int, default=1,
+                        help="batch number: its own sentences, noise and file (default 1)")
     args = parser.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="pii-synth-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -185,15 +197,15 @@ def main() -> None:
     config.speech.threads = args.threads
     config.tagger.engine = "rules"
     pipeline = build_pipeline(config)
-    with OUT.open("w", newline="") as handle:
+    with output(args.batch).open("w", newline="") as handle:
         out = csv.writer(handle, delimiter="\t", lineterminator="\n")
         out.writerow(COLUMNS)
         for index, (row_id, kind, said, identifier) in enumerate(
-            sentences(args.phones, args.emails, args.plain)
+            sentences(args.phones, args.emails, args.plain, args.batch)
         ):
             for condition in IDENTIFIER_CONDITIONS if kind != "none" else PLAIN_CONDITIONS:
                 heard = " ".join(s.text.strip() for s in pipeline.transcribe(
-                    speak(said, condition, work, index))).strip()
+                    speak(said, condition, work, index + 1000 * (args.batch - 1)))).strip()
                 if heard:
                     out.writerow((row_id, "synth", kind, condition, said, identifier, heard, ""))
             handle.flush()

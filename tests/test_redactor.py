@@ -6,6 +6,7 @@ import csv
 import re
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -522,12 +523,29 @@ def test_redaction_is_idempotent_around_other_identifiers(text: str) -> None:
 
 # --- synthesized development rows (tests/data/pii-asr-synth.tsv, made by bench/pii_synth.py) ---
 
-SYNTHESIZED = Path(__file__).parent / "data" / "pii-asr-synth.tsv"
+SYNTH_SCRIPT = Path(__file__).parents[1] / "bench" / "pii_synth.py"
 
 
-def synthesized() -> list[dict[str, str]]:
-    with SYNTHESIZED.open(newline="") as handle:
-        return list(csv.DictReader(handle, delimiter="\t"))
+def synth_script() -> Any:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("pii_synth", SYNTH_SCRIPT)
+    assert spec is not None and spec.loader is not None
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    return script
+
+
+def synthesized(batch: int = 0) -> list[dict[str, str]]:
+    """The rows of one batch, or of every batch there is (``batch`` 0; batch 1 must be)."""
+    script = synth_script()
+    paths = [script.output(batch)] if batch else [script.output(1), *sorted(
+        p for p in script.DATA.glob("pii-asr-synth?*.tsv"))]
+    rows: list[dict[str, str]] = []
+    for path in paths:
+        with path.open(newline="") as handle:
+            rows += csv.DictReader(handle, delimiter="\t")
+    return rows
 
 
 @pytest.mark.parametrize(
@@ -537,17 +555,10 @@ def test_synthesized_sentences_with_ordinary_numbers_are_kept(said: str) -> None
     assert redact(said).findings == ()
 
 
-def test_synthesized_rows_are_the_sentences_the_script_speaks() -> None:
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(
-        "pii_synth", Path(__file__).parents[1] / "bench" / "pii_synth.py"
-    )
-    assert spec is not None and spec.loader is not None
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
-    made = {(i, kind, said, ident) for i, kind, said, ident in script.sentences(60, 30, 60)}
-    rows = {(r["id"], r["kind"], r["said"], r["identifier"]) for r in synthesized()}
+@pytest.mark.parametrize("batch", [1, 2])
+def test_synthesized_rows_are_the_sentences_the_script_speaks(batch: int) -> None:
+    made = {tuple(row) for row in synth_script().sentences(60, 30, 60, batch)}
+    rows = {(r["id"], r["kind"], r["said"], r["identifier"]) for r in synthesized(batch)}
     assert rows <= made  # a sentence never heard in any condition has no row
     assert len(rows) >= 0.95 * len(made)
-    assert {r["split"] for r in synthesized()} == {"synth"}
+    assert {r["split"] for r in synthesized(batch)} == {"synth"}

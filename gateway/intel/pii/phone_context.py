@@ -3,14 +3,21 @@
 In noise "five five five, eight six seven ..." comes out as "time time time 867 time 3 0" or
 "919, only of 6, 3817": too few digits in a row for :func:`gateway.intel.pii.phones.find_phones`.
 Here numbers with at most three other words between them form a cluster, until a sentence ends
-or an amount, another identifier or a word like "after" comes; a number right before a unit
-("25 panels", "at 10 pm") is a quantity and ends it too. A cluster is a phone number when
+or an amount, another identifier, a month or a word like "after" comes; a number right before a
+unit ("25 panels", "at 10 pm") is a quantity and ends it too. Words the recognizer writes for
+digits ("time", "high", "salmon") join a cluster without starting one, and letters glued to its
+digits ("I-1", "OI-14", "6th") are passed over. A cluster is a phone number when
 
-- it holds seven or more digits (three of them said together) or five digits read out one by
-  one, or touches a phone number already found (its garbled tail); or
+- it holds seven or more digits (three of them said together; misheard digits count once four
+  are real) or five digits read out one by one, or it is a phone number's garbled tail (at
+  most five words after it in the same sentence); or
 - a cue announces it ("number", "cell", "call me at", "text me on" a few words before) and it
-  holds three or more digits that do not read as a time or a year ("text me at 4 tonight",
-  "our phone bill is 120 a month", "my cell is from 2019").
+  holds three or more digits that do not read as a time, a year or a count of things ("text me
+  at 4 tonight", "our phone bill is 120 a month", "my cell is from 2019", "250 contacts"); a
+  cue as the recognizer mishears it ("my hunger", "meet me at") needs four digits.
+
+Numbers grouped in thousands ("7,071") are amounts, unless they follow a phone number (its last
+digits) or a cue announces seven digits or more.
 """
 
 from __future__ import annotations
@@ -21,7 +28,6 @@ from dataclasses import replace
 from typing import NamedTuple
 
 from gateway.intel.pii.numbers import (
-    MISHEARD,
     ZERO_LETTERS,
     digits,
     is_misheard_digit,
@@ -64,12 +70,6 @@ _DATE_WORDS = frozenset(
 # After a short announced number these make it a time or an amount: "text me at 4 tonight",
 # "120 a month".
 _TIME_WORDS = frozenset("a p tonight today tomorrow morning afternoon evening".split())
-# Numbers around these are dates: "212 in May, 198 in June" (as the recognizer writes them:
-# capitalized, so "I may" is no month).
-_DATE_WORDS = frozenset(
-    "January February March April May June July August September October November December "
-    "Monday Tuesday Wednesday Thursday Friday Saturday Sunday".split()
-)
 # After a short announced number these make it a count of things: "250 contacts", "350 each".
 _PLURAL = re.compile(r"(?!(?:this|thanks|yes|plus|was|has|is|its|us)$)[a-z]{3,}s")
 _COUNTED = frozenset("square each per feet foot".split())
@@ -273,7 +273,9 @@ def _phone_like(text: str, cluster: list[Token]) -> bool:
     if _read_out(text, cluster):
         return True
     real = len(digits([t for t in cluster if t.low != "hundred"]))  # "two hundred": 2
-    weak = sum(1 if t.low in MISHEARD else len(t.text) for t in cluster if weak_digit(text, t))
+    weak = sum(
+        1 if is_misheard_digit(t.low) else len(t.text) for t in cluster if weak_digit(text, t)
+    )
     if real < MIN_PHONE_DIGITS and (real < MIN_DENSE_DIGITS or real + weak < MIN_PHONE_DIGITS):
         return False
     groups: list[list[Token]] = [[]]
