@@ -285,6 +285,8 @@ GARBLED_PHONES = [
     # Digits the recognizer grouped in thousands: a phone number's end, or announced.
     ("My cell is 415 772, 9,031.", "My cell is [PHONE].", "4157729031"),
     ("You can get me on 427,737,435.", "You can get me on [PHONE].", "427737435"),
+    ("Okay, it's 285, 180,731, call after lunch.", "Okay, it's [PHONE], call after lunch.",
+     "285180731"),
 ]
 
 ORDINARY_NUMBERS = [
@@ -325,6 +327,8 @@ ORDINARY_NUMBERS = [
     "We can start on the 14th, 15th or 16th of June.",
     "The bill was 212 in May, 198 in June and 240 in July.",
     "Prices went from 2.49 to 2.89 per watt.",
+    "We installed 2,437 systems and 1,219 batteries.",
+    "It was 45,909 in 2019 and 52,586 in 2007.",
 ]
 
 GLUED_EMAILS = [

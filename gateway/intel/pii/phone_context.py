@@ -81,6 +81,9 @@ _DIGIT_LETTERS = frozenset({"i", "o", "l"})
 _JOINED_BEFORE = re.compile(r"(?:[0-9]|[A-Za-z0-9]-)$")
 _JOINED_AFTER = re.compile(r"[0-9]|-[A-Za-z0-9]")
 _JOINING = re.compile(r"[\s,.-]{0,3}")
+_GROUPED_END = re.compile(r"[0-9],[0-9]{3}$")
+_IN_YEAR = frozenset({"in", "since"})
+_YEAR_NEXT = re.compile(r"\s+(?:19|20)[0-9]{2}\b")
 _SINCE = re.compile(r"\b(?:in|since|from|until|till|by|year)\s+$", re.IGNORECASE)
 
 
@@ -183,9 +186,16 @@ def _clusters(text: str, words: list[Token], phones: list[Span], taken: list[Spa
     pending: list[Token] = []  # misheard digits right before a run's first number
     group = 0  # where the numbers written or spoken together start in ``current``
     garbled = 0
+    previous: Token | None = None
     for token in words:
         in_phone = inside(token, phones)
-        unit = not in_phone and is_unit(text, token)
+        unit = not in_phone and (
+            is_unit(text, token)
+            or previous is not None and _GROUPED_END.search(text, 0, previous.end) is not None
+            and _PLURAL.fullmatch(token.low) is not None  # "2,437 systems": a count
+            or token.low in _IN_YEAR and _YEAR_NEXT.match(text, token.end) is not None
+        )  # "56,246 in 1991": an amount of that year
+        previous = token
         if unit and garbled == 0 and not _digit_by_digit(current[group:]):
             # "25 panels", "7.2 kW", "at 10 pm": a quantity, not a piece ("nine four nine, day"
             # is read out digit by digit: no quantity)

@@ -19,6 +19,13 @@ _AMOUNT = re.compile(
     r"|(?<![0-9])(?<![0-9],)[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?(?!,?[0-9])",
     re.ASCII,
 )
+# A grouped number said shortly after these is money: "it costs 1,234,567", "we paid 18,349".
+_MONEY_BEFORE = re.compile(
+    r"\b(?:costs?|paid|pay|paying|prices?|priced|worth|budget|save[sd]?|saving|savings|spen[dt]"
+    r"|charged?|owe|total|bill|quoted?|rebate|credit|loan|financed?)\b\W+(?:\w+\W+){0,2}$",
+    re.IGNORECASE,
+)
+_MONEY_REACH = 40
 YEAR = re.compile(r"(?:19|20)[0-9]{2}")
 _PHONE_GAP = re.compile(r"[\s,.()+-]{0,5}")
 _FILLERS = {"dash", "hyphen"}
@@ -109,8 +116,18 @@ def is_unit(text: str, token: Token) -> bool:
 
 
 def amounts(text: str) -> list[Span]:
-    """Where ``text`` holds money or thousands-grouped amounts, never phone numbers."""
-    return [(m.start(), m.end()) for m in _AMOUNT.finditer(text)]
+    """Where ``text`` holds money or thousands-grouped amounts, never phone numbers ("$12,000",
+    "1,250,000", "it costs 1,234,567"). The recognizer also groups a phone number's digits in
+    thousands ("285, 180,731"): a grouped number that is neither money, nor round, nor said
+    after a word of money, nor has decimals, is left to be read as digits."""
+    return [(m.start(), m.end()) for m in _AMOUNT.finditer(text) if _money_or_round(text, m)]
+
+
+def _money_or_round(text: str, amount: re.Match[str]) -> bool:
+    found = amount.group()
+    return found.startswith("$") or "." in found or found.endswith("00") or bool(
+        _MONEY_BEFORE.search(text, max(0, amount.start() - _MONEY_REACH), amount.start())
+    )
 
 
 def _phone_from_run(text: str, run: list[Token]) -> list[Finding]:
