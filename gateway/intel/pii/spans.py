@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 Kind = Literal["phone", "email", "card", "ssn", "address"]
@@ -26,10 +26,10 @@ class Token:
     text: str
     start: int
     end: int
-    low: str = field(init=False, repr=False, compare=False)  # the text in lower case
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "low", self.text.lower())
+    @property
+    def low(self) -> str:
+        return self.text.lower()
 
 
 Span = tuple[int, int]
