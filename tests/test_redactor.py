@@ -287,6 +287,8 @@ GARBLED_PHONES = [
     ("You can get me on 427,737,435.", "You can get me on [PHONE].", "427737435"),
     ("Okay, it's 285, 180,731, call after lunch.", "Okay, it's [PHONE], call after lunch.",
      "285180731"),
+    # Named as a phone number right after it.
+    ("Okay, 577,068, that is my cell.", "Okay, [PHONE], that is my cell.", "577068"),
 ]
 
 ORDINARY_NUMBERS = [
@@ -329,6 +331,8 @@ ORDINARY_NUMBERS = [
     "Prices went from 2.49 to 2.89 per watt.",
     "We installed 2,437 systems and 1,219 batteries.",
     "It was 45,909 in 2019 and 52,586 in 2007.",
+    "It costs 577,068, that is my price.",
+    "2,500, that is my number one concern.",
 ]
 
 GLUED_EMAILS = [
@@ -347,6 +351,7 @@ GLUED_EMAILS = [
     ("Send it over to that yahoo.com one.", "Send it over to that [EMAIL] one.", "yahoo.com"),
     ("it's kimleegmail dot com", "it's [EMAIL]", "kimleegmail.com"),
     ("Right to Ava and I Cloud.com, thanks.", "Right to [EMAIL], thanks.", "ava@icloud.com"),
+    ("Sure, Nina Park at a.l.com.", "Sure, [EMAIL].", "ninapark@a.l.com"),
     # "at" heard as "and" before a written domain; "underscore" heard as "under score".
     ("and it is Alex and Northwind.io.", "and it is [EMAIL].", "alex@northwind.io"),
     ("Mail it to Tara under score Quinn at hotmail.com.", "Mail it to [EMAIL].",

@@ -147,6 +147,8 @@ def _spoken_email(text: str, words: list[Token], at: int) -> tuple[Finding, int]
     if misheard and any(" " in part for part in written):
         return None
     (name, end), (user, first) = domain, local
+    if text.startswith("[", words[end].end):  # glued to a placeholder, as in the written form
+        return None
     return Finding("email", words[first].start, words[end].end, f"{user}@{name}"), end + 1
 
 
@@ -166,8 +168,8 @@ def _domain_after(text: str, words: list[Token], at: int) -> tuple[str, int] | N
         if symbol in {".", "-"}:
             pieces.append(symbol)
             glued = 0
-        elif _is_label(token) and len(token.text) > 1 and token.low not in _NOT_DOMAIN and (
-            glued < _MAX_GLUED_WORDS
+        elif _is_label(token) and glued < _MAX_GLUED_WORDS and (
+            _dotted(text, token) or len(token.text) > 1 and token.low not in _NOT_DOMAIN
         ):
             spelled = _GLUED_DOT.sub(".", token.low)
             pieces.append(spelled)
@@ -179,6 +181,11 @@ def _domain_after(text: str, words: list[Token], at: int) -> tuple[str, int] | N
             best = name, probe
         probe += 1
     return best
+
+
+def _dotted(text: str, token: Token) -> bool:
+    """True for a letter written next to a dot: "a.l.com" (the recognizer's "aol.com")."""
+    return text[token.start - 1 : token.start] == "." or text[token.end : token.end + 1] == "."
 
 
 def _spelled(token: Token, parts: list[str]) -> bool:

@@ -81,6 +81,12 @@ _DIGIT_LETTERS = frozenset({"i", "o", "l"})
 _JOINED_BEFORE = re.compile(r"(?:[0-9]|[A-Za-z0-9]-)$")
 _JOINED_AFTER = re.compile(r"[0-9]|-[A-Za-z0-9]")
 _JOINING = re.compile(r"[\s,.-]{0,3}")
+# Said right after a number, these make it a phone number: "577,068, that's my cell".
+_NAMED_AFTER = re.compile(
+    r"[\s,.-]*(?:that's|that is|it's|is)\s+(?:my|our|the)\s+"
+    r"(?:cell|number|phone|mobile|home|office|direct|work)\b",
+    re.IGNORECASE,
+)
 _GROUPED_END = re.compile(r"[0-9],[0-9]{3}$")
 _IN_YEAR = frozenset({"in", "since"})
 _YEAR_NEXT = re.compile(r"\s+(?:19|20)[0-9]{2}\b")
@@ -120,7 +126,7 @@ def _grown(
         end = max([end, *(f.end for f in merged)])
         number = digits([t for t in words if start <= t.start and t.end <= end])
         if not merged and not _phone_like(text, cluster) and (
-            not _cued(text, words, cues, cluster[0], taken, number)
+            not _cued(text, words, cues, cluster[0], taken, number, cluster[-1].end)
             or _ordinary(text, words, cluster, number)
         ):
             continue
@@ -145,7 +151,7 @@ def _with_grouped_numbers(
             found = [f for f in found if f is not last]
             found.append(replace(last, end=end, normalized=last.normalized + number))
         elif len(number) >= MIN_PHONE_DIGITS and _cued(
-            text, words, cues, Token(text[start:end], start, end), blocked, number
+            text, words, cues, Token(text[start:end], start, end), blocked, number, end
         ):
             found.append(Finding(number_kind(text, start, end, number), start, end, number))
     return found
@@ -334,11 +340,15 @@ class Cues(NamedTuple):
 
 
 def _cued(
-    text: str, words: list[Token], cues: Cues, first: Token, taken: list[Span], number: str
+    text: str, words: list[Token], cues: Cues, first: Token, taken: list[Span], number: str,
+    end: int,
 ) -> bool:
-    """True when a cue announces the number starting at ``first``; a misheard cue only for
-    :data:`MIN_MISHEARD_CUE_DIGITS` digits or more ("myself, 300 shingles" stays)."""
+    """True when a cue announces the number from ``first`` to ``end`` or names it right after
+    ("577,068, that's my cell"); a misheard cue only for :data:`MIN_MISHEARD_CUE_DIGITS` digits
+    or more ("myself, 300 shingles" stays)."""
     return _announced(text, words, cues.heard, first, taken) or (
+        _NAMED_AFTER.match(text, end) is not None
+    ) or (
         len(number) >= MIN_MISHEARD_CUE_DIGITS
         and _announced(text, words, cues.misheard, first, taken)
     )
