@@ -318,6 +318,8 @@ ORDINARY_NUMBERS = [
     "It takes 6 to 8 weeks for 3 to 4 crews.",
     "The number of customers is 1,250,000.",
     "The quote number is Q61-564.",
+    "The world number is Q30-874.",  # "quote" misheard: the code's shape tells
+    "Order part SE-7600-2 and 3 more, the 12th number is Q47-350.",
     "We sold 2 thousand 4 hundred units.",
     # A misheard cue needs four digits; a count of things after a cue is no phone number.
     "I did the roof myself, 300 shingles.",

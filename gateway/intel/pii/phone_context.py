@@ -39,6 +39,7 @@ from gateway.intel.pii.phones import (
     PHONE_TOKEN,
     YEAR,
     amounts,
+    codes,
     cue_ends,
     is_unit,
     number_kind,
@@ -102,7 +103,7 @@ def find_phones_in_context(
     words = tokens(text, PHONE_TOKEN)
     if not phones and not any(is_number_word(t.low) for t in words):
         return []  # no number, no cluster (most sentences)
-    taken = blocked + amounts(text)
+    taken = blocked + amounts(text) + codes(text)
     cues = Cues(cue_ends(text), cue_ends(text, MISHEARD_CUE))
     found = _grown(text, words, phones, cues, taken)
     grouped = _with_grouped_numbers(text, words, found, cues, blocked)

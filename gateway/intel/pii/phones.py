@@ -26,6 +26,8 @@ _MONEY_BEFORE = re.compile(
     re.IGNORECASE,
 )
 _MONEY_REACH = 40
+# Capitals (not I, L or O, which stand for digits) glued to groups of digits joined by dashes.
+_CODE = re.compile(r"(?<![A-Za-z0-9-])[A-HJKMNP-Z][A-Z]{0,2}-?[0-9]+(?:-[0-9]+)+(?![A-Za-z0-9])")
 YEAR = re.compile(r"(?:19|20)[0-9]{2}")
 _PHONE_GAP = re.compile(r"[\s,.()+-]{0,5}")
 _FILLERS = {"dash", "hyphen"}
@@ -70,7 +72,7 @@ _SSN_CONTEXT = re.compile(r"\b(?:social(?: security)?|ssn|s s n)\b[^.?!]{0,40}$"
 
 def find_phones(text: str, taken: list[Span]) -> list[Finding]:
     """Runs of seven or more digits, written or spoken, outside ``taken`` and amounts."""
-    blocked = taken + amounts(text)
+    blocked = taken + amounts(text) + codes(text)
     found: list[Finding] = []
     run: list[Token] = []
     words = tokens(text, PHONE_TOKEN) + [Token("[END]", len(text), len(text))]
@@ -121,6 +123,12 @@ def amounts(text: str) -> list[Span]:
     thousands ("285, 180,731"): a grouped number that is neither money, nor round, nor said
     after a word of money, nor has decimals, is left to be read as digits."""
     return [(m.start(), m.end()) for m in _AMOUNT.finditer(text) if _money_or_round(text, m)]
+
+
+def codes(text: str) -> list[Span]:
+    """Where ``text`` holds reference codes ("Q30-874", "SE-7600-2"): a quote or part number,
+    never a phone number."""
+    return [(m.start(), m.end()) for m in _CODE.finditer(text)]
 
 
 def _money_or_round(text: str, amount: re.Match[str]) -> bool:
