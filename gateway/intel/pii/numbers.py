@@ -20,7 +20,8 @@ TENS = {
 REPEAT = {"double": 2, "triple": 3}
 ZERO_LETTERS = {"oh", "o"}
 # Words tiny.en writes for a digit read out in noise ("nine one nine" -> "time one time",
-# "seven" -> "salmon", "five" -> "high"), learned from synthesized speech (bench/pii_synth.py).
+# "seven" -> "salmon", "five" -> "high"), learned from synthesized speech (bench/pii_synth.py;
+# "nein", "hi", "fine" and "sick" by analogy, not seen there).
 # Never digits by themselves: they only fill out a run of real numbers.
 MISHEARD = frozenset(
     "time ine nein high hi fine for or poor more fort follow to do too duo ate height "
