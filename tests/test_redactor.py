@@ -566,7 +566,7 @@ def test_synthesized_sentences_with_ordinary_numbers_are_kept(said: str) -> None
     assert redact(said).findings == ()
 
 
-@pytest.mark.parametrize("batch", [1, 2])
+@pytest.mark.parametrize("batch", [1, 2, 3])
 def test_synthesized_rows_are_the_sentences_the_script_speaks(batch: int) -> None:
     made = {tuple(row) for row in synth_script().sentences(60, 30, 60, batch)}
     rows = {(r["id"], r["kind"], r["said"], r["identifier"]) for r in synthesized(batch)}
