@@ -51,3 +51,14 @@ def heap_kept_kb(how: str) -> int:
 def test_a_program_keeps_no_heap_after_a_large_block_passed_through() -> None:
     assert heap_kept_kb("bare") >= 12 * 1024  # glibc left alone keeps the 1 MiB blocks' heap
     assert heap_kept_kb("entry") < 1024  # the gateway's entry gives every block back
+
+
+def test_the_web_ui_and_upload_server_load_no_model_runtime() -> None:
+    """The faces' processes import neither onnxruntime, tokenizers nor whisper.cpp's binding:
+    only the service holds models."""
+    probe = ("import sys, webui.server, webui.badge_server, webui.app, webui.badge_api\n"
+             "print(sorted(m for m in ('onnxruntime', 'tokenizers', 'pywhispercpp')"
+             " if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", probe], env={"PYTHONPATH": str(ROOT)},
+                          cwd=ROOT, capture_output=True, text=True, check=True, timeout=60)
+    assert done.stdout.split("\n")[-2] == "[]"
