@@ -150,7 +150,7 @@ def stages(models: dict[str, Path], threads: int) -> dict[str, Callable[[], Tran
         "pipeline-pad800": lambda: pipeline(q8(), threads, padding_ms=800),
         "pipeline-fullctx": lambda: pipeline(q8(), threads, **full),
         "pipeline-fullctx-prompt": lambda: pipeline(q8(), threads, prompt_min_s=0.0, **full),
-        "pipeline-fallback": lambda: pipeline(q8(), threads, temperature_inc=0.2),
+        "pipeline-nofallback": lambda: pipeline(q8(), threads, temperature_inc=0.0),
         "pipeline-beam5": lambda: pipeline(q8(), threads, beam_size=5),
         "pipeline-f16": lambda: pipeline(f16(), threads),
     }
