@@ -5,6 +5,7 @@ the ``tag`` command."""
 from __future__ import annotations
 
 import csv
+import importlib.metadata
 import json
 import logging
 import os
@@ -96,6 +97,26 @@ def test_install_is_pinned_and_a_damaged_file_is_refused(tmp_path: Path) -> None
     assert catalogue.verify(tmp_path) == [("minilm", False)]
     with pytest.raises(catalogue.TextModelError, match="models install minilm"):
         catalogue.resolve(tmp_path)
+
+
+def test_the_pin_was_built_with_the_installed_onnx_and_onnxruntime() -> None:
+    """The graph's bytes carry onnxruntime's version: an install rebuilds the pin only with the
+    versions it was built with."""
+    entry = catalogue.CATALOGUE["minilm"]
+    installed = {name: importlib.metadata.version(name) for name, _ in entry.built_with}
+    assert installed == dict(entry.built_with)
+
+
+def test_a_graph_that_misses_its_pin_says_what_to_do(tmp_path: Path) -> None:
+    entry = catalogue.CATALOGUE["minilm"]
+    (onnx, onnx_pin), (ort, ort_pin) = entry.built_with
+    older = catalogue.build_mismatch(entry, "0" * 64, tmp_path, {onnx: onnx_pin, ort: "1.0.0"})
+    assert f"{ort} 1.0.0 (the pin's is {ort_pin})" in older
+    assert f"pip install {onnx}=={onnx_pin} {ort}=={ort_pin}" in older
+    assert f"{onnx} {onnx_pin} (" not in older  # only what differs is named
+    assert f"models install minilm --models-dir {tmp_path}" in older
+    same = catalogue.build_mismatch(entry, "0" * 64, tmp_path, dict(entry.built_with))
+    assert "the build differs on this machine" in same and "copy minilm/" in same
 
 
 def test_without_the_model_the_rules_tag_alone_with_a_warning(
