@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from gateway.config import Config
+from gateway.entry import pin_allocator
 from gateway.intel import Segment, SemanticTagger, annotate
 from gateway.semantic import catalogue as text_catalogue
 from gateway.speech import catalogue
@@ -185,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="timing rounds (best is kept)")
     parser.add_argument("--typed-only", action="store_true", help="skip the speech conditions")
     args = parser.parse_args(argv)
+    pin_allocator()  # the allocator as every program of the gateway runs it
     work = args.work or Path(tempfile.mkdtemp(prefix="bench-tags-"))
     work.mkdir(parents=True, exist_ok=True)
     models = work / "models"

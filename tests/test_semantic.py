@@ -23,6 +23,7 @@ from gateway.intel import Segment, SemanticTagger, TrackerError, annotate, parse
 from gateway.semantic import catalogue
 from gateway.semantic.embedder import Embedder
 from gateway.semantic.loader import load_tagger
+from gateway.semantic.preview import preview, score_texts
 
 ROOT = Path(__file__).parents[1]
 DEV = ROOT / "../shared/data/dev-utterances.tsv"
@@ -238,3 +239,20 @@ def test_vectors_are_unit_length(text_models: Path) -> None:
     vectors = Embedder.load(text_models)(SENTENCES)
     assert vectors.shape == (4, 384)
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+
+
+def test_a_preview_in_its_own_process_scores_as_the_tagger_does(
+    text_models: Path, semantic_tagger: SemanticTagger
+) -> None:
+    examples = ("What does the warranty cover?", "Is labor included if something breaks?",
+                "How long are the panels guaranteed?", "Who pays if the inverter fails?",
+                "Do you stand behind your work if it leaks?")
+    texts = ["What happens if a panel cracks after a few years?", "The kids are at soccer."]
+    scored = preview(text_models, examples, texts)
+    assert scored == score_texts(semantic_tagger, examples, texts)
+    assert scored[0].score >= 0.5 > scored[1].score
+
+
+def test_a_preview_without_the_model_says_how_to_install_it(tmp_path: Path) -> None:
+    with pytest.raises(catalogue.TextModelError, match="models install minilm"):
+        preview(tmp_path, ("a",) * 5, ["Is that covered?"])

@@ -18,6 +18,7 @@ from webui_support import (
     seed_conversation,
 )
 
+from gateway.accounts.passwords import DUMMY_HASH, needs_rehash, verify_password
 from gateway.cli import main as cli_main
 from gateway.config import Config, load_config
 from gateway.health import StatusBoard, status_path
@@ -93,6 +94,12 @@ def test_setup_code_unlocks_the_wizard_once(site: tuple[Flask, Config, Path]) ->
     assert (Path(config.data_dir) / "setup-done").exists()
     assert not (Path(config.data_dir) / "setup-code.json").exists()
     assert "setup.admin_created" in audit_actions(config)
+
+
+def test_an_unknown_name_costs_a_login_what_a_known_one_does() -> None:
+    """The hash verified for a user that does not exist has the hasher's own parameters."""
+    assert not needs_rehash(DUMMY_HASH)
+    assert not verify_password(DUMMY_HASH, PASSWORD)
 
 
 def test_csrf_is_refused(staffed: tuple[Flask, Config, Path]) -> None:
