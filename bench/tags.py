@@ -1,7 +1,9 @@
 """Tag quality on the held-out paraphrases: typed, through clean speech, through noisy speech.
 
 The test half of ``tests/data/tag-paraphrases.tsv`` (written from the taxonomy's definitions
-before any tuning; no rule or example was taken from it) is tagged
+before any tuning; no rule or example was taken from it; ``--split tune`` takes the tuning half
+instead, whose rows are among the examples: see ``bench/tags_cv.py`` for honest figures on it)
+is tagged
 
 - (a) as typed text,
 - (b) through speech: espeak-ng (four voices in turn) -> the real pipeline (VAD, whisper.cpp
@@ -42,9 +44,10 @@ VOICES = ("en-us", "en-us+f3", "en-gb", "en-us+m3")
 SPACING_S = 10.0
 
 
-def test_rows() -> list[dict[str, str]]:
+def split_rows(split: str = "test") -> list[dict[str, str]]:
+    """The rows of one half of the paraphrase set (``test`` or ``tune``)."""
     with DATA.open(newline="") as handle:
-        return [r for r in csv.DictReader(handle, delimiter="\t") if r["split"] == "test"]
+        return [r for r in csv.DictReader(handle, delimiter="\t") if r["split"] == split]
 
 
 def gold(row: dict[str, str]) -> set[str]:
@@ -95,6 +98,22 @@ def transcribe(pipeline: Any, rows: list[dict[str, str]], audio: list[np.ndarray
     for row, samples in zip(rows, audio, strict=True):
         result = pipeline.process_channels([Audio(samples, SAMPLE_RATE)], [row["speaker"]])
         found.append(list(result.segments))
+    return found
+
+
+def heard(pipeline: Any, rows: list[dict[str, str]], work: Path, snr_db: float | None,
+          cache: Path | None = None) -> list[list[Segment]]:
+    """What the pipeline hears of each row (spoken as in :func:`clips`), kept in ``cache`` (a
+    JSON file, reused when it holds the same texts) so a rerun does not transcribe again."""
+    texts = [r["text"] for r in rows]
+    if cache is not None and cache.exists():
+        saved = json.loads(cache.read_text())
+        if saved["texts"] == texts:
+            return [[Segment(*s) for s in parts] for parts in saved["segments"]]
+    found = transcribe(pipeline, rows, clips(rows, work, snr_db))
+    if cache is not None:
+        cache.write_text(json.dumps({"texts": texts, "segments": [
+            [[s.start, s.end, s.text, s.speaker] for s in parts] for parts in found]}))
     return found
 
 
@@ -177,6 +196,19 @@ def time_per_segment(tagger: SemanticTagger, texts: list[str], repeat: int) -> d
             "rules_ms": round(rules_s * 1000, 3)}
 
 
+def load_pipeline(work: Path, threads: int) -> Any:
+    """The product's pipeline (tiny.en q8_0, the semantic tagger) on models installed in
+    ``work``."""
+    work.mkdir(parents=True, exist_ok=True)
+    models = work / "models"
+    catalogue.install(models, "tiny.en", ("q8_0",))
+    text_catalogue.install(models)
+    config = Config()
+    config.paths.data_dir = str(work)
+    config.speech.threads = threads
+    return build_pipeline(config)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, help="work folder (default: a new temporary one)")
@@ -184,27 +216,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2, help="whisper.cpp threads")
     parser.add_argument("--repeat", type=int, default=3, help="timing rounds (best is kept)")
     parser.add_argument("--typed-only", action="store_true", help="skip the speech conditions")
+    parser.add_argument("--split", choices=("test", "tune"), default="test",
+                        help="which half of the paraphrase set (default: test)")
     args = parser.parse_args(argv)
     work = args.work or Path(tempfile.mkdtemp(prefix="bench-tags-"))
-    work.mkdir(parents=True, exist_ok=True)
-    models = work / "models"
-    catalogue.install(models, "tiny.en", ("q8_0",))
-    text_catalogue.install(models)
-    config = Config()
-    config.paths.data_dir = str(work)
-    config.speech.threads = args.threads
-    pipeline = build_pipeline(config)
+    pipeline = load_pipeline(work, args.threads)
     tagger = pipeline.tagger
     assert tagger is not None, "the semantic tagger did not load"
-    rows = test_rows()
-    print(f"test half: {len(rows)} sentences, {sum(len(gold(r)) for r in rows)} tags, "
+    rows = split_rows(args.split)
+    print(f"{args.split} half: {len(rows)} sentences, {sum(len(gold(r)) for r in rows)} tags, "
           f"{sum(1 for r in rows if not gold(r))} with none")
     typed = [[Segment(0, 1, r["text"], r["speaker"])] for r in rows]
     conditions = [("typed", typed)]
     if not args.typed_only:
         for name, snr in (("clean", None), ("noisy", args.snr_db)):
             started = time.perf_counter()
-            transcripts = transcribe(pipeline, rows, clips(rows, work, snr))
+            transcripts = heard(pipeline, rows, work, snr)
             print(f"{name} speech: {len(rows)} clips through the pipeline in "
                   f"{time.perf_counter() - started:.1f} s"
                   + (f" (pink noise at {snr:.0f} dB SNR)" if snr is not None else ""))

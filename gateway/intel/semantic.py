@@ -37,10 +37,12 @@ L2 = 1e-5
 
 @dataclass(frozen=True, slots=True)
 class Example:
-    """A labelled sentence: ``tag`` is a taxonomy tag or ``none``."""
+    """A labelled sentence: ``tag`` is a taxonomy tag or ``none``; ``source``, for a sentence
+    as the recognizer heard it, the sentence that was spoken."""
 
     tag: str
     text: str
+    source: str = ""
 
 
 def builtin_examples() -> tuple[Example, ...]:
