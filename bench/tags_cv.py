@@ -31,6 +31,7 @@ from tags import DATA, gold, heard, load_pipeline, scores, split_rows, tag_rows
 from gateway.intel import Segment, SemanticTagger
 from gateway.intel.redactor import redact
 from gateway.intel.semantic import Example, Vectors, builtin_examples
+from gateway.semantic import catalogue as text_catalogue
 from gateway.semantic.embedder import Embedder
 
 DEV = DATA.parents[2] / "../shared/data/dev-utterances.tsv"
@@ -81,19 +82,42 @@ def typed(rows: list[dict[str, str]]) -> list[list[Segment]]:
     return [[Segment(0, 1, r["text"], r["speaker"])] for r in rows]
 
 
+def paired(fold: list[dict[str, str]]) -> list[dict[str, str]]:
+    """Two-tag sentences made of a fold's rows: each tagged row followed by the next one of the
+    same speaker with another tag (as one segment), the tags united."""
+    tagged = [r for r in fold if gold(r)]
+    found = []
+    for n, first in enumerate(tagged):
+        for second in tagged[n + 1:] + tagged[:n]:
+            if second["speaker"] == first["speaker"] and not gold(first) & gold(second):
+                found.append({"id": f"{first['id']}+{second['id']}", "speaker": first["speaker"],
+                              "text": f"{first['text']} {second['text']}",
+                              "tags": ";".join(sorted(gold(first) | gold(second)))})
+                break
+    return found
+
+
 def cross_validate(embed: CachedEmbed, rows: list[dict[str, str]], conditions: dict[str, Any],
-                   k: int, settings: dict[str, float]) -> dict[str, list[set[str]]]:
-    """The tags of every row in every condition, each by the tagger that did not learn it."""
+                   k: int, settings: dict[str, float]) -> dict[str, tuple[list[Any], list[Any]]]:
+    """For every condition, the rows and their tags, each row tagged by the tagger that did
+    not learn it; ``pairs``: the typed two-tag sentences of :func:`paired`."""
     examples = builtin_examples()
     found: dict[str, list[set[str]]] = {name: [set() for _ in rows] for name in conditions}
     index = {r["id"]: i for i, r in enumerate(rows)}
+    pairs: list[dict[str, str]] = []
+    pair_tags: list[set[str]] = []
     for fold in folds(rows, k):
         tagger = SemanticTagger(embed, without(examples, fold), **settings)
         for name, transcripts in conditions.items():
             tags = tag_rows([transcripts[index[r["id"]]] for r in fold], tagger)
             for row, got in zip(fold, tags, strict=True):
                 found[name][index[row["id"]]] = got
-    return found
+        pairs += paired(fold)
+        pair_tags += tag_rows(typed(paired(fold)), tagger)
+    result: dict[str, tuple[list[Any], list[Any]]] = {
+        name: (rows, got) for name, got in found.items()}
+    result["pairs"] = (pairs, pair_tags)
+    return result
 
 
 def errors(rows: list[dict[str, str]], found: list[set[str]], transcripts: Any) -> None:
@@ -126,15 +150,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-tag", action="store_true", help="print per-tag figures too")
     parser.add_argument("--errors", action="store_true", help="print the tuning rows missed")
     for name in SETTINGS:
-        parser.add_argument(f"--{name}", help=f"values of the tagger's {name}, comma-separated")
+        parser.add_argument(f"--{name.replace('_', '-')}",
+                            help=f"values of the tagger's {name}, comma-separated")
     args = parser.parse_args(argv)
     work = args.work or Path(tempfile.mkdtemp(prefix="bench-tags-cv-"))
-    pipeline = load_pipeline(work, args.threads)
-    assert pipeline.tagger is not None, "the semantic tagger did not load"
-    embed = CachedEmbed(pipeline.tagger.embed, work / "embeddings.npz")
+    work.mkdir(parents=True, exist_ok=True)
+    text_catalogue.install(work / "models")
+    embed = CachedEmbed(Embedder.load(work / "models"), work / "embeddings.npz")
     rows = split_rows("tune")
     conditions: dict[str, Any] = {"typed": typed(rows)}
     if args.speech:
+        pipeline = load_pipeline(work, args.threads)
         for name, snr in (("clean", None), ("noisy", args.snr_db)):
             conditions[name] = heard(pipeline, rows, work, snr, work / f"tune-{name}.json")
     dev = rows_of(DEV)
@@ -146,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = dict(zip(grid, values, strict=True))
         print("settings:", settings or "defaults")
         found = cross_validate(embed, rows, conditions, args.folds, settings)
-        results = {name: scores(rows, got) for name, got in found.items()}
+        results = {name: scores(*pair) for name, pair in found.items()}
         results["dev"] = scores(dev, tag_rows(typed(dev), SemanticTagger(embed, **settings)))
         for name, result in results.items():
             print("  " + line(name, result))
@@ -155,12 +181,12 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"    {name:6} {tag:22} P={v['p']:.3f} R={v['r']:.3f} "
                           f"({v['tp']}/{v['fp']}/{v['fn']})")
             if args.errors and name in conditions:
-                errors(rows, found[name], conditions[name])
+                errors(rows, found[name][1], conditions[name])
     embed.save()
     return 0
 
 
-SETTINGS = ("threshold",)
+SETTINGS = ("threshold", "second", "rule_floor", "part_threshold")
 
 if __name__ == "__main__":
     raise SystemExit(main())

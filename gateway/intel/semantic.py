@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -28,8 +29,13 @@ Vectors = npt.NDArray[np.float32]
 Embed = Callable[[Sequence[str]], Vectors]
 
 NONE = "none"
+EXAMPLES = "tag-examples.tsv"  # in gateway/intel/data/
+HEARD_EXAMPLES = "tag-examples-heard.tsv"  # the same, as the recognizer heard them
 THRESHOLD = 0.4  # the head's probability for its most likely tag (of 11 classes)
+SECOND = 1.0  # a second tag's probability beside the first (1: never)
 RULE_THRESHOLD = 0.5  # a rule's confidence that adds its tag on its own (its own threshold)
+RULE_FLOOR = 0.0  # the head's probability a strong rule's tag needs to be kept
+PART_THRESHOLD = 1.0  # the probability a tag of one clause of a longer text needs (1: off)
 EPOCHS = 400
 LEARNING_RATE = 20.0
 L2 = 1e-5
@@ -46,10 +52,19 @@ class Example:
 
 
 def builtin_examples() -> tuple[Example, ...]:
-    """The example sentences shipped with the gateway, one tag each."""
-    text = resources.files("gateway.intel").joinpath("data/tag-examples.tsv").read_text("utf-8")
+    """The example sentences shipped with the gateway, one tag each: the written ones, then
+    the same as the recognizer heard them (when that file is there)."""
+    data = resources.files("gateway.intel").joinpath("data")
+    found = read_examples(data.joinpath(EXAMPLES).read_text("utf-8"))
+    if data.joinpath(HEARD_EXAMPLES).is_file():
+        found += read_examples(data.joinpath(HEARD_EXAMPLES).read_text("utf-8"))
+    return found
+
+
+def read_examples(text: str) -> tuple[Example, ...]:
+    """Examples from TSV text with the columns ``tag``, ``text`` and optionally ``source``."""
     rows = csv.DictReader(text.splitlines(), delimiter="\t")
-    return tuple(Example(row["tag"], row["text"]) for row in rows)
+    return tuple(Example(row["tag"], row["text"], row.get("source") or "") for row in rows)
 
 
 @dataclass(frozen=True)
@@ -110,33 +125,66 @@ class SemanticTagger:
     name = "semantic"
 
     def __init__(self, embed: Embed, examples: Sequence[Example] | None = None,
-                 threshold: float = THRESHOLD, head: Head | None = None) -> None:
-        """``head``: one trained before on these examples with this ``embed`` (a cache)."""
+                 threshold: float = THRESHOLD, head: Head | None = None, *,
+                 second: float = SECOND, rule_floor: float = RULE_FLOOR,
+                 part_threshold: float = PART_THRESHOLD) -> None:
+        """``head``: one trained before on these examples with this ``embed`` (a cache);
+        ``second``: the probability a second tag needs beside the first; ``rule_floor``: the
+        head's probability a strong rule's tag needs to be kept; ``part_threshold``: the
+        probability a tag of one clause of a longer text needs (1: clauses are not read)."""
         self.embed = embed
         self.threshold = threshold
+        self.second = second
+        self.rule_floor = rule_floor
+        self.part_threshold = part_threshold
         self.head = head or fit(embed, builtin_examples() if examples is None else examples)
         self.tags = self.head.classes[:-1]
         self._cache: dict[str, Vectors] = {}
         self._trackers: dict[tuple[str, ...], Head] = {}
 
-    def head_tags(self, vectors: Vectors) -> list[dict[str, float]]:
-        """The head's tag (if any) for each embedded sentence, with its probability."""
+    def head_tags(self, probabilities: Vectors, threshold: float | None = None,
+                  second: float | None = None) -> list[dict[str, float]]:
+        """The head's tags for each sentence (a row of class probabilities): its most likely
+        class when that is a tag at or above ``threshold``, and then the next one too when
+        that is a tag at or above ``second`` (by default the tagger's own)."""
+        threshold = self.threshold if threshold is None else threshold
+        second = self.second if second is None else second
         found: list[dict[str, float]] = []
-        for row in self.head.probabilities(vectors):
-            best = int(row.argmax())
-            label = self.head.classes[best]
-            keep = label != NONE and row[best] >= self.threshold
-            found.append({label: round(float(row[best]), 2)} if keep else {})
+        for row in probabilities:
+            first, runner_up = (int(i) for i in np.argsort(-row)[:2])
+            tags: dict[str, float] = {}
+            if self.head.classes[first] != NONE and row[first] >= threshold:
+                tags[self.head.classes[first]] = round(float(row[first]), 2)
+                if self.head.classes[runner_up] != NONE and row[runner_up] >= second:
+                    tags[self.head.classes[runner_up]] = round(float(row[runner_up]), 2)
+            found.append(tags)
         return found
 
     def classify_many(self, texts: Sequence[str], competitors: Sequence[str],
                       vectors: Vectors | None = None) -> list[dict[str, float]]:
-        """Taxonomy tags (without pii.*) for each text: the head's, plus strong rules'."""
+        """Taxonomy tags (without pii.*) for each text: the head's on the whole text and on
+        each of its sentences or clauses, plus strong rules' that the head does not rule out."""
         if not texts:
             return []
         vectors = self.embed(texts) if vectors is None else vectors
-        return [combine(found, rule_tags(text, competitors)) if tokenize(text).words else {}
-                for text, found in zip(texts, self.head_tags(vectors), strict=True)]
+        probabilities = self.head.probabilities(vectors)
+        index = {c: i for i, c in enumerate(self.head.classes)}
+        parts = [clauses(text) if self.part_threshold < 1 else [] for text in texts]
+        flat = [part for found in parts for part in found]
+        part_tags = iter(self.head_tags(self.head.probabilities(self.embed(flat)),
+                                        self.part_threshold, 1.0) if flat else [])
+        found = []
+        for text, tags, row, own in zip(texts, self.head_tags(probabilities), probabilities,
+                                        parts, strict=True):
+            for _ in own:
+                tags = combine(tags, next(part_tags), 0.0)
+            if not tokenize(text).words:
+                found.append({})
+                continue
+            rules = {tag: c for tag, c in rule_tags(text, competitors).items()
+                     if tag not in index or row[index[tag]] >= self.rule_floor}
+            found.append(combine(tags, rules))
+        return found
 
     def tracker_score(self, examples: tuple[str, ...], vector: Vectors) -> float:
         """How likely a sentence is one more of a smart tracker's ``examples`` (a logistic unit
@@ -157,10 +205,23 @@ class SemanticTagger:
         return np.stack([self._cache[t] for t in texts])
 
 
-def combine(semantic: dict[str, float], rules: dict[str, float]) -> dict[str, float]:
-    """The head's tags plus the rules' tags at or above :data:`RULE_THRESHOLD`."""
+def combine(semantic: dict[str, float], more: dict[str, float],
+            threshold: float = RULE_THRESHOLD) -> dict[str, float]:
+    """The head's tags plus ``more`` tags (the rules') at or above ``threshold``."""
     found = dict(semantic)
-    for tag, confidence in rules.items():
-        if confidence >= RULE_THRESHOLD or tag in found:
+    for tag, confidence in more.items():
+        if confidence >= threshold or tag in found:
             found[tag] = max(confidence, found.get(tag, 0.0))
     return dict(sorted(found.items()))
+
+
+_CLAUSE_BREAK = re.compile(
+    r"(?<=[.!?;])\s+|,\s+(?=(?:but|and then|so|although|though|because|plus)\b)", re.IGNORECASE)
+
+
+def clauses(text: str) -> list[str]:
+    """The sentences and clauses of a text (split at sentence ends, semicolons and ", but",
+    ", so" and the like) that have two words or more; none when the text is one clause."""
+    found = [part.strip() for part in _CLAUSE_BREAK.split(text)]
+    found = [part for part in found if len(tokenize(part).words) >= 2]
+    return found if len(found) > 1 else []
