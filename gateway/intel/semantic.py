@@ -2,12 +2,16 @@
 
 Pure logic: the embedding model is passed in as ``embed`` (texts -> unit vectors, see
 :mod:`gateway.semantic.embedder`). At construction the tagger embeds its labelled example
-sentences (``data/tag-examples.tsv``: a tag, or ``none``, and a sentence) and trains a small
-softmax head over the tags and ``none`` on them, deterministically (full-batch gradient descent
-from zero). A sentence earns the head's most likely class when that is a tag at or above the
-threshold; the keyword rules (:mod:`gateway.intel.tagger`) stay beside it: a rule that fires
-(at the rules' own threshold) adds its tag too, a second tag or one the head missed. The
-thresholds were chosen by five-fold cross-validation on the tuning half of the paraphrase set.
+sentences (``data/tag-examples.tsv``: a tag, or ``none``, and a sentence; and
+``data/tag-examples-heard.tsv``: the same sentences as the recognizer heard them, written by
+``bench/tags_heard.py``) and trains a small softmax head over the tags and ``none`` on them,
+deterministically (full-batch gradient descent from zero). A text earns the head's most likely
+class when that is a tag at or above the threshold, and so does each of its sentences or
+clauses (a text saying two things earns both tags); the keyword rules
+(:mod:`gateway.intel.tagger`) stay beside it: a rule that fires (at the rules' own threshold)
+adds its tag too, a second tag or one the head missed, unless the head rules that tag out. The
+settings were chosen by five-fold cross-validation on the tuning half of the paraphrase set
+(``bench/tags_cv.py``).
 """
 
 from __future__ import annotations
@@ -31,11 +35,10 @@ Embed = Callable[[Sequence[str]], Vectors]
 NONE = "none"
 EXAMPLES = "tag-examples.tsv"  # in gateway/intel/data/
 HEARD_EXAMPLES = "tag-examples-heard.tsv"  # the same, as the recognizer heard them
-THRESHOLD = 0.4  # the head's probability for its most likely tag (of 11 classes)
-SECOND = 1.0  # a second tag's probability beside the first (1: never)
+THRESHOLD = 0.5  # the head's probability for its most likely tag (of 11 classes)
 RULE_THRESHOLD = 0.5  # a rule's confidence that adds its tag on its own (its own threshold)
-RULE_FLOOR = 0.0  # the head's probability a strong rule's tag needs to be kept
-PART_THRESHOLD = 1.0  # the probability a tag of one clause of a longer text needs (1: off)
+RULE_FLOOR = 0.03  # the head's probability a strong rule's tag needs to be kept
+PART_THRESHOLD = 0.5  # the probability a tag of one clause of a longer text needs
 EPOCHS = 400
 LEARNING_RATE = 20.0
 L2 = 1e-5
@@ -126,15 +129,14 @@ class SemanticTagger:
 
     def __init__(self, embed: Embed, examples: Sequence[Example] | None = None,
                  threshold: float = THRESHOLD, head: Head | None = None, *,
-                 second: float = SECOND, rule_floor: float = RULE_FLOOR,
-                 part_threshold: float = PART_THRESHOLD) -> None:
+                 rule_floor: float = RULE_FLOOR, part_threshold: float = PART_THRESHOLD,
+                 ) -> None:
         """``head``: one trained before on these examples with this ``embed`` (a cache);
-        ``second``: the probability a second tag needs beside the first; ``rule_floor``: the
-        head's probability a strong rule's tag needs to be kept; ``part_threshold``: the
-        probability a tag of one clause of a longer text needs (1: clauses are not read)."""
+        ``rule_floor``: the head's probability a strong rule's tag needs to be kept;
+        ``part_threshold``: the probability a tag of one clause of a longer text needs (1:
+        clauses are not read on their own)."""
         self.embed = embed
         self.threshold = threshold
-        self.second = second
         self.rule_floor = rule_floor
         self.part_threshold = part_threshold
         self.head = head or fit(embed, builtin_examples() if examples is None else examples)
@@ -143,21 +145,16 @@ class SemanticTagger:
         self._trackers: dict[tuple[str, ...], Head] = {}
 
     def head_tags(self, probabilities: Vectors, threshold: float | None = None,
-                  second: float | None = None) -> list[dict[str, float]]:
-        """The head's tags for each sentence (a row of class probabilities): its most likely
-        class when that is a tag at or above ``threshold``, and then the next one too when
-        that is a tag at or above ``second`` (by default the tagger's own)."""
+                  ) -> list[dict[str, float]]:
+        """The head's tag (if any) for each sentence (a row of class probabilities): its most
+        likely class when that is a tag at or above ``threshold`` (by default the tagger's)."""
         threshold = self.threshold if threshold is None else threshold
-        second = self.second if second is None else second
         found: list[dict[str, float]] = []
         for row in probabilities:
-            first, runner_up = (int(i) for i in np.argsort(-row)[:2])
-            tags: dict[str, float] = {}
-            if self.head.classes[first] != NONE and row[first] >= threshold:
-                tags[self.head.classes[first]] = round(float(row[first]), 2)
-                if self.head.classes[runner_up] != NONE and row[runner_up] >= second:
-                    tags[self.head.classes[runner_up]] = round(float(row[runner_up]), 2)
-            found.append(tags)
+            best = int(row.argmax())
+            label = self.head.classes[best]
+            keep = label != NONE and row[best] >= threshold
+            found.append({label: round(float(row[best]), 2)} if keep else {})
         return found
 
     def classify_many(self, texts: Sequence[str], competitors: Sequence[str],
@@ -172,8 +169,8 @@ class SemanticTagger:
         parts = [clauses(text) if self.part_threshold < 1 else [] for text in texts]
         flat = [part for found in parts for part in found]
         part_tags = iter(self.head_tags(self.head.probabilities(self.embed(flat)),
-                                        self.part_threshold, 1.0) if flat else [])
-        found = []
+                                        self.part_threshold) if flat else [])
+        found: list[dict[str, float]] = []
         for text, tags, row, own in zip(texts, self.head_tags(probabilities), probabilities,
                                         parts, strict=True):
             for _ in own:
