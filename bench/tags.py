@@ -218,6 +218,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--typed-only", action="store_true", help="skip the speech conditions")
     parser.add_argument("--split", choices=("test", "tune"), default="test",
                         help="which half of the paraphrase set (default: test)")
+    parser.add_argument("--transcribe-only", action="store_true",
+                        help="only transcribe the speech into --work (kept for the next run)")
     args = parser.parse_args(argv)
     work = args.work or Path(tempfile.mkdtemp(prefix="bench-tags-"))
     pipeline = load_pipeline(work, args.threads)
@@ -231,11 +233,13 @@ def main(argv: list[str] | None = None) -> int:
     if not args.typed_only:
         for name, snr in (("clean", None), ("noisy", args.snr_db)):
             started = time.perf_counter()
-            transcripts = heard(pipeline, rows, work, snr)
+            transcripts = heard(pipeline, rows, work, snr, work / f"{args.split}-{name}.json")
             print(f"{name} speech: {len(rows)} clips through the pipeline in "
                   f"{time.perf_counter() - started:.1f} s"
                   + (f" (pink noise at {snr:.0f} dB SNR)" if snr is not None else ""))
             conditions.append((name, transcripts))
+    if args.transcribe_only:
+        return 0
     results: dict[str, Any] = {}
     for name, transcripts in conditions:
         for label, which in (("semantic", tagger), ("rules", None)):
