@@ -34,6 +34,7 @@ import numpy as np
 
 from gateway.config import Config
 from gateway.intel import Segment, SemanticTagger, annotate
+from gateway.intel.redactor import PLACEHOLDERS
 from gateway.semantic import catalogue as text_catalogue
 from gateway.speech import catalogue
 from gateway.speech.audio import SAMPLE_RATE, Audio, load_audio
@@ -131,6 +132,9 @@ def tag_rows(transcripts: list[list[Segment]], tagger: SemanticTagger | None) ->
     found: list[set[str]] = [set() for _ in transcripts]
     for tag in annotate(segments, tagger=tagger).tags:
         found[int(tag.start // SPACING_S)].add(tag.tag)
+    for segment, index in zip(segments, owner, strict=True):  # redacted by the pipeline already
+        found[index] |= {f"pii.{kind}" for kind, mark in PLACEHOLDERS.items()
+                         if mark in segment.text}
     return found
 
 
@@ -216,6 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2, help="whisper.cpp threads")
     parser.add_argument("--repeat", type=int, default=3, help="timing rounds (best is kept)")
     parser.add_argument("--typed-only", action="store_true", help="skip the speech conditions")
+    parser.add_argument("--speech", default="clean,noisy", help="speech conditions (clean,noisy)")
     parser.add_argument("--split", choices=("test", "tune"), default="test",
                         help="which half of the paraphrase set (default: test)")
     parser.add_argument("--transcribe-only", action="store_true",
@@ -232,6 +237,8 @@ def main(argv: list[str] | None = None) -> int:
     conditions = [("typed", typed)]
     if not args.typed_only:
         for name, snr in (("clean", None), ("noisy", args.snr_db)):
+            if name not in args.speech.split(","):
+                continue
             started = time.perf_counter()
             transcripts = heard(pipeline, rows, work, snr, work / f"{args.split}-{name}.json")
             print(f"{name} speech: {len(rows)} clips through the pipeline in "

@@ -6,8 +6,8 @@ example taken from that fold's rows (the row itself, its redacted text, and what
 heard of it), then tags the fold
 
 - typed,
-- with ``--speech``, through clean and noisy speech (``bench/tags.py``'s path: espeak-ng, the
-  real pipeline with tiny.en; the transcripts are kept in the work folder),
+- with ``--speech clean,noisy``, through clean and noisy speech (``bench/tags.py``'s path:
+  espeak-ng, the real pipeline with tiny.en; the transcripts are kept in the work folder),
 
 and the development set (``../shared/data/dev-utterances.tsv``, never among the examples) is
 tagged by a tagger trained on all examples. Only aggregate figures are printed, for each value
@@ -150,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, help="work folder (default: a new temporary one)")
     parser.add_argument("--folds", type=int, default=5)
-    parser.add_argument("--speech", action="store_true", help="also through clean/noisy speech")
+    parser.add_argument("--speech", help="also through speech: clean, noisy or clean,noisy")
     parser.add_argument("--snr-db", type=float, default=10.0)
     parser.add_argument("--threads", type=int, default=2, help="whisper.cpp threads")
     parser.add_argument("--per-tag", action="store_true", help="print per-tag figures too")
@@ -165,9 +165,12 @@ def main(argv: list[str] | None = None) -> int:
     embed = CachedEmbed(Embedder.load(work / "models"), work / "embeddings.npz")
     rows = split_rows("tune")
     conditions: dict[str, Any] = {"typed": typed(rows)}
-    if args.speech:
-        pipeline = load_pipeline(work, args.threads)
-        for name, snr in (("clean", None), ("noisy", args.snr_db)):
+    speech = [(n, s) for n, s in (("clean", None), ("noisy", args.snr_db))
+              if n in (args.speech or "").split(",")]
+    if speech:
+        cached = all((work / f"tune-{name}.json").exists() for name, _ in speech)
+        pipeline = None if cached else load_pipeline(work, args.threads)
+        for name, snr in speech:
             conditions[name] = heard(pipeline, rows, work, snr, work / f"tune-{name}.json")
     dev = rows_of(DEV)
     print(f"tune half: {len(rows)} sentences, {sum(len(gold(r)) for r in rows)} tags, "

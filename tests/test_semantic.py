@@ -19,6 +19,9 @@ from bert_reference import encode, read_safetensors
 
 from gateway.config import ConfigError, parse_config
 from gateway.intel import Segment, SemanticTagger, TrackerError, annotate, parse_tracker
+from gateway.intel.lexicon import DEFAULT_COMPETITORS
+from gateway.intel.semantic import builtin_examples, clauses
+from gateway.intel.tagger import classify as rule_tags
 from gateway.semantic import catalogue
 from gateway.semantic.embedder import Embedder
 from gateway.semantic.loader import load_tagger
@@ -142,6 +145,47 @@ def test_paraphrases_nobody_wrote_a_rule_for(
 ) -> None:
     found = {t.tag for t in annotate([Segment(0, 1, text, speaker)], tagger=semantic_tagger).tags}
     assert found == ({tag} if tag else set())
+
+
+def test_clauses_are_cut_at_sentence_ends_and_at_a_comma_before_but_or_so() -> None:
+    assert clauses("It looks great. My husband decides, though.") == [
+        "It looks great.", "My husband decides, though."]
+    assert clauses("I like it, but the price is steep; can we wait?") == [
+        "I like it", "but the price is steep;", "can we wait?"]
+    assert clauses("Red, white and blue.") == []  # one clause
+    assert clauses("Okay. So.") == []  # one-word parts are not read alone
+
+
+def test_a_text_saying_two_things_earns_both_tags(semantic_tagger: SemanticTagger) -> None:
+    text = "That is way more than we budgeted for. Also my husband has to see it first."
+    found = {t.tag for t in annotate([Segment(0, 1, text, "customer")],
+                                     tagger=semantic_tagger).tags}
+    assert found == {"objection.price", "objection.authority"}
+    whole_only = SemanticTagger(semantic_tagger.embed, head=semantic_tagger.head,
+                                part_threshold=1.0)
+    assert len(whole_only.classify_many([text], [])[0]) == 1
+
+
+def test_a_strong_rule_counts_only_where_the_head_allows_its_tag(
+    semantic_tagger: SemanticTagger,
+) -> None:
+    text = "Tesla the inventor died in a New York hotel."
+    assert rule_tags(text, DEFAULT_COMPETITORS) == {"competitor.mention": 0.85}
+    assert semantic_tagger.classify_many([text], DEFAULT_COMPETITORS) == [{}]
+    trusting = SemanticTagger(semantic_tagger.embed, head=semantic_tagger.head, rule_floor=0.0)
+    assert trusting.classify_many([text], DEFAULT_COMPETITORS) == [{"competitor.mention": 0.85}]
+
+
+def test_heard_examples_come_from_written_ones_or_the_tuning_half() -> None:
+    examples = builtin_examples()
+    heard = [e for e in examples if e.source]
+    assert len(heard) >= 100
+    spoken = {e.text for e in examples if not e.source} | {r["text"] for r in
+                                                           rows(PARAPHRASES, "tune")}
+    assert {e.source for e in heard} <= spoken
+    tags = {e.tag for e in examples if not e.source}
+    assert {e.tag for e in heard} <= tags
+    assert not {e.text for e in heard} & {r["text"] for r in rows(PARAPHRASES, "test")}
 
 
 def test_a_sentence_cut_by_a_window_break_is_read_whole(semantic_tagger: SemanticTagger) -> None:
