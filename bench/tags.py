@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from gateway.config import Config
+from gateway.entry import pin_allocator
 from gateway.intel import Segment, SemanticTagger, annotate
 from gateway.intel.redactor import PLACEHOLDERS
 from gateway.semantic import catalogue as text_catalogue
@@ -226,6 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--transcribe-only", action="store_true",
                         help="only transcribe the speech into --work (kept for the next run)")
     args = parser.parse_args(argv)
+    pin_allocator()  # the allocator as every program of the gateway runs it
     work = args.work or Path(tempfile.mkdtemp(prefix="bench-tags-"))
     pipeline = load_pipeline(work, args.threads)
     tagger = pipeline.tagger

@@ -76,6 +76,28 @@ if [[ ! -L "$ROOTFS/etc/systemd/system/multi-user.target.wants/salestag-firstboo
     exit 1
 fi
 
+# --- the models the gateway loads at start (ansible's model role put them there), each intact ---
+python3 - "$ROOTFS/var/lib/salestag/models" <<'CHECK' || exit 1
+import hashlib, json, sys
+from pathlib import Path
+
+models = Path(sys.argv[1])
+def intact(path: Path, pin: str) -> bool:
+    return path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == pin
+try:
+    speech = json.loads((models / "manifest.json").read_text())["models"]
+    text = json.loads((models / "text-models.json").read_text())["models"]
+except (OSError, ValueError, KeyError) as exc:
+    sys.exit(f"build.sh: {models} lacks a model manifest ({exc}); ansible/site.yml installs "
+             "the speech model and the semantic tagger's text model")
+files = [(models / m["file"], m["sha256"]) for m in speech]
+files += [(models / name / file, pin) for name, pins in text.items() for file, pin in pins.items()]
+bad = [str(path) for path, pin in files if not intact(path, pin)]
+if not speech or not text or bad:
+    sys.exit(f"build.sh: models missing or not matching their pinned sha256 in {models}: "
+             f"{', '.join(bad) or 'none listed'}; run ansible/site.yml on the tree again")
+CHECK
+
 # --- boot partition: the Pi firmware's folder, plus our cmdline.txt and config.txt ---
 BOOT=$WORK/boot
 mkdir -p "$BOOT"

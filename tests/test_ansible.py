@@ -1,6 +1,8 @@
 """Ansible: site.yml applied to a real Debian bookworm chroot (debootstrap) through the
 community.general.chroot connection; a second run changes nothing; update.yml switches to a new
-release when /healthz says ok and rolls back to the previous one when it does not.
+release when /healthz says ok with the semantic tagger, and rolls back to the previous one when it
+does not. Both install the speech model and the semantic tagger's text model built on the
+controller, each checked against its pinned sha256.
 
 In a chroot no systemd runs as PID 1, so the roles skip what needs a running systemd (start,
 restart, daemon-reload, provisioning now) - the same guard that keeps keys out of an image. The
@@ -27,12 +29,15 @@ from pathlib import Path
 import pytest
 from fleet_support import fresh_rootfs
 
+from gateway.semantic import catalogue as text_catalogue
+
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[1]
 ANSIBLE = REPO / "ansible"
 VENV_BIN = Path(sys.executable).parent
 HOST = "gw-test"
+RESTART_FOR_MODELS = "RUNNING HANDLER [model : Restart the gateway for its new models]"
 
 
 def playbook(name: str, inventory: Path, *extra: str) -> subprocess.CompletedProcess[str]:
@@ -52,7 +57,8 @@ def recap(output: str, host: str = HOST) -> dict[str, int]:
 
 
 @pytest.fixture(scope="module")
-def fleet(tmp_path_factory: pytest.TempPathFactory, model_path: Path) -> Iterator[dict[str, Path]]:
+def fleet(tmp_path_factory: pytest.TempPathFactory, model_path: Path,
+          text_models: Path) -> Iterator[dict[str, Path]]:
     """A chroot provisioned by site.yml once for this module, and the artifacts it got."""
     rootfs = fresh_rootfs(tmp_path_factory, "fleet")
     work = rootfs.parent
@@ -72,7 +78,8 @@ def fleet(tmp_path_factory: pytest.TempPathFactory, model_path: Path) -> Iterato
     }}}}}}))
     artifacts = work / "artifacts.json"  # extra vars: the build play on the controller sees them
     artifacts.write_text(json.dumps({"salestag_gateway_wheel": str(wheel),
-                                     "salestag_model_src_dir": str(model_path.parent)}))
+                                     "salestag_model_src_dir": str(model_path.parent),
+                                     "salestag_text_model_src_dir": str(text_models)}))
     first = playbook("site.yml", inventory)
     assert first.returncode == 0, first.stdout[-5000:] + first.stderr[-2000:]
     yield {"rootfs": rootfs, "inventory": inventory, "wheel": wheel,
@@ -114,12 +121,26 @@ def test_site_provisions_the_chroot_and_a_second_run_changes_nothing(
     entry = manifest["models"][0]
     baked = rootfs / "var/lib/salestag/models" / entry["file"]
     assert hashlib.sha256(baked.read_bytes()).hexdigest() == entry["sha256"]
+    # and the semantic tagger's text model, as the gateway checks it when it starts
+    models = rootfs / "var/lib/salestag/models"
+    assert text_catalogue.verify(models) == [("minilm", True)]
+    installed = text_catalogue.resolve(models)
+    assert installed.onnx.stat().st_uid == installed.tokenizer.stat().st_uid == _uid(rootfs)
+    assert RESTART_FOR_MODELS in fleet["first_log"].read_text()
     # no keys in what could become an image: first boot makes them
     credstore = rootfs / "etc/credstore/salestag"
     assert credstore.is_dir() and oct(credstore.stat().st_mode & 0o777) == "0o700"
     assert list(credstore.iterdir()) == []
     config = (rootfs / "etc/salestag/gateway.toml").read_text()
     assert 'gateway_id = "gw-test"' in config
+
+
+def _uid(rootfs: Path, user: str = "salestag") -> int:
+    for line in (rootfs / "etc/passwd").read_text().splitlines():
+        name, _, uid, *_ = line.split(":")
+        if name == user:
+            return int(uid)
+    raise AssertionError(f"no user {user} in the chroot")
 
 
 class _Health(http.server.BaseHTTPRequestHandler):
@@ -183,10 +204,17 @@ def test_update_to_a_healthy_release_switches_after_a_backup(fleet: dict[str, Pa
     rootfs = fleet["rootfs"]
     before = _current(rootfs)
     _with_database(rootfs, 7)
-    result, handler = _update(fleet, "healthy-1", (200, {"status": "ok", "version": "test"}))
+    # a box provisioned before the fleet installed the text model: the update brings it
+    models = rootfs / "var/lib/salestag/models"
+    shutil.rmtree(models / "minilm")
+    (models / "text-models.json").unlink()
+    result, handler = _update(fleet, "healthy-1", (200, {"status": "ok", "version": "test",
+                                                         "engine": {"tagger": "semantic"}}))
     assert result.returncode == 0, result.stdout[-5000:]
     assert _current(rootfs) == "/opt/salestag/releases/healthy-1"
     assert handler.hits >= 1
+    assert text_catalogue.verify(models) == [("minilm", True)]
+    assert RESTART_FOR_MODELS in result.stdout
     backup = _latest_backup(rootfs)
     assert (backup / "release").read_text().strip() == Path(before).name
     with sqlite3.connect(backup / "gateway.db") as conn:
@@ -208,6 +236,21 @@ def test_update_whose_health_check_fails_rolls_back(fleet: dict[str, Path]) -> N
     assert "rolled back to" in result.stdout
     assert (rootfs / "opt/salestag/releases/broken-2/bin/salestag-gateway").exists()
     assert _current(rootfs) == before  # the previous release runs again
+
+
+def test_update_whose_gateway_tags_with_the_rules_alone_rolls_back(
+        fleet: dict[str, Path]) -> None:
+    """Healthy but without the semantic tagger (the text model failed to load) is a failed
+    update: the fleet expects engine.tagger "semantic" in /healthz."""
+    rootfs = fleet["rootfs"]
+    before = _current(rootfs)
+    result, handler = _update(fleet, "rules-only-3",
+                              (200, {"status": "ok", "engine": {"tagger": "rules"}}))
+    assert result.returncode != 0
+    assert handler.hits >= 2
+    assert recap(result.stdout)["rescued"] == 1, result.stdout[-5000:]
+    assert "rolled back to" in result.stdout and "status ok, tagger rules" in result.stdout
+    assert _current(rootfs) == before
 
 
 def test_ansible_lint_is_clean() -> None:

@@ -2,8 +2,9 @@
 mdir -i img@@4M, debugfs, e2fsck -fn); the full arm64 build where it can run.
 
 The small tree holds what the image's promises rest on: the units (first boot enabled), the
-baked-in model with its manifest, an empty credential store; build.sh adds the boot partition,
-fstab and cmdline, and clears machine-id and SSH host keys.
+baked-in speech model and the semantic tagger's text model with their manifests, an empty
+credential store; build.sh checks the models against their pins, adds the boot partition, fstab
+and cmdline, and clears machine-id and SSH host keys.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
+from gateway.semantic import catalogue as text_catalogue
 
 REPO = Path(__file__).resolve().parents[1]
 BUILD = REPO / "image" / "build.sh"
@@ -32,8 +35,8 @@ def _need_tools() -> None:
         pytest.skip("the image build runs as root (file ownership inside the image)")
 
 
-def small_tree(root: Path, model: Path) -> Path:
-    """A root with the appliance's units, the model and an empty credential store."""
+def small_tree(root: Path, model: Path, text_models: Path) -> Path:
+    """A root with the appliance's units, the models and an empty credential store."""
     system = root / "etc/systemd/system"
     wants = system / "multi-user.target.wants"
     wants.mkdir(parents=True)
@@ -51,6 +54,9 @@ def small_tree(root: Path, model: Path) -> Path:
     (models / "manifest.json").write_text(json.dumps({"format": 1, "models": [
         {"name": "tiny.en", "quant": "q8_0", "file": model.name, "sha256": sha,
          "size": model.stat().st_size}]}))
+    shutil.copytree(text_models / "minilm", models / "minilm",
+                    ignore=shutil.ignore_patterns("head-*"))  # as the model role copies it
+    shutil.copy(text_models / "text-models.json", models / "text-models.json")
     (root / "boot/firmware").mkdir(parents=True)
     (root / "boot/firmware/config.txt").write_text("[all]\narm_64bit=1\n")
     return root
@@ -70,10 +76,11 @@ def _debugfs(fs: Path, request: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def quick_image(tmp_path_factory: pytest.TempPathFactory, model_path: Path) -> dict[str, Path]:
+def quick_image(tmp_path_factory: pytest.TempPathFactory, model_path: Path,
+                text_models: Path) -> dict[str, Path]:
     _need_tools()
     work = tmp_path_factory.mktemp("image")
-    tree = small_tree(work / "tree", model_path)
+    tree = small_tree(work / "tree", model_path, text_models)
     out = work / "out"
     result = subprocess.run(["bash", str(BUILD), "--rootfs", str(tree), "--out", str(out)],
                             capture_output=True, text=True, timeout=600,
@@ -133,18 +140,49 @@ def test_root_filesystem_is_clean_and_ready_for_first_boot(quick_image: dict[str
     assert not [n for n in names if n.endswith(".key")]
 
 
-def test_model_is_baked_in_intact(quick_image: dict[str, Path]) -> None:
-    model = quick_image["model"]
+def _dump_sha256(quick_image: dict[str, Path], inside: str) -> str:
     dumped = quick_image["work"] / "dumped.bin"
-    subprocess.run(["debugfs", "-R", f"dump /var/lib/salestag/models/{model.name} {dumped}",
-                    str(quick_image["root"])], capture_output=True, check=True, timeout=120)
-    assert hashlib.sha256(dumped.read_bytes()).digest() == \
-        hashlib.sha256(model.read_bytes()).digest()
+    subprocess.run(["debugfs", "-R", f"dump {inside} {dumped}", str(quick_image["root"])],
+                   capture_output=True, check=True, timeout=120)
+    return hashlib.sha256(dumped.read_bytes()).hexdigest()
 
 
-def test_build_refuses_a_tree_with_keys(tmp_path: Path, model_path: Path) -> None:
+def test_models_are_baked_in_intact(quick_image: dict[str, Path]) -> None:
+    model = quick_image["model"]
+    assert _dump_sha256(quick_image, f"/var/lib/salestag/models/{model.name}") == \
+        hashlib.sha256(model.read_bytes()).hexdigest()
+    minilm = text_catalogue.CATALOGUE["minilm"]
+    assert _dump_sha256(quick_image, "/var/lib/salestag/models/minilm/model.onnx") == \
+        minilm.onnx_sha256
+    assert _dump_sha256(quick_image, "/var/lib/salestag/models/minilm/tokenizer.json") == \
+        minilm.tokenizer_sha256
+
+
+@pytest.mark.parametrize("damage", ["no text model", "damaged text model"])
+def test_build_refuses_a_tree_without_intact_models(tmp_path: Path, model_path: Path,
+                                                    text_models: Path, damage: str) -> None:
     _need_tools()
-    tree = small_tree(tmp_path / "tree", model_path)
+    tree = small_tree(tmp_path / "tree", model_path, text_models)
+    models = tree / "var/lib/salestag/models"
+    if damage == "no text model":
+        shutil.rmtree(models / "minilm")
+        (models / "text-models.json").unlink()
+    else:
+        with (models / "minilm/tokenizer.json").open("ab") as f:
+            f.write(b" ")
+    result = subprocess.run(["bash", str(BUILD), "--rootfs", str(tree), "--out",
+                             str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert "site.yml" in result.stderr
+    if damage == "damaged text model":
+        assert "minilm/tokenizer.json" in result.stderr
+    assert not (tmp_path / "out" / "sdcard.img").exists()
+
+
+def test_build_refuses_a_tree_with_keys(tmp_path: Path, model_path: Path,
+                                        text_models: Path) -> None:
+    _need_tools()
+    tree = small_tree(tmp_path / "tree", model_path, text_models)
     (tree / "etc/credstore/salestag/kek.key").write_bytes(b"k" * 32)
     result = subprocess.run(["bash", str(BUILD), "--rootfs", str(tree), "--out",
                              str(tmp_path / "out")], capture_output=True, text=True, timeout=120)

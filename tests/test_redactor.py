@@ -6,6 +6,7 @@ import csv
 import re
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -262,7 +263,7 @@ def test_annotate_tags_the_new_identifiers() -> None:
 # --- what the recognizer garbles: partial phone numbers in context, glued e-mail addresses -----
 
 GARBLED_PHONES = [
-    ("call me at time time time 867 time 3 0", "call me at time time time [PHONE]", "86730"),
+    ("call me at time time time 867 time 3 0", "call me at [PHONE]", "86730"),
     ("My cell is 617-228", "My cell is [PHONE]", "617228"),
     ("my number is four one five, then a 72", "my number is [PHONE]", "41572"),
     ("text me at 919, only of 6, 3817 okay", "text me at [PHONE] okay", "91963817"),
@@ -272,6 +273,22 @@ GARBLED_PHONES = [
     # No cue, but seven digits among few garbled words, or a phone number's garbled tail.
     ("week we have 919, only of 6, 3817.", "week we have [PHONE].", "91963817"),
     ("Step 3 of 7 0 8, 3 3 1, 6 2 I 4.", "Step [PHONE].", "3708331624"),
+    ("My number is 415 772 9031, I did 55 yes.", "My number is [PHONE] yes.", "415772903155"),
+    # Words the recognizer writes for digits in noise ("to", "high", "OI") fill a number out.
+    ("so it is to 773 OI-14.", "so it is [PHONE].", "77314"),
+    ("I am high for 6, 3, 8, 2.", "I am [PHONE].", "6382"),
+    # Cues as the recognizer mishears them.
+    ("Let me give you my hunger, 413, 6 9 7.", "Let me give you my hunger, [PHONE].", "413697"),
+    ("You can try my channel, 2 1 6 4.", "You can try my channel, [PHONE].", "2164"),
+    ("Sure, right this town, 596 3.", "Sure, right this town, [PHONE].", "5963"),
+    ("Reach me at 9 4 9 8 times 2 7 8", "Reach me at [PHONE]", "9498278"),
+    # Digits the recognizer grouped in thousands: a phone number's end, or announced.
+    ("My cell is 415 772, 9,031.", "My cell is [PHONE].", "4157729031"),
+    ("You can get me on 427,737,435.", "You can get me on [PHONE].", "427737435"),
+    ("Okay, it's 285, 180,731, call after lunch.", "Okay, it's [PHONE], call after lunch.",
+     "285180731"),
+    # Named as a phone number right after it.
+    ("Okay, 577,068, that is my cell.", "Okay, [PHONE], that is my cell.", "577068"),
 ]
 
 ORDINARY_NUMBERS = [
@@ -289,6 +306,35 @@ ORDINARY_NUMBERS = [
     "The loan is 20 years at 5.99% and 2.9% after 2030.",
     "My cell phone is from 2019.",
     "We need 25 panels, 3 batteries and 7.2 kilowatts.",
+    # Ranges and quantities with words that also stand for misheard digits ("to", "for", "or").
+    "It was 15 to 20, then 30 to 45 later.",
+    "I paid 45 for 20 and then 32 for 10.",
+    "Is the electrical panel two hundred amps or one hundred?",
+    "The 450 or 500 watt panel, 2 of them.",
+    "We have 3 kids, 2 dogs, 1 cat and 14 chickens for 6 years.",
+    "Model SE7600H with 2 batteries for 13.5 kWh.",
+    "We need 24 panels for 2 roofs and 3 inverters to 1 meter.",
+    "Our SKU is 4417 for the 2 pack.",
+    "It takes 6 to 8 weeks for 3 to 4 crews.",
+    "The number of customers is 1,250,000.",
+    "The quote number is Q61-564.",
+    "The world number is Q30-874.",  # "quote" misheard: the code's shape tells
+    "Order part SE-7600-2 and 3 more, the 12th number is Q47-350.",
+    "We sold 2 thousand 4 hundred units.",
+    # A misheard cue needs four digits; a count of things after a cue is no phone number.
+    "I did the roof myself, 300 shingles.",
+    "Meet me at the 405 exit.",
+    "My upper floor is 1200 square feet.",
+    "My cell has 250 contacts.",
+    "Let me write this down, 24 panels at 350 each.",
+    # Dates and rates.
+    "We can start on the 14th, 15th or 16th of June.",
+    "The bill was 212 in May, 198 in June and 240 in July.",
+    "Prices went from 2.49 to 2.89 per watt.",
+    "We installed 2,437 systems and 1,219 batteries.",
+    "It was 45,909 in 2019 and 52,586 in 2007.",
+    "It costs 577,068, that is my price.",
+    "2,500, that is my number one concern.",
 ]
 
 GLUED_EMAILS = [
@@ -303,6 +349,15 @@ GLUED_EMAILS = [
     # "at" lost, everything glued into one domain: only after "email" or "address".
     ("My email is tomvegaoutlook.com", "My email is [EMAIL]", "tomvegaoutlook.com"),
     ("Email me at, uh, kimlee.yahoo.com", "Email me at, uh, [EMAIL]", "kimlee.yahoo.com"),
+    # A mail provider's domain is somebody's address even with the "at" and the name lost.
+    ("Send it over to that yahoo.com one.", "Send it over to that [EMAIL] one.", "yahoo.com"),
+    ("it's kimleegmail dot com", "it's [EMAIL]", "kimleegmail.com"),
+    ("Right to Ava and I Cloud.com, thanks.", "Right to [EMAIL], thanks.", "ava@icloud.com"),
+    ("Sure, Nina Park at a.l.com.", "Sure, [EMAIL].", "ninapark@a.l.com"),
+    # "at" heard as "and" before a written domain; "underscore" heard as "under score".
+    ("and it is Alex and Northwind.io.", "and it is [EMAIL].", "alex@northwind.io"),
+    ("Mail it to Tara under score Quinn at hotmail.com.", "Mail it to [EMAIL].",
+     "tara_quinn@hotmail.com"),
 ]
 
 NOT_EMAILS = [
@@ -310,6 +365,9 @@ NOT_EMAILS = [
     "Check us out at sunrun.com before you email me.",
     "I am at home, look at example dot com.",
     "See you at seven dot thirty.",
+    "I will email you the link to our sunrun.com page.",
+    "We compared Tesla and Sunrun.com prices.",
+    "We use Outlook and Gmail at work.",
 ]
 
 
@@ -472,3 +530,46 @@ def test_typed_sentences_with_numbers_and_no_identifier_are_kept(said: str) -> N
 def test_redaction_is_idempotent_around_other_identifiers(text: str) -> None:
     once = redact(text).text
     assert redact(once).text == once
+
+
+# --- synthesized development rows (tests/data/pii-asr-synth.tsv, made by bench/pii_synth.py) ---
+
+SYNTH_SCRIPT = Path(__file__).parents[1] / "bench" / "pii_synth.py"
+
+
+def synth_script() -> Any:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("pii_synth", SYNTH_SCRIPT)
+    assert spec is not None and spec.loader is not None
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    return script
+
+
+def synthesized(batch: int = 0) -> list[dict[str, str]]:
+    """The rows of one batch, or of every batch there is (``batch`` 0; batch 1 must be)."""
+    script = synth_script()
+    paths = [script.output(batch)] if batch else [script.output(1), *sorted(
+        p for p in script.DATA.glob("pii-asr-synth?*.tsv"))]
+    rows: list[dict[str, str]] = []
+    for path in paths:
+        with path.open(newline="") as handle:
+            rows += csv.DictReader(handle, delimiter="\t")
+    return rows
+
+
+@pytest.mark.parametrize(
+    "said", sorted({r["said"] for r in synthesized() if r["kind"] == "none"}), ids=str
+)
+def test_synthesized_sentences_with_ordinary_numbers_are_kept(said: str) -> None:
+    assert redact(said).findings == ()
+
+
+@pytest.mark.parametrize("batch", [1, 2, 3])
+def test_synthesized_rows_are_the_sentences_the_script_speaks(batch: int) -> None:
+    made = {tuple(row) for row in synth_script().sentences(60, 30, 60, batch)}
+    rows = {(r["id"], r["kind"], r["said"], r["identifier"]) for r in synthesized(batch)}
+    assert rows <= made  # a sentence never heard in any condition has no row
+    assert len(rows) >= 0.95 * len(made)
+    assert {r["split"] for r in synthesized(batch)} == {"synth"}

@@ -5,6 +5,7 @@ the ``tag`` command."""
 from __future__ import annotations
 
 import csv
+import importlib.metadata
 import json
 import logging
 import os
@@ -26,6 +27,7 @@ from gateway.intel.tagger import classify as rule_tags
 from gateway.semantic import catalogue
 from gateway.semantic.embedder import Embedder
 from gateway.semantic.loader import load_tagger
+from gateway.semantic.preview import preview, score_texts
 
 ROOT = Path(__file__).parents[1]
 DEV = ROOT / "../shared/data/dev-utterances.tsv"
@@ -103,6 +105,26 @@ def test_install_is_pinned_and_a_damaged_file_is_refused(tmp_path: Path) -> None
     assert catalogue.verify(tmp_path) == [("minilm", False)]
     with pytest.raises(catalogue.TextModelError, match="models install minilm"):
         catalogue.resolve(tmp_path)
+
+
+def test_the_pin_was_built_with_the_installed_onnx_and_onnxruntime() -> None:
+    """The graph's bytes carry onnxruntime's version: an install rebuilds the pin only with the
+    versions it was built with."""
+    entry = catalogue.CATALOGUE["minilm"]
+    installed = {name: importlib.metadata.version(name) for name, _ in entry.built_with}
+    assert installed == dict(entry.built_with)
+
+
+def test_a_graph_that_misses_its_pin_says_what_to_do(tmp_path: Path) -> None:
+    entry = catalogue.CATALOGUE["minilm"]
+    (onnx, onnx_pin), (ort, ort_pin) = entry.built_with
+    older = catalogue.build_mismatch(entry, "0" * 64, tmp_path, {onnx: onnx_pin, ort: "1.0.0"})
+    assert f"{ort} 1.0.0 (the pin's is {ort_pin})" in older
+    assert f"pip install {onnx}=={onnx_pin} {ort}=={ort_pin}" in older
+    assert f"{onnx} {onnx_pin} (" not in older  # only what differs is named
+    assert f"models install minilm --models-dir {tmp_path}" in older
+    same = catalogue.build_mismatch(entry, "0" * 64, tmp_path, dict(entry.built_with))
+    assert "the build differs on this machine" in same and "copy minilm/" in same
 
 
 def test_without_the_model_the_rules_tag_alone_with_a_warning(
@@ -271,3 +293,20 @@ def test_vectors_are_unit_length(text_models: Path) -> None:
     vectors = Embedder.load(text_models)(SENTENCES)
     assert vectors.shape == (4, 384)
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+
+
+def test_a_preview_in_its_own_process_scores_as_the_tagger_does(
+    text_models: Path, semantic_tagger: SemanticTagger
+) -> None:
+    examples = ("What does the warranty cover?", "Is labor included if something breaks?",
+                "How long are the panels guaranteed?", "Who pays if the inverter fails?",
+                "Do you stand behind your work if it leaks?")
+    texts = ["What happens if a panel cracks after a few years?", "The kids are at soccer."]
+    scored = preview(text_models, examples, texts)
+    assert scored == score_texts(semantic_tagger, examples, texts)
+    assert scored[0].score >= 0.5 > scored[1].score
+
+
+def test_a_preview_without_the_model_says_how_to_install_it(tmp_path: Path) -> None:
+    with pytest.raises(catalogue.TextModelError, match="models install minilm"):
+        preview(tmp_path, ("a",) * 5, ["Is that covered?"])

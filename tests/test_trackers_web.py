@@ -4,6 +4,7 @@ against ``salestag-gateway web`` over HTTPS, with a screenshot in artifacts/webu
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -75,6 +76,37 @@ def test_too_few_examples_are_refused_with_a_reason(tmp_path: Path, text_models:
                         from_page="/trackers/")
     assert page.status_code == 400
     assert "has 2 example sentences; give 5 to 20" in page.get_data(as_text=True)
+
+
+#: A web UI process of its own: a manager previews a tracker; it prints the page's status, the
+#: first row's match and whether the text model's packages were ever imported in that process.
+PREVIEW_IN_A_FRESH_PROCESS = """
+import json, re, sys
+from pathlib import Path
+from test_trackers_web import EXAMPLES, prepared
+browser, _ = prepared(Path(sys.argv[1]), Path(sys.argv[2]))
+browser.login("mara")
+page = browser.post("/trackers/preview", {"label": "warranty", "speaker": "customer",
+                                          "examples": EXAMPLES}, from_page="/trackers/")
+html = page.get_data(as_text=True)
+print(json.dumps({"status": page.status_code,
+                  "matched": re.findall(r'<tr class="match"><td>yes</td>.*?<a [^>]*>([^<]*)</a>',
+                                        html, re.S),
+                  "loaded": sorted(m for m in ("onnxruntime", "tokenizers") if m in sys.modules)}))
+"""
+
+
+def test_the_web_process_never_holds_the_text_model(tmp_path: Path, text_models: Path) -> None:
+    """The preview is scored in a short-lived child: the web UI's process stays without
+    onnxruntime and tokenizers (about 70 MB for good after one preview otherwise)."""
+    tests = Path(__file__).parent
+    done = subprocess.run([sys.executable, "-c", PREVIEW_IN_A_FRESH_PROCESS, str(tmp_path),
+                           str(text_models)], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": f"{tests.parent}:{tests}"},
+                          check=True)
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result == {"status": 200, "loaded": [],
+                      "matched": ["What happens if a panel cracks after a few years?"]}
 
 
 @pytest.mark.parametrize("user", ["ian", "aud"])

@@ -18,8 +18,10 @@ from webui_support import (
     seed_conversation,
 )
 
+from gateway.accounts.passwords import DUMMY_HASH, needs_rehash, verify_password
 from gateway.cli import main as cli_main
 from gateway.config import Config, load_config
+from gateway.health import StatusBoard, status_path
 from gateway.local_settings import effective_config, local_path
 from gateway.store.audit import AuditLog
 from gateway.store.db import open_db
@@ -92,6 +94,12 @@ def test_setup_code_unlocks_the_wizard_once(site: tuple[Flask, Config, Path]) ->
     assert (Path(config.data_dir) / "setup-done").exists()
     assert not (Path(config.data_dir) / "setup-code.json").exists()
     assert "setup.admin_created" in audit_actions(config)
+
+
+def test_an_unknown_name_costs_a_login_what_a_known_one_does() -> None:
+    """The hash verified for a user that does not exist has the hasher's own parameters."""
+    assert not needs_rehash(DUMMY_HASH)
+    assert not verify_password(DUMMY_HASH, PASSWORD)
 
 
 def test_csrf_is_refused(staffed: tuple[Flask, Config, Path]) -> None:
@@ -257,16 +265,26 @@ def test_settings_are_validated_applied_and_audited(staffed: tuple[Flask, Config
 
 
 def test_healthz_and_metrics(staffed: tuple[Flask, Config, Path]) -> None:
-    app, _, _ = staffed
+    app, config, _ = staffed
     b = browser(app)
     health = b.get("/healthz").get_json()
     assert health["status"] == "degraded"  # no service is running in this test
     assert "the gateway service is not running" in health["reasons"]
+    assert health["engine"] == {}
     metrics = b.get("/metrics")
     assert metrics.mimetype == "text/plain"
     text = metrics.get_data(as_text=True)
     assert "# TYPE salestag_up gauge" in text and "salestag_up 0" in text
     assert 'salestag_jobs{state="queued"} 0' in text
+    # the service's status snapshot names its engine and tagger; the fleet's update checks it
+    board = StatusBoard()
+    board.provide("engine", lambda: {"engine": "whispercpp", "threads": 2,
+                                     "model": "tiny.en q8_0", "tagger": "semantic"})
+    board.write(status_path(config.data_dir))
+    health = b.get("/healthz").get_json()
+    assert health["service_running"] is True
+    assert health["engine"]["tagger"] == "semantic"
+    assert health["engine"]["model"] == "tiny.en q8_0"
 
 
 def test_console_account_commands_are_audited_under_their_actor(

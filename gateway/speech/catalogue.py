@@ -12,13 +12,10 @@ downloaded: every source is a Python package installed with the gateway.
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import importlib.util
 import json
 import logging
-import os
 import shutil
-import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,6 +23,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from gateway.errors import GatewayError
+from gateway.files import TEMP_SUFFIX, atomic_path, sha256_file, write_atomically
 from gateway.speech.ct2_to_ggml import ConversionError, FType, convert
 
 log = logging.getLogger(__name__)
@@ -213,12 +211,14 @@ def install(
     results: list[InstalledModel] = []
     with _locked(models_dir):
         manifest = _read_manifest(models_dir, tolerate_damage=True)
-        for stale in [*models_dir.glob(".*.part"), *models_dir.glob("ct2-*/.*.part")]:
+        stale_files = [*models_dir.glob(f".*{TEMP_SUFFIX}"),
+                       *models_dir.glob(f"ct2-*/.*{TEMP_SUFFIX}")]
+        for stale in stale_files:
             stale.unlink()  # left by an interrupted install; we hold the lock
         source_dir: Path | None = None
         for quant, pin in pins.items():
             path = models_dir / file_name(name, quant)
-            if path.is_file() and _sha256(path) == pin:
+            if path.is_file() and sha256_file(path) == pin:
                 log.info("model %s (%s) already installed at %s", name, quant, path)
             else:
                 if path.exists():
@@ -246,11 +246,6 @@ def _pin(name: str, quant: str) -> str:
     return entry.outputs[quant]
 
 
-def _sha256(path: Path) -> str:
-    with path.open("rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
-
-
 def _intact(model: InstalledModel) -> bool:
     """Whether the file matches its recorded size and hash (and the catalogue's pin, if any)."""
     entry = CATALOGUE.get(model.name)
@@ -259,7 +254,7 @@ def _intact(model: InstalledModel) -> bool:
     try:
         if model.path.stat().st_size != model.size:
             return False
-        return _sha256(model.path) == model.sha256
+        return sha256_file(model.path) == model.sha256
     except OSError:
         return False
 
@@ -275,7 +270,7 @@ def _package_dir(package: str, requirement: str) -> Path:
 
 
 def _check_file(path: Path, pin: str, requirement: str) -> None:
-    if not path.is_file() or _sha256(path) != pin:
+    if not path.is_file() or sha256_file(path) != pin:
         raise ModelError(
             f"{path} is missing or does not match its pinned checksum; reinstall "
             f"it with: pip install --force-reinstall {requirement}"
@@ -308,19 +303,14 @@ def _copy_ct2(source_dir: Path, source: Source, path: Path, pin: str) -> None:
         for file in _CT2_FILES:
             if (source_dir / file).is_file():
                 shutil.copyfile(source_dir / file, folder / file)
-        fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=".model.bin.", suffix=".part")
-        with os.fdopen(fd, "wb") as out:
-            for piece in _part_paths(source) or [source_dir / "model.bin"]:
-                with piece.open("rb") as src:
-                    shutil.copyfileobj(src, out, 1 << 20)
-        tmp = Path(tmp_name)
-        digest = _sha256(tmp)
-        if digest != pin:
-            tmp.unlink()
-            raise ModelError(f"assembled {path} has sha256 {digest}, expected {pin}")
-        _fsync(tmp)
-        os.replace(tmp, path)
-        _fsync(folder)
+        with atomic_path(path) as tmp:
+            with tmp.open("wb") as out:
+                for piece in _part_paths(source) or [source_dir / "model.bin"]:
+                    with piece.open("rb") as src:
+                        shutil.copyfileobj(src, out, 1 << 20)
+            digest = sha256_file(tmp)
+            if digest != pin:
+                raise ModelError(f"assembled {path} has sha256 {digest}, expected {pin}")
     except OSError as exc:
         raise ModelError(
             f"cannot write {folder}: {exc.strerror}; check free space and "
@@ -332,21 +322,16 @@ def _build(
     source_dir: Path, path: Path, quant: FType, pin: str, parts: list[Path] | None = None
 ) -> None:
     """Convert into a temporary file beside ``path``, check it against ``pin``, then rename it."""
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    os.close(fd)
-    tmp = Path(tmp_name)
     try:
-        log.info("converting %s to %s (%s)", source_dir, path, quant)
-        convert(source_dir, tmp, quant, parts)
-        digest = _sha256(tmp)
-        if digest != pin:
-            raise ModelError(
-                f"converted model {path.name} has sha256 {digest}, expected {pin}; "
-                "the source package or converter differs from the pinned release"
-            )
-        _fsync(tmp)
-        os.replace(tmp, path)
-        _fsync(path.parent)
+        with atomic_path(path) as tmp:
+            log.info("converting %s to %s (%s)", source_dir, path, quant)
+            convert(source_dir, tmp, quant, parts)
+            digest = sha256_file(tmp)
+            if digest != pin:
+                raise ModelError(
+                    f"converted model {path.name} has sha256 {digest}, expected {pin}; "
+                    "the source package or converter differs from the pinned release"
+                )
     except ConversionError as exc:
         raise ModelError(f"cannot convert {source_dir}: {exc}") from exc
     except OSError as exc:
@@ -354,16 +339,6 @@ def _build(
             f"cannot write {path}: {exc.strerror}; check free space and "
             "permissions of the models directory"
         ) from exc
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 @contextmanager
@@ -427,8 +402,4 @@ def _write_manifest(models_dir: Path, models: Mapping[tuple[str, str], Installed
             for _, m in sorted(models.items())
         ],
     }
-    tmp = models_dir / f".{MANIFEST}.part"
-    tmp.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
-    _fsync(tmp)
-    os.replace(tmp, models_dir / MANIFEST)
-    _fsync(models_dir)
+    write_atomically(models_dir / MANIFEST, (json.dumps(doc, indent=2) + "\n").encode())

@@ -60,6 +60,16 @@ def _aad(conversation_id: str, kind: str, index: int) -> bytes:
     return f"{conversation_id}:{kind}:{index}".encode()
 
 
+def _sealed_tag_rows(conversation_id: str, data_key: bytes,
+                     tags: Sequence[Tag]) -> list[dict[str, object]]:
+    """The ``tags`` table's rows for a conversation, each tag's words sealed with its data key."""
+    return [{
+        "conversation_id": conversation_id, "tag": t.tag, "start": t.start, "end": t.end,
+        "confidence": t.confidence,
+        "text_ct": seal_content(data_key, t.text.encode(), _aad(conversation_id, "tag", i)),
+    } for i, t in enumerate(tags)]
+
+
 class Conversations:
     """Repository of conversations; content is sealed with the conversation's data key."""
 
@@ -140,11 +150,7 @@ class Conversations:
             "text_ct": seal_content(data_key, s.text.encode(), _aad(conversation_id, "seg", i)),
             "sentiment": sentiments[i] if i < len(sentiments) else None,
         } for i, s in enumerate(segments)]
-        tag_rows = [{
-            "conversation_id": conversation_id, "tag": t.tag, "start": t.start, "end": t.end,
-            "confidence": t.confidence,
-            "text_ct": seal_content(data_key, t.text.encode(), _aad(conversation_id, "tag", i)),
-        } for i, t in enumerate(tags)]
+        tag_rows = _sealed_tag_rows(conversation_id, data_key, tags)
         with transaction(self.db):
             self.db.execute("DELETE FROM segments WHERE conversation_id = ?", [conversation_id])
             self.db.execute("DELETE FROM tags WHERE conversation_id = ?", [conversation_id])
@@ -206,11 +212,7 @@ class Conversations:
 
     def replace_tags(self, conversation_id: str, data_key: bytes, tags: Sequence[Tag]) -> None:
         """Re-seal a conversation's tags (after a person corrected them), in one transaction."""
-        rows = [{
-            "conversation_id": conversation_id, "tag": t.tag, "start": t.start, "end": t.end,
-            "confidence": t.confidence,
-            "text_ct": seal_content(data_key, t.text.encode(), _aad(conversation_id, "tag", i)),
-        } for i, t in enumerate(tags)]
+        rows = _sealed_tag_rows(conversation_id, data_key, tags)
         with transaction(self.db):
             self.db.execute("DELETE FROM tags WHERE conversation_id = ?", [conversation_id])
             self.db.table("tags").insert_all(rows)

@@ -20,6 +20,9 @@ def healthz() -> tuple[Response, int]:
     body = {"status": status, "reasons": reasons,
             "service_running": facts.service_running,
             "broker_connected": facts.broker_connected,
+            # speech engine, model and the tagger that runs ("semantic" or "rules"); {} while
+            # the service is not running
+            "engine": facts.engine,
             "jobs": facts.jobs, "sync_backlog": facts.sync_backlog,
             "disk_free_fraction": round(facts.disk_free / facts.disk_total, 4)
             if facts.disk_total else None,

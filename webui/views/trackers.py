@@ -1,7 +1,8 @@
 """Smart trackers: a manager gives 5-20 example sentences, sees which recent segments they
 would match (with the score and the similarity to the nearest example), and saves the tracker
 into ``tagger.trackers`` on this gateway. Recent segments are read through the audited access
-layer; the model runs here, on the box: nothing leaves it."""
+layer; the model runs on the box, in a short-lived process of its own for each preview (see
+:mod:`gateway.semantic.preview`), so this process never holds it: nothing leaves the box."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ from werkzeug.wrappers import Response
 
 from gateway.accounts.roles import Permission
 from gateway.config import ConfigError
-from gateway.intel import SemanticTagger, TrackerError, parse_tracker
-from gateway.intel.trackers import THRESHOLD, Tracker, hears, similarity
+from gateway.intel import TrackerError, parse_tracker
+from gateway.intel.trackers import THRESHOLD, Tracker, hears
 from gateway.local_settings import change_settings
+from gateway.semantic.catalogue import DEFAULT, TextModelError, installed
+from gateway.semantic.preview import preview as score_in_child
 from webui.access import actor, layer
 from webui.context import web
 from webui.notices import NOTICES
@@ -25,11 +28,18 @@ RECENT_CONVERSATIONS = 10
 SHOWN = 25
 
 
-def _tagger() -> SemanticTagger | None:
-    from gateway.semantic.loader import load_tagger
+NOT_INSTALLED = ("the semantic tagger's model is not installed: run "
+                 f"salestag-gateway models install {DEFAULT}")
 
+
+def _model_ready() -> bool:
+    """Is the text model installed (its files are checked when a preview loads it)?"""
     config = web().config
-    return load_tagger(config.data_dir / "models", config.tagger.engine)
+    try:
+        return config.tagger.engine == "semantic" and DEFAULT in installed(
+            config.data_dir / "models")
+    except TextModelError:
+        return False
 
 
 def _spec(form: Any) -> str:
@@ -41,16 +51,16 @@ def _spec(form: Any) -> str:
     return f"{head} ~ " + " | ".join(e for e in examples if e)
 
 
-def _preview(tracker: Tracker, tagger: SemanticTagger) -> list[dict[str, Any]]:
+def _preview(tracker: Tracker) -> list[dict[str, Any]]:
     """Recent segments (audited read) with their score and nearest-example similarity."""
     segments = layer().recent_segments(actor(), conversations=RECENT_CONVERSATIONS)
     if not segments:
         return []
-    vectors = tagger.embed([s["text"] for s in segments])
-    examples = tagger.vectors(tracker.examples)
-    for segment, vector in zip(segments, vectors, strict=True):
-        segment["score"] = round(tagger.tracker_score(tracker.examples, vector), 2)
-        segment["similarity"] = round(similarity(vector, examples), 2)
+    scored = score_in_child(web().config.data_dir / "models", tracker.examples,
+                            [s["text"] for s in segments])
+    for segment, found in zip(segments, scored, strict=True):
+        segment["score"] = found.score
+        segment["similarity"] = found.similarity
         segment["match"] = segment["score"] >= THRESHOLD and hears(tracker, segment["speaker"])
     return sorted(segments, key=lambda s: -s["score"])[:SHOWN]
 
@@ -60,7 +70,7 @@ def _page(form: dict[str, str] | None = None, error: str = "", rows: list[dict[s
     config = web().config
     return render_template(
         "trackers.html", trackers=config.tagger.trackers, form=form or {}, error=error,
-        rows=rows, threshold=THRESHOLD, model_ready=_tagger() is not None,
+        rows=rows, threshold=THRESHOLD, model_ready=_model_ready(),
         notice=NOTICES.get(request.args.get("notice", ""))), status
 
 
@@ -78,11 +88,12 @@ def preview() -> tuple[str, int]:
         tracker = parse_tracker(_spec(form))
     except TrackerError as exc:
         return _page(form, str(exc), status=400)
-    tagger = _tagger()
-    if tagger is None:
-        return _page(form, "the semantic tagger's model is not installed: run "
-                     "salestag-gateway models install minilm", status=409)
-    return _page(form, rows=_preview(tracker, tagger))
+    if not _model_ready():
+        return _page(form, NOT_INSTALLED, status=409)
+    try:
+        return _page(form, rows=_preview(tracker))
+    except TextModelError as exc:
+        return _page(form, str(exc), status=409)
 
 
 @bp.post("/save")

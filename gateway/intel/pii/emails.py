@@ -14,7 +14,10 @@ _WRITTEN_EMAIL = re.compile(
 )
 _EMAIL_SYMBOLS = {
     "dot": ".", "period": ".", "underscore": "_", "dash": "-", "hyphen": "-", "at": "@",
+    "under": "_", "under score": "_",  # as the recognizer splits or clips "underscore"
 }  # fmt: skip
+# Said for "at" before a domain the recognizer wrote out: "Alex and Northwind.io".
+_MISHEARD_AT = frozenset({"and", "had", "add"})
 _TLDS = frozenset(
     "com net org edu gov mil io co us uk ca au de fr nl es it info biz me tv app dev ai ly "
     "email online site tech".split()
@@ -35,6 +38,18 @@ _ANNOUNCED_DOMAIN = re.compile(
     rf"(?P<domain>[A-Za-z0-9][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)*\.(?i:{_TLD}))(?![A-Za-z0-9\[-])",
     re.IGNORECASE | re.ASCII,
 )
+# Mail providers: their domain is only ever said as part of somebody's address, so it is
+# hidden with whatever is glued before it even when the "at" and the name were lost ("You
+# steam over that hotmail.com").
+_PROVIDER_DOMAIN = re.compile(
+    r"(?:(?P<name>[A-Za-z0-9._-]+)\s+(?:at|and)\s+)?"  # "Ava and iCloud.com": "at" misheard
+    r"(?P<domain>(?<![A-Za-z0-9.@_-])[A-Za-z0-9._-]*?(?:g[\s-]?mail|googlemail|yahoo"
+    r"|hot\s?mail|out\s?look|aol|i[\s-]?cloud|proton\s?mail|proton|comcast|msn|ymail|gmx)"
+    r"(?:\.|\s+dot\s+)(?:com|net|me))\b",
+    re.IGNORECASE | re.ASCII,
+)
+_PROVIDER_HINT = re.compile(r"mail|yahoo|look|aol|cloud|proton|comcast|msn|gmx", re.IGNORECASE)
+_SPOKEN_DOT = re.compile(r"\s+dot\s+")
 _NOT_DOMAIN = frozenset("the a an my our your his her their this that".split())
 _MAX_DOMAIN_TOKENS = 9
 _MAX_GLUED_WORDS = 3
@@ -48,7 +63,7 @@ def find_emails(text: str) -> list[Finding]:
         for m in _WRITTEN_EMAIL.finditer(text)
     ]
     taken = [(f.start, f.end) for f in found]
-    words = [t for t in tokens(text) if not inside(t, taken)]
+    words = _joined(text, [t for t in tokens(text) if not inside(t, taken)])
     index = 0
     while index < len(words):
         spoken = _spoken_email(text, words, index)
@@ -57,9 +72,10 @@ def find_emails(text: str) -> list[Finding]:
             continue
         finding, index = spoken
         found.append(finding)
-    taken = [(f.start, f.end) for f in found]
-    found += [f for f in _announced_domains(text) if not any(
-        f.start < end and start < f.end for start, end in taken)]
+    for extra in (_announced_domains(text), _provider_domains(text)):
+        taken = [(f.start, f.end) for f in found]
+        found += [f for f in extra if not any(
+            f.start < end and start < f.end for start, end in taken)]
     return sorted(found, key=lambda f: f.start)
 
 
@@ -70,6 +86,34 @@ def _announced_domains(text: str) -> list[Finding]:
         Finding("email", m.start("domain"), m.end("domain"), m.group("domain").lower())
         for m in _ANNOUNCED_DOMAIN.finditer(text)
     ]
+
+
+def _provider_domains(text: str) -> list[Finding]:
+    """A mail provider's domain (also split: "I Cloud.com") and what is glued before it
+    ("xgmaildotcom"), with the name before an "at" or "and" ("ava and icloud.com")."""
+    found: list[Finding] = []
+    if not _PROVIDER_HINT.search(text):  # the full pattern is slow to fail
+        return found
+    for m in _PROVIDER_DOMAIN.finditer(text):
+        name = (m.group("name") or "").lower()
+        domain = "".join(_SPOKEN_DOT.sub(".", m.group("domain").lower()).split())
+        if name and name not in _NOT_LOCAL:
+            found.append(Finding("email", m.start(), m.end(), f"{name}@{domain}"))
+        else:
+            found.append(Finding("email", m.start("domain"), m.end(), domain))
+    return found
+
+
+def _joined(text: str, words: list[Token]) -> list[Token]:
+    """``words`` with "under score" as one token."""
+    out: list[Token] = []
+    for token in words:
+        if out and out[-1].low == "under" and token.low == "score" and (
+            text[out[-1].end : token.start].isspace()
+        ):
+            token = Token("under score", out.pop().start, token.end)
+        out.append(token)
+    return out
 
 
 def _symbol(token: Token) -> str:
@@ -89,14 +133,22 @@ def _adjacent(text: str, left: Token, right: Token) -> bool:
 
 
 def _spoken_email(text: str, words: list[Token], at: int) -> tuple[Finding, int] | None:
-    """Recognise "<local> at <domain> dot <tld>" around the token at index ``at``."""
-    if _symbol(words[at]) != "@":
+    """Recognise "<local> at <domain> dot <tld>" around the token at index ``at``; an "at"
+    heard as "and" counts before a written domain and after a one-word name."""
+    misheard = words[at].low in _MISHEARD_AT
+    if _symbol(words[at]) != "@" and not misheard:
         return None
     domain = _domain_after(text, words, at)
     local = _local_before(text, words, at)
     if domain is None or local is None:
         return None
+    written = (text[words[at + 1].start : words[domain[1]].end],  # both written out, no
+               text[words[local[1]].start : words[at - 1].end])  # spaces: "Lucas.2 and x.com"
+    if misheard and any(" " in part for part in written):
+        return None
     (name, end), (user, first) = domain, local
+    if text.startswith("[", words[end].end):  # glued to a placeholder, as in the written form
+        return None
     return Finding("email", words[first].start, words[end].end, f"{user}@{name}"), end + 1
 
 
@@ -116,8 +168,8 @@ def _domain_after(text: str, words: list[Token], at: int) -> tuple[str, int] | N
         if symbol in {".", "-"}:
             pieces.append(symbol)
             glued = 0
-        elif _is_label(token) and len(token.text) > 1 and token.low not in _NOT_DOMAIN and (
-            glued < _MAX_GLUED_WORDS
+        elif _is_label(token) and glued < _MAX_GLUED_WORDS and (
+            _dotted(text, token) or len(token.text) > 1 and token.low not in _NOT_DOMAIN
         ):
             spelled = _GLUED_DOT.sub(".", token.low)
             pieces.append(spelled)
@@ -129,6 +181,11 @@ def _domain_after(text: str, words: list[Token], at: int) -> tuple[str, int] | N
             best = name, probe
         probe += 1
     return best
+
+
+def _dotted(text: str, token: Token) -> bool:
+    """True for a letter written next to a dot: "a.l.com" (the recognizer's "aol.com")."""
+    return text[token.start - 1 : token.start] == "." or text[token.end : token.end + 1] == "."
 
 
 def _spelled(token: Token, parts: list[str]) -> bool:

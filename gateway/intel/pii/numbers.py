@@ -19,6 +19,14 @@ TENS = {
 }  # fmt: skip
 REPEAT = {"double": 2, "triple": 3}
 ZERO_LETTERS = {"oh", "o"}
+# Words tiny.en writes for a digit read out in noise ("nine one nine" -> "time one time",
+# "seven" -> "salmon", "five" -> "high"), learned from synthesized speech (bench/pii_synth.py;
+# "nein", "hi", "fine" and "sick" by analogy, not seen there).
+# Never digits by themselves: they only fill out a run of real numbers.
+MISHEARD = frozenset(
+    "time ine nein high hi fine for or poor more fort follow to do too duo ate height "
+    "won salmon sanven near free pre hero sit sick".split()
+)
 
 
 def is_number_word(low: str) -> bool:
@@ -27,6 +35,11 @@ def is_number_word(low: str) -> bool:
         low.isdigit() or low in ONES or low in TEENS or low in TENS or low in REPEAT
         or low == "hundred"
     )
+
+
+def is_misheard_digit(low: str) -> bool:
+    """True for a word the recognizer writes for a digit in noise (see :data:`MISHEARD`)."""
+    return low in MISHEARD
 
 
 def digits(run: list[Token]) -> str:

@@ -19,15 +19,26 @@ _AMOUNT = re.compile(
     r"|(?<![0-9])(?<![0-9],)[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?(?!,?[0-9])",
     re.ASCII,
 )
+# A grouped number said shortly after these is money: "it costs 1,234,567", "we paid 18,349".
+_MONEY_BEFORE = re.compile(
+    r"\b(?:costs?|paid|pay|paying|prices?|priced|worth|budget|save[sd]?|saving|savings|spen[dt]"
+    r"|charged?|owe|total|bill|quoted?|rebate|credit|loan|financed?)\b\W+(?:\w+\W+){0,2}$",
+    re.IGNORECASE,
+)
+_MONEY_REACH = 40
+# Capitals (not I, L or O, which stand for digits) glued to groups of digits joined by dashes.
+_CODE = re.compile(r"(?<![A-Za-z0-9-])[A-HJKMNP-Z][A-Z]{0,2}-?[0-9]+(?:-[0-9]+)+(?![A-Za-z0-9])")
 YEAR = re.compile(r"(?:19|20)[0-9]{2}")
 _PHONE_GAP = re.compile(r"[\s,.()+-]{0,5}")
 _FILLERS = {"dash", "hyphen"}
 # A number right before a unit or a clock word is a quantity or a time, never a phone number.
 _UNITS = frozenset(
     "minutes minute hours hour days day weeks week months month years year dollars dollar "
-    "bucks cents percent times panels kilowatts kilowatt watts".split()
+    "bucks cents percent times panels kilowatts kilowatt watts watt kwh kw amps amp volts "
+    "thousand million per".split()
 )
 _CLOCK = frozenset("am pm o'clock oclock".split())
+_NUMBER_NEXT = re.compile(r"\s+[0-9]")
 _CLOCK_TIME = re.compile(r"(?<![0-9:])[0-9]{1,2}:[0-9]{2}(?![0-9:])")
 # Words that announce a phone number.
 PHONE_CUE = re.compile(
@@ -37,6 +48,23 @@ PHONE_CUE = re.compile(
     r")\b",
     re.IGNORECASE,
 )
+# The same cues as tiny.en writes them in noise ("my number" -> "my hunger", "reach me at" ->
+# "meet me at", "write this down" -> "right this town", "my cell" -> "myself"), learned from
+# synthesized speech (bench/pii_synth.py). Weaker than the cues above: see phone_context.
+MISHEARD_CUE = re.compile(
+    r"\b(?:my\s+(?:h?umber|under|hunger|hummus|upper|channel|normally|go-go)"
+    r"|myself|(?:reach|week|meet|get|call|text)\s+(?:me|the)\s+(?:at|up|on|and|mid)"
+    r"|(?:write|right|light|like)\s+this\s+(?:down|town|now)|(?:office|this)\s+line"
+    r")\b",
+    re.IGNORECASE,
+)
+# "number" names something else after these: "the quote number is Q61-564".
+_OTHER_NUMBER = re.compile(
+    r"\b(?:quote|model|order|part|invoice|serial|item|version|room|unit|lot|case|reference"
+    r"|confirmation|tracking|permit|job|project|panel)\s+$",
+    re.IGNORECASE,
+)
+_NUMBER_OF = re.compile(r"\s+of\b", re.IGNORECASE)  # "the number of panels is 24"
 _CUE_REACH = 20
 _WRITTEN_SSN = re.compile(r"[0-9]{3}[- ][0-9]{2}[- ][0-9]{4}")
 _SSN_CONTEXT = re.compile(r"\b(?:social(?: security)?|ssn|s s n)\b[^.?!]{0,40}$", re.IGNORECASE)
@@ -44,7 +72,7 @@ _SSN_CONTEXT = re.compile(r"\b(?:social(?: security)?|ssn|s s n)\b[^.?!]{0,40}$"
 
 def find_phones(text: str, taken: list[Span]) -> list[Finding]:
     """Runs of seven or more digits, written or spoken, outside ``taken`` and amounts."""
-    blocked = taken + amounts(text)
+    blocked = taken + amounts(text) + codes(text)
     found: list[Finding] = []
     run: list[Token] = []
     words = tokens(text, PHONE_TOKEN) + [Token("[END]", len(text), len(text))]
@@ -60,6 +88,18 @@ def find_phones(text: str, taken: list[Span]) -> list[Finding]:
     return found
 
 
+def cue_ends(text: str, cue: re.Pattern[str] = PHONE_CUE) -> list[int]:
+    """Where the cues announcing a phone number (:data:`PHONE_CUE` or :data:`MISHEARD_CUE`)
+    end in ``text``, in order; "number" after a word like "quote" or "model", or before "of",
+    announces something else."""
+    return [
+        m.end() for m in cue.finditer(text)
+        if m.group().lower() != "number" or not (
+            _OTHER_NUMBER.search(text, 0, m.start()) or _NUMBER_OF.match(text, m.end())
+        )
+    ]
+
+
 def is_unit(text: str, token: Token) -> bool:
     """True for a unit or a clock word ("dollars", "years", "pm", "a.m.", "o'clock") and for
     the numbers of a percentage or a clock time ("5%", "10:30")."""
@@ -70,14 +110,32 @@ def is_unit(text: str, token: Token) -> bool:
         or _CLOCK_TIME.search(text[max(0, token.start - 3) : token.end])  # the minutes
     ):
         return True
+    if low == "times" and _NUMBER_NEXT.match(text, token.end):  # "8 times 2 7": misheard
+        return False
     return low in _UNITS or low in _CLOCK or (
         low in {"a", "p"} and text[token.end : token.end + 2].lower() == ".m"
     )
 
 
 def amounts(text: str) -> list[Span]:
-    """Where ``text`` holds money or thousands-grouped amounts, never phone numbers."""
-    return [(m.start(), m.end()) for m in _AMOUNT.finditer(text)]
+    """Where ``text`` holds money or thousands-grouped amounts, never phone numbers ("$12,000",
+    "1,250,000", "it costs 1,234,567"). The recognizer also groups a phone number's digits in
+    thousands ("285, 180,731"): a grouped number that is neither money, nor round, nor said
+    after a word of money, nor has decimals, is left to be read as digits."""
+    return [(m.start(), m.end()) for m in _AMOUNT.finditer(text) if _money_or_round(text, m)]
+
+
+def codes(text: str) -> list[Span]:
+    """Where ``text`` holds reference codes ("Q30-874", "SE-7600-2"): a quote or part number,
+    never a phone number."""
+    return [(m.start(), m.end()) for m in _CODE.finditer(text)]
+
+
+def _money_or_round(text: str, amount: re.Match[str]) -> bool:
+    found = amount.group()
+    return found.startswith("$") or "." in found or found.endswith("00") or bool(
+        _MONEY_BEFORE.search(text, max(0, amount.start() - _MONEY_REACH), amount.start())
+    )
 
 
 def _phone_from_run(text: str, run: list[Token]) -> list[Finding]:

@@ -1,0 +1,64 @@
+"""What keeps the gateway's processes small: the allocator pinned by every program's entry, checked
+in real child processes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+#: A program run like the gateway's (through ``run_program``, or not): it frees one 20 MiB block,
+#: then uses and frees sixteen 1 MiB blocks, and prints how much of its heap stays resident (kB).
+HEAP_PROBE = """
+import ctypes, sys
+from pathlib import Path
+from gateway.entry import run_program
+
+def heap_kb():
+    lines = Path("/proc/self/smaps").read_text().splitlines()
+    for n, line in enumerate(lines):
+        if line.endswith("[heap]"):
+            return next(int(l.split()[1]) for l in lines[n:] if l.startswith("Rss:"))
+    return 0
+
+def churn():
+    libc = ctypes.CDLL(None)
+    libc.malloc.restype = ctypes.c_void_p
+    libc.free.argtypes = [ctypes.c_void_p]
+    libc.free(libc.malloc(20 << 20))
+    before = heap_kb()
+    blocks = [libc.malloc(1 << 20) for _ in range(16)]
+    for block in blocks:
+        ctypes.memset(block, 1, 1 << 20)
+    for block in blocks:
+        libc.free(block)
+    print(heap_kb() - before)
+    return 0
+
+sys.exit(run_program(churn) if sys.argv[1] == "entry" else churn())
+"""
+
+
+def heap_kept_kb(how: str) -> int:
+    env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([sys.executable, "-c", HEAP_PROBE, how], env=env, cwd=ROOT,
+                          capture_output=True, text=True, check=True, timeout=60)
+    return int(done.stdout.split()[-1])
+
+
+def test_a_program_keeps_no_heap_after_a_large_block_passed_through() -> None:
+    assert heap_kept_kb("bare") >= 12 * 1024  # glibc left alone keeps the 1 MiB blocks' heap
+    assert heap_kept_kb("entry") < 1024  # the gateway's entry gives every block back
+
+
+def test_the_web_ui_and_upload_server_load_no_model_runtime() -> None:
+    """The faces' processes import neither onnxruntime, tokenizers nor whisper.cpp's binding:
+    only the service holds models."""
+    probe = ("import sys, webui.server, webui.badge_server, webui.app, webui.badge_api\n"
+             "print(sorted(m for m in ('onnxruntime', 'tokenizers', 'pywhispercpp')"
+             " if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", probe], env={"PYTHONPATH": str(ROOT)},
+                          cwd=ROOT, capture_output=True, text=True, check=True, timeout=60)
+    assert done.stdout.split("\n")[-2] == "[]"
