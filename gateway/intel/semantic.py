@@ -3,15 +3,15 @@
 Pure logic: the embedding model is passed in as ``embed`` (texts -> unit vectors, see
 :mod:`gateway.semantic.embedder`). At construction the tagger embeds its labelled example
 sentences (``data/tag-examples.tsv``: a tag, or ``none``, and a sentence; and
-``data/tag-examples-heard.tsv``: the same sentences as the recognizer heard them, written by
-``bench/tags_heard.py``) and trains a small softmax head over the tags and ``none`` on them,
-deterministically (full-batch gradient descent from zero). A text earns the head's most likely
-class when that is a tag at or above the threshold, and so does each of its sentences or
-clauses (a text saying two things earns both tags); the keyword rules
-(:mod:`gateway.intel.tagger`) stay beside it: a rule that fires (at the rules' own threshold)
-adds its tag too, a second tag or one the head missed, unless the head rules that tag out. The
-settings were chosen by five-fold cross-validation on the tuning half of the paraphrase set
-(``bench/tags_cv.py``).
+``data/tag-examples-heard.tsv`` when present: the same sentences as the recognizer heard
+them, written by ``bench/tags_heard.py``; not shipped, as it did not help in cross-validation)
+and trains a small softmax head over the tags and ``none`` on them, deterministically
+(full-batch gradient descent from zero). A text earns the head's most likely class when that
+is a tag at or above the threshold, and so does each of its sentences or clauses (a text
+saying two things earns both tags); the keyword rules (:mod:`gateway.intel.tagger`) stay
+beside it: a rule that fires (at the rules' own threshold) adds its tag too, a second tag or
+one the head missed, unless the head rules that tag out. The settings were chosen by
+five-fold cross-validation on the tuning half of the paraphrase set (``bench/tags_cv.py``).
 """
 
 from __future__ import annotations
