@@ -11,9 +11,11 @@ long-form speech: first as a model's first clips, then again after it has run fu
     .venv/bin/python bench/asr.py [--threads N] [--configs NAME,...] [--repeat N]
         [--conversation TSV]
     .venv/bin/python bench/asr.py --stages all|STAGE,... [--sets dev,heldout] [--threads N]
+        [--texts FILE]
 
 ``--stages`` prints instead the WER of short utterances stage by stage, from bare whisper.cpp
-to the whole pipeline, clean and noisy (bench/asr_stages.py).
+to the whole pipeline, clean and noisy (bench/asr_stages.py); ``--texts FILE`` writes there
+every clip's reference and heard text per stage (JSON), to compare two stages clip by clip.
 
 The last line printed is a JSON object with every figure.
 """
@@ -257,15 +259,19 @@ def run_one(name: str, data: dict[str, Any], models: Path, threads: int,
 # --- driver -----------------------------------------------------------------------------------
 
 
-def stage_report(stages: str, sets: list[str], threads: int) -> int:
-    """The short-utterance stage table (see bench/asr_stages.py) for tiny.en q8_0 and f16."""
+def stage_report(stages: str, sets: list[str], threads: int, texts: Path | None = None) -> int:
+    """The short-utterance stage table (see bench/asr_stages.py) for tiny.en q8_0 and f16;
+    every clip's text goes to ``texts`` if given."""
     every = ["batch:bare", *asr_stages.stages({}, threads)]  # batch: all clips in one call
     names = every if stages == "all" else stages.split(",")
     with tempfile.TemporaryDirectory(prefix="asr-stages-") as tmp:
         work = Path(tmp)
         models = {m.quant: m.path for m in
                   catalogue.install(work / "models", "tiny.en", quants=("q8_0", "f16"))}
-        records = asr_stages.run(sets, names, models, threads, work)
+        records = asr_stages.run(sets, names, models, threads, work, texts=texts is not None)
+    if texts is not None:
+        texts.write_text(json.dumps(records, indent=1), encoding="utf-8")
+        records = [{k: v for k, v in r.items() if k != "clips"} for r in records]
     print(json.dumps({"threads": threads, "stages": records}))
     return 0
 
@@ -284,6 +290,9 @@ def main(argv: list[str] | None = None) -> int:
                              f"stage ('all' for {', '.join(asr_stages.stages({}, 1))})")
     parser.add_argument("--sets", default="dev,heldout",
                         help="sentence sets for --stages (dev, heldout)")
+    parser.add_argument("--texts", type=Path, metavar="FILE",
+                        help="with --stages: write every clip's reference and heard text "
+                             "per stage to FILE (JSON)")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -294,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     if args.stages:
-        return stage_report(args.stages, args.sets.split(","), args.threads)
+        return stage_report(args.stages, args.sets.split(","), args.threads, args.texts)
     names = [n for n in args.configs.split(",") if n]
     unknown = set(names) - set(CONFIGS)
     if unknown:

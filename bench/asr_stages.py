@@ -150,7 +150,7 @@ def stages(models: dict[str, Path], threads: int) -> dict[str, Callable[[], Tran
         "pipeline-pad800": lambda: pipeline(q8(), threads, padding_ms=800),
         "pipeline-fullctx": lambda: pipeline(q8(), threads, **full),
         "pipeline-fullctx-prompt": lambda: pipeline(q8(), threads, prompt_min_s=0.0, **full),
-        "pipeline-fallback": lambda: pipeline(q8(), threads, temperature_inc=0.2),
+        "pipeline-nofallback": lambda: pipeline(q8(), threads, temperature_inc=0.0),
         "pipeline-beam5": lambda: pipeline(q8(), threads, beam_size=5),
         "pipeline-f16": lambda: pipeline(f16(), threads),
     }
@@ -164,23 +164,26 @@ def _timer() -> Iterator[list[float]]:
     box[0] = time.perf_counter() - started
 
 
-def run_stage(transcribe: Transcriber, clips: list[Clip], noisy: bool) -> tuple[float, float]:
-    """Corpus WER and seconds of transcription over ``clips``, one call per clip."""
+def run_stage(transcribe: Transcriber, clips: list[Clip], noisy: bool
+              ) -> tuple[float, float, list[str]]:
+    """Corpus WER, seconds of transcription and each clip's text over ``clips``, one call per
+    clip."""
     pairs = []
     with _timer() as took:
         for clip in clips:
             pairs.append((clip.text, transcribe(clip.noisy if noisy else clip.clean)))
-    return corpus_wer(pairs), took[0]
+    return corpus_wer(pairs), took[0], [heard for _, heard in pairs]
 
 
-def run_batch(transcribe: Transcriber, clips: list[Clip], noisy: bool) -> tuple[float, float]:
-    """Corpus WER and seconds with all clips in one file, ``BATCH_GAP_S`` apart."""
+def run_batch(transcribe: Transcriber, clips: list[Clip], noisy: bool
+              ) -> tuple[float, float, list[str]]:
+    """Corpus WER, seconds and the text with all clips in one file, ``BATCH_GAP_S`` apart."""
     gap = np.zeros(round(BATCH_GAP_S * SAMPLE_RATE), np.float32)
     joined = np.concatenate([part for clip in clips
                              for part in (clip.noisy if noisy else clip.clean, gap)])
     with _timer() as took:
         text = transcribe(joined)
-    return corpus_wer([(" ".join(c.text for c in clips), text)]), took[0]
+    return corpus_wer([(" ".join(c.text for c in clips), text)]), took[0], [text]
 
 
 def write_wav(path: Path, samples: np.ndarray) -> None:
@@ -192,8 +195,9 @@ SETS = {"dev": Path("../shared/data/dev-utterances.tsv"),
 
 
 def run(sets: list[str], names: list[str], models: dict[str, Path], threads: int,
-        work: Path) -> list[dict[str, Any]]:
-    """Every stage on every set, clean and noisy; one printed line and one record each."""
+        work: Path, *, texts: bool = False) -> list[dict[str, Any]]:
+    """Every stage on every set, clean and noisy; one printed line and one record each (with
+    each clip's reference and heard text under ``clips`` if ``texts``)."""
     clips = {name: synthesize(read_sentences(SETS[name]), work) for name in sets}
     builders = stages(models, threads)
     unknown = set(names) - set(builders) - {f"batch:{n}" for n in builders}
@@ -208,10 +212,16 @@ def run(sets: list[str], names: list[str], models: dict[str, Path], threads: int
         for set_name, set_clips in clips.items():
             for noisy in (False, True):
                 measure = run_batch if name.startswith("batch:") else run_stage
-                error_rate, seconds = measure(transcribe, set_clips, noisy)
+                error_rate, seconds, heard = measure(transcribe, set_clips, noisy)
                 audio = "noisy" if noisy else "clean"
                 print(f"{name:28} {set_name:8} {audio:5} {error_rate:6.3f} {seconds:7.1f}",
                       flush=True)
-                records.append({"stage": name, "set": set_name, "audio": audio,
-                                "wer": round(error_rate, 3), "seconds": round(seconds, 2)})
+                record = {"stage": name, "set": set_name, "audio": audio,
+                          "wer": round(error_rate, 3), "seconds": round(seconds, 2)}
+                if texts:
+                    references = ([" ".join(c.text for c in set_clips)] if len(heard) == 1
+                                  and len(set_clips) > 1 else [c.text for c in set_clips])
+                    record["clips"] = [{"reference": r, "heard": h}
+                                       for r, h in zip(references, heard, strict=True)]
+                records.append(record)
     return records

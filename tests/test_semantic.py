@@ -11,6 +11,7 @@ import logging
 import os
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,9 @@ from bert_reference import encode, read_safetensors
 
 from gateway.config import ConfigError, parse_config
 from gateway.intel import Segment, SemanticTagger, TrackerError, annotate, parse_tracker
+from gateway.intel.lexicon import DEFAULT_COMPETITORS
+from gateway.intel.semantic import Example, builtin_examples, clauses, read_examples
+from gateway.intel.tagger import classify as rule_tags
 from gateway.semantic import catalogue
 from gateway.semantic.embedder import Embedder
 from gateway.semantic.loader import load_tagger
@@ -28,6 +32,9 @@ from gateway.semantic.preview import preview, score_texts
 ROOT = Path(__file__).parents[1]
 DEV = ROOT / "../shared/data/dev-utterances.tsv"
 PARAPHRASES = ROOT / "tests/data/tag-paraphrases.tsv"
+TAXONOMY = ("buying_signal", "competitor.mention", "consent.disclosure", "consent.opt_out",
+            "financing", "next_step", "objection.authority", "objection.price",
+            "objection.timing", "objection.trust")
 SENTENCES = [
     "Just so you know, this visit is being recorded.",
     "We recorded a lot of rain last spring.",
@@ -166,9 +173,56 @@ def test_paraphrases_nobody_wrote_a_rule_for(
     assert found == ({tag} if tag else set())
 
 
+def test_clauses_are_cut_at_sentence_ends_and_at_a_comma_before_but_or_so() -> None:
+    assert clauses("It looks great. My husband decides, though.") == [
+        "It looks great.", "My husband decides"]  # "though." alone is one word
+    assert clauses("I like it, but the price is steep; can we wait?") == [
+        "I like it", "but the price is steep;", "can we wait?"]
+    assert clauses("Red, white and blue.") == []  # one clause
+    assert clauses("Okay. So.") == []  # one-word parts are not read alone
+
+
+def test_a_text_saying_two_things_earns_both_tags(semantic_tagger: SemanticTagger) -> None:
+    text = "This is great, so when can your crew start? We also need a loan."
+    found = {t.tag for t in annotate([Segment(0, 1, text, "customer")],
+                                     tagger=semantic_tagger).tags}
+    assert found == {"buying_signal", "financing"}
+    whole_only = SemanticTagger(semantic_tagger.embed, head=semantic_tagger.head,
+                                part_threshold=1.0, rule_floor=1.1)  # the head alone, whole
+    assert list(whole_only.classify_many([text], [])[0]) == ["buying_signal"]
+    text = "We like the black panels. My husband has to okay it though."
+    assert list(semantic_tagger.classify_many([text], [])[0]) == ["objection.authority"]
+    assert whole_only.classify_many([text], []) == [{}]
+
+
+def test_a_strong_rule_counts_only_where_the_head_allows_its_tag(
+    semantic_tagger: SemanticTagger,
+) -> None:
+    text = "My nephew wrote about Nikola Tesla for his science fair."
+    assert rule_tags(text, DEFAULT_COMPETITORS) == {"competitor.mention": 0.85}
+    assert semantic_tagger.classify_many([text], DEFAULT_COMPETITORS) == [{}]
+    trusting = SemanticTagger(semantic_tagger.embed, head=semantic_tagger.head, rule_floor=0.0)
+    assert trusting.classify_many([text], DEFAULT_COMPETITORS) == [{"competitor.mention": 0.85}]
+
+
+def test_examples_are_read_with_the_sentence_a_heard_one_came_from() -> None:
+    text = ("tag\ttext\tsource\n"
+            "objection.price\tWhoa, prize it.\tWhoa, pricey!\n"
+            "none\tNice dog.\t\n")
+    assert read_examples(text) == (Example("objection.price", "Whoa, prize it.", "Whoa, pricey!"),
+                                   Example("none", "Nice dog."))
+
+
+
+def test_the_built_in_examples_cover_every_tag_in_balance() -> None:
+    counts = Counter(e.tag for e in builtin_examples())
+    assert set(counts) == {*TAXONOMY, "none"}
+    assert all(35 <= counts[tag] <= 60 for tag in TAXONOMY), counts
+
+
 def test_a_sentence_cut_by_a_window_break_is_read_whole(semantic_tagger: SemanticTagger) -> None:
-    segments = [Segment(28.0, 30.0, "my wife and I always", "customer"),
-                Segment(30.1, 32.0, "decide these things together", "customer")]
+    segments = [Segment(28.0, 30.0, "whatever we do the", "customer"),
+                Segment(30.1, 32.0, "board has the last word", "customer")]
     tags = annotate(segments, tagger=semantic_tagger).tags
     assert ("objection.authority", 28.0, 32.0) in [(t.tag, t.start, t.end) for t in tags]
 

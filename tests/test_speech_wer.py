@@ -32,6 +32,34 @@ def test_spoken_and_written_forms_normalise_alike(spoken: str, written: str) -> 
     assert wer(spoken, written) == 0.0
 
 
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [
+        ("That's way more than we can afford.", "That is way more than we can afford."),
+        ("We won't sign, we can't.", "We will not sign, we can not."),
+        ("I'm gonna call you, I'll email.", "I am going to call you, I will email."),
+        ("Let's talk, we're ready, you've seen it.", "Let us talk, we are ready, you have seen"
+         " it."),
+        ("Send me an e-mail.", "Send me an email."),
+        ("It's thirty per cent off.", "It is 30% off."),
+        ("The colour of the tyres", "the color of the tires"),
+        ("OK, Mr Smith.", "Okay, mister Smith."),
+        ("O.K., um, I think so.", "okay, I think so"),
+        ("I\u2019d like that", "I would like that"),
+    ],
+)
+def test_same_words_written_differently_are_no_errors(one: str, other: str) -> None:
+    assert normalise(one) == normalise(other)
+    assert wer(one, other) == 0.0
+
+
+def test_different_words_stay_errors_after_expansion() -> None:
+    assert wer("its warranty", "it's warranty") == 1.0  # "it is" for "its": 2 errors
+    assert normalise("low-E glass") == ["low", "e", "glass"]
+    assert normalise("e-mail") != normalise("mail")
+    assert wer("we can sign", "we can't sign") == pytest.approx(1 / 3)
+
+
 def test_numbers_that_differ_still_count_as_errors() -> None:
     assert normalise("two hundred ten") == ["210"]
     # 210 -> 200 and "dollars" inserted

@@ -2,18 +2,23 @@
 
 Pure logic: the embedding model is passed in as ``embed`` (texts -> unit vectors, see
 :mod:`gateway.semantic.embedder`). At construction the tagger embeds its labelled example
-sentences (``data/tag-examples.tsv``: a tag, or ``none``, and a sentence) and trains a small
-softmax head over the tags and ``none`` on them, deterministically (full-batch gradient descent
-from zero). A sentence earns the head's most likely class when that is a tag at or above the
-threshold; the keyword rules (:mod:`gateway.intel.tagger`) stay beside it: a rule that fires
-(at the rules' own threshold) adds its tag too, a second tag or one the head missed. The
-thresholds were chosen by five-fold cross-validation on the tuning half of the paraphrase set.
+sentences (``data/tag-examples.tsv``: a tag, or ``none``, and a sentence; and
+``data/tag-examples-heard.tsv`` when present: the same sentences as the recognizer heard
+them, written by ``bench/tags_heard.py``; not shipped, as it did not help in cross-validation)
+and trains a small softmax head over the tags and ``none`` on them, deterministically
+(full-batch gradient descent from zero). A text earns the head's most likely class when that
+is a tag at or above the threshold, and so does each of its sentences or clauses (a text
+saying two things earns both tags); the keyword rules (:mod:`gateway.intel.tagger`) stay
+beside it: a rule that fires (at the rules' own threshold) adds its tag too, a second tag or
+one the head missed, unless the head rules that tag out. The settings were chosen by
+five-fold cross-validation on the tuning half of the paraphrase set (``bench/tags_cv.py``).
 """
 
 from __future__ import annotations
 
 import csv
 import hashlib
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -28,8 +33,12 @@ Vectors = npt.NDArray[np.float32]
 Embed = Callable[[Sequence[str]], Vectors]
 
 NONE = "none"
-THRESHOLD = 0.4  # the head's probability for its most likely tag (of 11 classes)
+EXAMPLES = "tag-examples.tsv"  # in gateway/intel/data/
+HEARD_EXAMPLES = "tag-examples-heard.tsv"  # the same, as the recognizer heard them
+THRESHOLD = 0.5  # the head's probability for its most likely tag (of 11 classes)
 RULE_THRESHOLD = 0.5  # a rule's confidence that adds its tag on its own (its own threshold)
+RULE_FLOOR = 0.03  # the head's probability a strong rule's tag needs to be kept
+PART_THRESHOLD = 0.5  # the probability a tag of one clause of a longer text needs
 EPOCHS = 400
 LEARNING_RATE = 20.0
 L2 = 1e-5
@@ -37,17 +46,28 @@ L2 = 1e-5
 
 @dataclass(frozen=True, slots=True)
 class Example:
-    """A labelled sentence: ``tag`` is a taxonomy tag or ``none``."""
+    """A labelled sentence: ``tag`` is a taxonomy tag or ``none``; ``source``, for a sentence
+    as the recognizer heard it, the sentence that was spoken."""
 
     tag: str
     text: str
+    source: str = ""
 
 
 def builtin_examples() -> tuple[Example, ...]:
-    """The example sentences shipped with the gateway, one tag each."""
-    text = resources.files("gateway.intel").joinpath("data/tag-examples.tsv").read_text("utf-8")
+    """The example sentences shipped with the gateway, one tag each: the written ones, then
+    the same as the recognizer heard them (when that file is there)."""
+    data = resources.files("gateway.intel").joinpath("data")
+    found = read_examples(data.joinpath(EXAMPLES).read_text("utf-8"))
+    if data.joinpath(HEARD_EXAMPLES).is_file():
+        found += read_examples(data.joinpath(HEARD_EXAMPLES).read_text("utf-8"))
+    return found
+
+
+def read_examples(text: str) -> tuple[Example, ...]:
+    """Examples from TSV text with the columns ``tag``, ``text`` and optionally ``source``."""
     rows = csv.DictReader(text.splitlines(), delimiter="\t")
-    return tuple(Example(row["tag"], row["text"]) for row in rows)
+    return tuple(Example(row["tag"], row["text"], row.get("source") or "") for row in rows)
 
 
 @dataclass(frozen=True)
@@ -108,33 +128,60 @@ class SemanticTagger:
     name = "semantic"
 
     def __init__(self, embed: Embed, examples: Sequence[Example] | None = None,
-                 threshold: float = THRESHOLD, head: Head | None = None) -> None:
-        """``head``: one trained before on these examples with this ``embed`` (a cache)."""
+                 threshold: float = THRESHOLD, head: Head | None = None, *,
+                 rule_floor: float = RULE_FLOOR, part_threshold: float = PART_THRESHOLD,
+                 ) -> None:
+        """``head``: one trained before on these examples with this ``embed`` (a cache);
+        ``rule_floor``: the head's probability a strong rule's tag needs to be kept;
+        ``part_threshold``: the probability a tag of one clause of a longer text needs (1:
+        clauses are not read on their own)."""
         self.embed = embed
         self.threshold = threshold
+        self.rule_floor = rule_floor
+        self.part_threshold = part_threshold
         self.head = head or fit(embed, builtin_examples() if examples is None else examples)
         self.tags = self.head.classes[:-1]
         self._cache: dict[str, Vectors] = {}
         self._trackers: dict[tuple[str, ...], Head] = {}
 
-    def head_tags(self, vectors: Vectors) -> list[dict[str, float]]:
-        """The head's tag (if any) for each embedded sentence, with its probability."""
+    def head_tags(self, probabilities: Vectors, threshold: float | None = None,
+                  ) -> list[dict[str, float]]:
+        """The head's tag (if any) for each sentence (a row of class probabilities): its most
+        likely class when that is a tag at or above ``threshold`` (by default the tagger's)."""
+        threshold = self.threshold if threshold is None else threshold
         found: list[dict[str, float]] = []
-        for row in self.head.probabilities(vectors):
+        for row in probabilities:
             best = int(row.argmax())
             label = self.head.classes[best]
-            keep = label != NONE and row[best] >= self.threshold
+            keep = label != NONE and row[best] >= threshold
             found.append({label: round(float(row[best]), 2)} if keep else {})
         return found
 
     def classify_many(self, texts: Sequence[str], competitors: Sequence[str],
                       vectors: Vectors | None = None) -> list[dict[str, float]]:
-        """Taxonomy tags (without pii.*) for each text: the head's, plus strong rules'."""
+        """Taxonomy tags (without pii.*) for each text: the head's on the whole text and on
+        each of its sentences or clauses, plus strong rules' that the head does not rule out."""
         if not texts:
             return []
         vectors = self.embed(texts) if vectors is None else vectors
-        return [combine(found, rule_tags(text, competitors)) if tokenize(text).words else {}
-                for text, found in zip(texts, self.head_tags(vectors), strict=True)]
+        probabilities = self.head.probabilities(vectors)
+        index = {c: i for i, c in enumerate(self.head.classes)}
+        parts = [clauses(text) if self.part_threshold < 1 else [] for text in texts]
+        flat = [part for found in parts for part in found]
+        part_tags = iter(self.head_tags(self.head.probabilities(self.embed(flat)),
+                                        self.part_threshold) if flat else [])
+        found: list[dict[str, float]] = []
+        for text, tags, row, own in zip(texts, self.head_tags(probabilities), probabilities,
+                                        parts, strict=True):
+            for _ in own:
+                tags = combine(tags, next(part_tags), 0.0)
+            if not tokenize(text).words:
+                found.append({})
+                continue
+            rules = {tag: c for tag, c in rule_tags(text, competitors).items()
+                     if tag not in index or row[index[tag]] >= self.rule_floor}
+            found.append(combine(tags, rules))
+        return found
 
     def tracker_score(self, examples: tuple[str, ...], vector: Vectors) -> float:
         """How likely a sentence is one more of a smart tracker's ``examples`` (a logistic unit
@@ -155,10 +202,23 @@ class SemanticTagger:
         return np.stack([self._cache[t] for t in texts])
 
 
-def combine(semantic: dict[str, float], rules: dict[str, float]) -> dict[str, float]:
-    """The head's tags plus the rules' tags at or above :data:`RULE_THRESHOLD`."""
+def combine(semantic: dict[str, float], more: dict[str, float],
+            threshold: float = RULE_THRESHOLD) -> dict[str, float]:
+    """The head's tags plus ``more`` tags (the rules') at or above ``threshold``."""
     found = dict(semantic)
-    for tag, confidence in rules.items():
-        if confidence >= RULE_THRESHOLD or tag in found:
+    for tag, confidence in more.items():
+        if confidence >= threshold or tag in found:
             found[tag] = max(confidence, found.get(tag, 0.0))
     return dict(sorted(found.items()))
+
+
+_CLAUSE_BREAK = re.compile(
+    r"(?<=[.!?;])\s+|,\s+(?=(?:but|and then|so|although|though|because|plus)\b)", re.IGNORECASE)
+
+
+def clauses(text: str) -> list[str]:
+    """The sentences and clauses of a text (split at sentence ends, semicolons and ", but",
+    ", so" and the like) that have two words or more; none when the text is one clause."""
+    found = [part.strip() for part in _CLAUSE_BREAK.split(text)]
+    found = [part for part in found if len(tokenize(part).words) >= 2]
+    return found if len(found) > 1 else []

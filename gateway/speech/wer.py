@@ -7,11 +7,21 @@ and hyphens dropped, spelled-out numbers turned into digits, "$N" into "N dollar
 "N percent", commas inside numbers removed, and numbers said or written in parts within a
 sentence ("five five five, two one two", "555-212", "eighteen ninety-nine") joined into one
 digit string.
+
+Words that are the same but written differently are made alike first, as Whisper's own
+``EnglishTextNormalizer`` does: contractions expanded ("that's" = "that is", "won't" = "will
+not", "gonna" = "going to"), titles spelled out ("Mr" = "mister"), fillers ("um", "hmm")
+dropped, British spellings made American (Whisper's own list, ``data/english-spellings.json``),
+"per cent" = "percent". Beyond Whisper: "OK" = "okay", and a single letter hyphenated onto a
+word is one word ("e-mail" = "email").
 """
 
 from __future__ import annotations
 
+import json
 import re
+from functools import cache
+from pathlib import Path
 
 _UNITS = {w: i for i, w in enumerate(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
@@ -20,13 +30,56 @@ _TENS = {w: 10 * i for i, w in enumerate(
     "twenty thirty forty fifty sixty seventy eighty ninety".split(), start=2)}
 _SCALES = {"hundred": 100, "thousand": 1_000, "million": 1_000_000}
 _SPELLING = {"alright": "all right", "ok": "okay", "oh": "zero"}
+_FILLERS = re.compile(r"\b(?:hmm|mm|mhm|mmm|uh|um)\b")
+_REPLACERS = [(re.compile(pattern), replacement) for pattern, replacement in {
+    # Whisper's EnglishTextNormalizer, in its order: common contractions, titles, then the
+    # general contractions
+    r"\bwon't\b": "will not", r"\bcan't\b": "can not", r"\blet's\b": "let us",
+    r"\bain't\b": "aint", r"\by'all\b": "you all", r"\bwanna\b": "want to",
+    r"\bkinda\b": "kind of", r"\bsorta\b": "sort of", r"\bdunno\b": "do not know",
+    r"\bgotta\b": "got to", r"\bgonna\b": "going to", r"\bi'ma\b": "i am going to",
+    r"\bimma\b": "i am going to", r"\bwoulda\b": "would have", r"\bcoulda\b": "could have",
+    r"\bshoulda\b": "should have", r"\bcause\b": "because", r"\bma'am\b": "madam",
+    r"\bmr\b": "mister ", r"\bmrs\b": "missus ", r"\bst\b": "saint ", r"\bdr\b": "doctor ",
+    r"\bprof\b": "professor ", r"\bcapt\b": "captain ", r"\bgov\b": "governor ",
+    r"\bald\b": "alderman ", r"\bgen\b": "general ", r"\bsen\b": "senator ",
+    r"\brep\b": "representative ", r"\bpres\b": "president ", r"\brev\b": "reverend ",
+    r"\bhon\b": "honorable ", r"\basst\b": "assistant ", r"\bassoc\b": "associate ",
+    r"\blt\b": "lieutenant ", r"\bcol\b": "colonel ", r"\bjr\b": "junior ",
+    r"\bsr\b": "senior ", r"\besq\b": "esquire ",
+    r"'d been\b": " had been", r"'s been\b": " has been", r"'d gone\b": " had gone",
+    r"'s gone\b": " has gone", r"'d done\b": " had done", r"'s got\b": " has got",
+    r"n't\b": " not", r"'re\b": " are", r"'s\b": " is", r"'d\b": " would",
+    r"'ll\b": " will", r"'t\b": " not", r"'ve\b": " have", r"'m\b": " am",
+    # beyond Whisper's: the same words written apart or with stops
+    r"\bper cent\b": "percent", r"\bo\.k\.": "okay",
+}.items()]
+_LETTER_PREFIX = re.compile(r"\b([a-z])-(?=[a-z]{2})")  # "e-mail", "x-ray": one word
 _TOKEN = re.compile(r"\$?\d[\d,]*(?:\.\d+)?%?|[a-z']+|[,.?!;:]")
 _PUNCTUATION = ",.?!;:"
 _COMMA, _SENTENCE_END = ",", "."  # punctuation ends a spelled number, then is dropped
 
 
+@cache
+def _american() -> dict[str, str]:
+    """Whisper's British-to-American spelling list."""
+    path = Path(__file__).parent / "data" / "english-spellings.json"
+    mapping: dict[str, str] = json.loads(path.read_text(encoding="utf-8"))
+    return mapping
+
+
+def _same_words_alike(text: str) -> str:
+    """Lower-case ``text`` with its contractions, titles, fillers and letter prefixes written
+    one way (see the module's docstring)."""
+    text = _FILLERS.sub("", text.lower().replace("\u2019", "'"))
+    text = re.sub(r"\s+'", "'", text)
+    for pattern, replacement in _REPLACERS:
+        text = pattern.sub(replacement, text)
+    return _LETTER_PREFIX.sub(r"\1", text).replace("-", " ")
+
+
 def _tokens(text: str) -> list[str]:
-    text = text.lower().replace("-", " ").replace("\u2019", "'")
+    text = _same_words_alike(text)
     out: list[str] = []
     for token in _TOKEN.findall(text):
         token = token.strip("'")
@@ -43,6 +96,7 @@ def _tokens(text: str) -> list[str]:
             if token.endswith("%"):
                 out.append("percent")
         else:
+            token = _american().get(token, token)
             out.extend(_SPELLING.get(token, token).split())
     return out
 

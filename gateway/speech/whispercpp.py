@@ -30,6 +30,12 @@ PROMPT_MIN_S = 20.0
 utterances at full context (tiny.en, bench/asr.py --stages): the prompt raises WER 0.211 ->
 0.239 (the decoder leans on the prompt when the audio says little), while on long windows it
 lowers the conversation's WER 0.233 -> 0.142."""
+TEMPERATURE_INC = 0.2
+"""Step of whisper.cpp's fallback: a greedy decode that fails its checks (mean log-probability
+under -1, or a loop) is decoded again at temperature 0.2, 0.4, ... as bare whisper.cpp does.
+Without it a failed decode came out truncated ("The unlimited $") and the guards dropped it, or
+looped (short utterances, bench/asr.py --stages). whisper.cpp seeds its sampler, so the same
+audio still gives the same words."""
 MAX_TOKENS_PER_S = 8  # far above speech (~4 tokens/s); caps the cost of a decoding loop
 _MIN_MAX_TOKENS = 32
 _ANNOTATION_WORDS = 3  # "(upbeat music)" is an annotation; a bracketed sentence is speech
@@ -100,9 +106,9 @@ class WhisperCppEngine:
     third of the cost, and as accurate as the full context within measurement noise (short
     utterances, bench/asr.py --stages); a prompt over a cut-down context sends tiny.en into
     loops, so those windows are never prompted.
-    Decoding stops at ``MAX_TOKENS_PER_S`` tokens per second of audio. ``temperature_inc`` above
-    0 turns on whisper.cpp's fallback to sampling at rising temperatures when a decode fails its
-    checks (off by default).
+    Decoding stops at ``MAX_TOKENS_PER_S`` tokens per second of audio. A decode that fails
+    whisper.cpp's checks is decoded again at temperatures rising by ``temperature_inc`` (see
+    :data:`TEMPERATURE_INC`; 0 turns the fallback off).
     """
 
     def __init__(
@@ -114,7 +120,7 @@ class WhisperCppEngine:
         initial_prompt: str | None = None,
         beam_size: int = 1,
         shrink_ctx_below_s: float = 0.0,
-        temperature_inc: float = 0.0,
+        temperature_inc: float = TEMPERATURE_INC,
         prompt_min_s: float = PROMPT_MIN_S,
     ) -> None:
         if threads < 1:
@@ -131,7 +137,6 @@ class WhisperCppEngine:
             "print_realtime": False,
             "print_timestamps": False,
             "temperature": 0.0,
-            # 0: no sampling fallback, same audio, same words
             "temperature_inc": temperature_inc,
             "no_context": True,
             "suppress_blank": True,

@@ -1,0 +1,94 @@
+"""Writes ``gateway/intel/data/tag-examples-heard.tsv``: example sentences as the recognizer
+hears them, so the head also learns tiny.en's usual mishearings of what people say.
+
+Sentences are spoken by espeak-ng (the voices of ``bench/tags.py`` in turn) and run once through
+the real pipeline (VAD, whisper.cpp tiny.en q8_0, guards, redaction), clean and (unless
+``--clean-only``) with pink noise at ``--snr-db``; what the pipeline hears is kept, with the
+sentence's tag and the sentence itself (``source``), when it differs from the sentence in more
+than case and punctuation. ``--from examples`` speaks every built-in example (about an hour and
+a half on a loaded 2-core box); ``--from tune`` the tuning half of the paraphrase set (whose rows
+are examples too; its transcripts are shared with ``bench/tags_cv.py --speech`` in the same
+work folder). Rerun it after changing the examples:
+
+    PYTHONPATH=$PWD .venv/bin/python bench/tags_heard.py --from tune --work /tmp/heard
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import re
+import tempfile
+from pathlib import Path
+
+from tags import gold, heard, load_pipeline, split_rows
+
+from gateway.intel.semantic import (
+    EXAMPLES,
+    HEARD_EXAMPLES,
+    NONE,
+    Example,
+    builtin_examples,
+    read_examples,
+)
+
+DATA = Path(__file__).parents[1] / "gateway/intel/data"
+REP_TAGS = ("consent.disclosure", "next_step", "financing")
+
+
+def normalised(text: str) -> str:
+    return " ".join(re.sub(r"[^\w\[\]' ]+", " ", text.lower()).split())
+
+
+def spoken(source: str) -> list[tuple[Example, str]]:
+    """The sentences to speak, each with its example (tag and text) and its speaker."""
+    if source == "tune":
+        found = []
+        for row in split_rows("tune"):
+            tags = [t for t in gold(row) if not t.startswith("pii.")] or [NONE]
+            if len(tags) == 1:
+                found.append((Example(tags[0], row["text"]), row["speaker"]))
+        return found
+    return [(e, "rep" if e.tag in REP_TAGS else "customer")
+            for e in read_examples((DATA / EXAMPLES).read_text("utf-8"))]
+
+
+def heard_examples(pipeline: object, source: str, work: Path, snr_db: float | None,
+                   noisy: bool) -> list[Example]:
+    """What the pipeline hears of each sentence, clean (then noisy), without repeats."""
+    sentences = spoken(source)
+    rows = [{"text": e.text, "speaker": speaker} for e, speaker in sentences]
+    found: list[Example] = []
+    seen = {normalised(e.text) for e in builtin_examples() if not e.source}
+    for name, condition in (("clean", None), ("noisy", snr_db))[: 2 if noisy else 1]:
+        transcripts = heard(pipeline, rows, work, condition, work / f"{source}-{name}.json")
+        for (example, _), parts in zip(sentences, transcripts, strict=True):
+            text = " ".join(s.text.strip() for s in parts).strip()
+            if text and normalised(text) not in seen:
+                seen.add(normalised(text))
+                found.append(Example(example.tag, text, example.text))
+    return found
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--work", type=Path, help="work folder (default: a new temporary one)")
+    parser.add_argument("--snr-db", type=float, default=10.0, help="noise level (default 10 dB)")
+    parser.add_argument("--threads", type=int, default=2, help="whisper.cpp threads")
+    parser.add_argument("--clean-only", action="store_true", help="without the noisy pass")
+    parser.add_argument("--from", dest="source", choices=("examples", "tune"), default="examples",
+                        help="speak the built-in examples or the tuning half's sentences")
+    args = parser.parse_args(argv)
+    work = args.work or Path(tempfile.mkdtemp(prefix="bench-tags-heard-"))
+    pipeline = load_pipeline(work, args.threads)
+    found = heard_examples(pipeline, args.source, work, args.snr_db, not args.clean_only)
+    with (DATA / HEARD_EXAMPLES).open("w", newline="") as out:
+        writer = csv.writer(out, delimiter="\t", lineterminator="\n")
+        writer.writerow(["tag", "text", "source"])
+        writer.writerows([e.tag, e.text, e.source] for e in found)
+    print(f"{len(found)} heard sentences ({args.source}) -> {DATA / HEARD_EXAMPLES}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
