@@ -27,7 +27,6 @@ import csv
 import io
 import json
 import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,6 +36,7 @@ from typing import Any
 import asr_stages  # bench/, beside this script
 import numpy as np
 import soundfile
+from support import run_isolated
 
 from gateway.intel.lexicon import DEFAULT_COMPETITORS
 from gateway.speech import catalogue
@@ -326,14 +326,11 @@ def main(argv: list[str] | None = None) -> int:
                   f"{'RTF':>6} {'ratio':>5} {'short/long':>10} {'RSS MB':>6}")
         print(header)
         for name in names:
-            out = subprocess.run(
-                [sys.executable, __file__, "--one", name, "--work", str(work),
-                 "--threads", str(args.threads), "--repeat", str(args.repeat)],
-                capture_output=True, text=True)
-            if out.returncode:
-                print(f"{name:28} failed: {out.stderr.strip().splitlines()[-1:]}")
+            r = run_isolated([__file__, "--one", name, "--work", str(work),
+                              "--threads", str(args.threads), "--repeat", str(args.repeat)],
+                             f"{name:28}")
+            if r is None:
                 continue
-            r = json.loads(out.stdout.strip().splitlines()[-1])
             results.append(r)
             print(f"{name:28} {r['load_s']:5.2f} {r['wer_pipeline']:5.3f} "
                   f"{r['wer_bare_whispercpp']:7.3f} {r['wer_short']:8.3f} {r['rtf']:6.3f} "

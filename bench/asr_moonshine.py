@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -38,6 +37,7 @@ import asr  # bench/, beside this script
 import asr_stages
 import numpy as np
 from moonshine_engine import MODEL_FILES, MoonshineEngine
+from support import run_isolated
 
 from gateway.files import sha256_file
 from gateway.speech import catalogue
@@ -201,13 +201,11 @@ def main(argv: list[str] | None = None) -> int:
               f"{asr_stages.SNR_DB:g} dB SNR")
         print(f"{'config':20} {'set-audio':14} {'WER':>6} {'s/clip':>7} {'RTF':>6} {'RSS MB':>7}")
         for config in configs:
-            out = subprocess.run([sys.executable, __file__, "--one", config, "--work", str(work),
-                                  "--models", str(models), "--threads", str(args.threads)],
-                                 capture_output=True, text=True)
-            if out.returncode:
-                print(f"{config:20} failed: {out.stderr.strip().splitlines()[-1:]}")
+            result = run_isolated([__file__, "--one", config, "--work", str(work),
+                                   "--models", str(models), "--threads", str(args.threads)],
+                                  f"{config:20}")
+            if result is None:
                 continue
-            result = json.loads(out.stdout.strip().splitlines()[-1])
             results.append(result)
             for key, row in result.items():
                 if isinstance(row, dict):

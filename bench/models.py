@@ -27,7 +27,6 @@ import argparse
 import csv
 import json
 import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,12 +34,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from asr import bare_whispercpp, build_engine, speak, wer, words, write
-from support import log
+from asr import bare_whispercpp, build_engine, write
+from asr_stages import speak
+from support import log, run_isolated
 
 from gateway.speech import catalogue
 from gateway.speech.audio import SAMPLE_RATE, load_audio
 from gateway.speech.pipeline import SpeechPipeline
+from gateway.speech.wer import corpus_wer
 
 SETS = {"dev": Path("../shared/data/dev-utterances.tsv"),
         "heldout": Path("../heldout/asr-sentences.tsv")}
@@ -102,12 +103,6 @@ def synthesize(name: str, texts: list[str], work: Path) -> dict[str, Any]:
 
 
 # --- one model, in its own process -----------------------------------------------------------
-
-
-def corpus_wer(pairs: list[tuple[str, str]]) -> float:
-    """Word edits over reference words across all clips (each clip weighs by its length)."""
-    edits = sum(wer(ref, hyp) * max(1, len(words(ref))) for ref, hyp in pairs)
-    return edits / max(1, sum(max(1, len(words(ref))) for ref, _ in pairs))
 
 
 def encode_ms(model_file: Path, threads: int, repeat: int = 3) -> float:
@@ -241,14 +236,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{set_name}: {len(clips['clips'])} sentences, clean and pink noise at "
                   f"{SNR_DB:g} dB SNR; conversation {clips['conversation_s']:.1f} s")
         for spec in specs:
-            out = subprocess.run(
-                [sys.executable, __file__, "--one", spec, "--work", str(work),
-                 "--threads", args.threads, "--kinds", args.kinds, "--rounds", str(args.rounds),
-                 *(["--no-bare"] if args.no_bare else [])], stdout=subprocess.PIPE, text=True)
-            if out.returncode:
-                print(f"{spec:14} failed (see its errors above)")
+            r = run_isolated([__file__, "--one", spec, "--work", str(work),
+                              "--threads", args.threads, "--kinds", args.kinds,
+                              "--rounds", str(args.rounds),
+                              *(["--no-bare"] if args.no_bare else [])],
+                             f"{spec:14}", show_errors=True)
+            if r is None:
                 continue
-            r = json.loads(out.stdout.strip().splitlines()[-1])
             results.append(r)
             wers = " ".join(f"{k[4:]} {v:.3f}" for k, v in r.items() if k.startswith("wer_"))
             rtfs = " ".join(f"RTF@{n} {r[f'rtf_{n}t']:.3f} enc@{n} {r[f'encode_ms_{n}t']:.0f} ms"
