@@ -55,7 +55,7 @@ def test_a_program_keeps_no_heap_after_a_large_block_passed_through() -> None:
 
 def test_the_web_ui_and_upload_server_load_no_model_runtime_nor_numpy(tmp_path: Path) -> None:
     """The faces' processes import neither onnxruntime, tokenizers nor whisper.cpp's binding:
-    only the service holds models. Nor numpy (~9 MB each), which sqlite-utils would import:
+    only the service holds models. Nor numpy (~8 MB PSS a face), which sqlite-utils would import:
     their database, migrations included, works without it."""
     probe = ("import sys, webui.server, webui.badge_server, webui.app, webui.badge_api\n"
              "from pathlib import Path\n"

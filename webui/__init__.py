@@ -2,7 +2,7 @@
 
 Neither needs numpy, yet sqlite-utils imports it whenever it is installed (only to map numpy's
 scalar types to column types, which the faces never write): importing sqlite-utils here, first,
-with numpy hidden keeps numpy (~9 MB of memory) out of both processes. A process that has
+with numpy hidden keeps numpy out of both processes (~8 MB PSS a face). A process that has
 imported either already (the service, a test run) is left as it is.
 """
 
