@@ -38,6 +38,7 @@ import numpy as np
 import soundfile
 from support import run_isolated
 
+from gateway.config import SpeechConfig
 from gateway.intel.lexicon import DEFAULT_COMPETITORS
 from gateway.speech import catalogue
 from gateway.speech.analyze import analyze_files
@@ -168,8 +169,11 @@ def build_engine(config: dict[str, Any], models: Path, threads: int) -> Any:
                                    beam_size=config.get("beam", 1))
     from gateway.speech.whispercpp import WhisperCppEngine
 
+    defaults = SpeechConfig()
     return WhisperCppEngine(path, threads, initial_prompt=prompt, beam_size=config.get("beam", 1),
-                            shrink_ctx_below_s=config.get("shrink", 20.0))
+                            short_beam_size=config.get("short_beam", defaults.short_beam_size),
+                            shrink_ctx_below_s=config.get("shrink",
+                                                          defaults.shrink_window_below_s))
 
 
 def bare_whispercpp(config: dict[str, Any], models: Path, threads: int) -> Any:

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import soundfile
 
+from gateway.config import SpeechConfig
 from gateway.intel.lexicon import DEFAULT_COMPETITORS
 from gateway.speech import guards as guard_module
 from gateway.speech.audio import SAMPLE_RATE, Audio, load_audio
@@ -35,7 +36,6 @@ SNR_DB = 10.0
 EDGE_S = 0.3  # quiet before and after each utterance
 FLOOR = 0.002  # a faint noise floor, as a real room has
 BATCH_GAP_S = 1.0
-SHRINK_S = 20.0  # the product's speech.shrink_window_below_s
 PROMPT = vocabulary_prompt([], list(DEFAULT_COMPETITORS))  # a fresh gateway's prompt
 
 
@@ -99,18 +99,24 @@ def synthesize(sentences: list[str], work: Path, seed: int = 11) -> list[Clip]:
 Transcriber = Callable[[np.ndarray], str]
 
 
-def bare(model_path: Path, threads: int) -> Transcriber:
-    """whisper.cpp as it comes: its defaults, the whole clip, one call."""
+def bare(model_path: Path, threads: int, beam_size: int = 1) -> Transcriber:
+    """whisper.cpp as it comes: its defaults (greedy, or beam search of ``beam_size``), the
+    whole clip, one call."""
     from pywhispercpp.model import Model
 
+    beam = {"beam_search": {"beam_size": beam_size, "patience": -1.0}} if beam_size > 1 else {}
     model = Model(str(model_path), n_threads=threads, language="en", print_progress=False,
-                  print_realtime=False, redirect_whispercpp_logs_to=None)
+                  print_realtime=False, redirect_whispercpp_logs_to=None,
+                  params_sampling_strategy=int(beam_size > 1), **beam)
     return lambda samples: " ".join(s.text.strip() for s in model.transcribe(samples))
 
 
 def engine(model_path: Path, threads: int, **options: Any) -> WhisperCppEngine:
     """The gateway's whisper.cpp engine with the product's defaults, changed by ``options``."""
-    defaults: dict[str, Any] = {"initial_prompt": PROMPT, "shrink_ctx_below_s": SHRINK_S}
+    product = SpeechConfig()
+    defaults: dict[str, Any] = {"initial_prompt": PROMPT,
+                                "shrink_ctx_below_s": product.shrink_window_below_s,
+                                "short_beam_size": product.short_beam_size}
     return WhisperCppEngine(model_path, threads, **(defaults | options))
 
 
@@ -141,6 +147,7 @@ def stages(models: dict[str, Path], threads: int) -> dict[str, Callable[[], Tran
     return {
         "bare": lambda: bare(q8(), threads),
         "bare-f16": lambda: bare(f16(), threads),
+        "bare-beam5": lambda: bare(q8(), threads, beam_size=5),
         "engine": lambda: engine_only(q8(), threads),
         "engine-fullctx": lambda: engine_only(q8(), threads, **full),
         "engine-fullctx-prompt": lambda: engine_only(q8(), threads, prompt_min_s=0.0, **full),
@@ -151,7 +158,9 @@ def stages(models: dict[str, Path], threads: int) -> dict[str, Callable[[], Tran
         "pipeline-fullctx": lambda: pipeline(q8(), threads, **full),
         "pipeline-fullctx-prompt": lambda: pipeline(q8(), threads, prompt_min_s=0.0, **full),
         "pipeline-nofallback": lambda: pipeline(q8(), threads, temperature_inc=0.0),
-        "pipeline-beam5": lambda: pipeline(q8(), threads, beam_size=5),
+        "pipeline-beam5": lambda: pipeline(q8(), threads, beam_size=5, short_beam_size=5),
+        "pipeline-greedy": lambda: pipeline(q8(), threads, short_beam_size=1),
+        "pipeline-shortbeam3": lambda: pipeline(q8(), threads, short_beam_size=3),
         "pipeline-f16": lambda: pipeline(f16(), threads),
     }
 

@@ -191,6 +191,10 @@ class SpeechConfig:
                             "(multilingual models only).", form=_LANGUAGE)
     beam_size: int = setting(1, "Beam width; 1 decodes greedily (see the README's figures "
                              "before raising it).", lo=1, hi=8)
+    short_beam_size: int = setting(
+        5, "Beam width for speech windows shorter than shrink_window_below_s (whisper.cpp); "
+        "beam search finds more words on short utterances at a small cost (see the README's "
+        "figures); 1 decodes them greedily too.", lo=1, hi=8)
     vocabulary: list[str] = setting(
         [], "Product and brand names used at this site; with the competitor names they prime "
         "the recognizer (initial prompt) so it spells them right.")

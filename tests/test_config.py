@@ -27,6 +27,8 @@ def test_defaults_round_trip_through_toml(tmp_path: Path) -> None:
     ({"site": {"idd": "x"}}, "unknown key site.idd"),
     ({"sight": {}}, "unknown section [sight]"),
     ({"broker": {"port": 0}}, "below the minimum"),
+    ({"speech": {"short_beam_size": 0}}, "speech.short_beam_size: 0 is below the minimum 1"),
+    ({"speech": {"short_beam_size": 9}}, "speech.short_beam_size: 9 is above the maximum 8"),
     ({"broker": {"port": "1883"}}, "expected int"),
     ({"speech": {"quant": "q4"}}, "not one of"),
     ({"site": {"id": "a/b"}}, "'a/b' must be a site id (part of every badge topic) of 1 to 64 "

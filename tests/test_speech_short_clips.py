@@ -1,7 +1,8 @@
 """Short utterances at whisper.cpp's full audio context lose no words against bare whisper.cpp
 with the same weights, although the gateway has a vocabulary prompt: a short window is decoded
 without it (the prompt on short windows cost words: development WER 0.211 -> 0.239); a greedy
-decode that fails is decoded again at a higher temperature, as bare whisper.cpp does."""
+decode that fails is decoded again at a higher temperature, as bare whisper.cpp does. Short
+windows run beam search (``speech.short_beam_size``), full ones stay greedy."""
 
 from __future__ import annotations
 
@@ -95,3 +96,29 @@ def test_a_failed_decode_is_decoded_again_warmer_as_bare_whispercpp_does(
                  print_realtime=False, redirect_whispercpp_logs_to=None)
     bare_text = " ".join(s.text for s in bare.transcribe(samples))
     assert normalise(heard[0]) == normalise(bare_text), (text, heard[0], bare_text)
+
+
+def test_short_windows_run_beam_search_and_full_windows_stay_greedy(
+    model_path: Path, clips: list[tuple[str, np.ndarray]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One loaded model: the decoding whisper.cpp really runs is chosen per window."""
+    import pywhispercpp.model as bindings
+
+    ran: list[tuple[str, int]] = []
+    whisper_full = bindings.pw.whisper_full
+
+    def recording(ctx: object, params: object, audio: np.ndarray, size: int) -> int:
+        ran.append((str(params.strategy).rsplit("_", 1)[-1],  # type: ignore[attr-defined]
+                    params.beam_search["beam_size"]))  # type: ignore[attr-defined]
+        return int(whisper_full(ctx, params, audio, size))
+
+    monkeypatch.setattr(bindings.pw, "whisper_full", recording)
+    engine = WhisperCppEngine(model_path, threads=1, beam_size=1, short_beam_size=4,
+                              shrink_ctx_below_s=20.0, temperature_inc=0.0)
+    text, short = clips[0]
+    long = np.concatenate([short, np.zeros(22 * 16000, np.float32)])  # a full 22 s window
+    heard = {name: " ".join(s.text for s in engine.transcribe(samples))
+             for name, samples in (("short", short), ("long", long), ("again", short))}
+    assert ran == [("SEARCH", 4), ("GREEDY", -1), ("SEARCH", 4)]
+    assert heard["short"] == heard["again"], heard  # no state left over from the long window
+    assert normalise(heard["short"]) and normalise(heard["long"]), (text, heard)

@@ -82,6 +82,7 @@ def build_engine(config: Config) -> Engine:
 
     return WhisperCppEngine(path, config.threads, language=language or "auto",
                             initial_prompt=prompt, beam_size=config.speech.beam_size,
+                            short_beam_size=config.speech.short_beam_size,
                             shrink_ctx_below_s=config.speech.shrink_window_below_s)
 
 

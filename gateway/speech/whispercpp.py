@@ -85,6 +85,18 @@ def audio_ctx_for(duration_s: float, shrink_below_s: float) -> int:
     return min(FULL_AUDIO_CTX, _CTX_STEP * math.ceil(needed / _CTX_STEP))
 
 
+def decoding(beam_size: int) -> dict[str, Any]:
+    """pywhispercpp parameters for greedy decoding (``beam_size`` 1) or beam search, as
+    whisper.cpp's defaults for that strategy would set them."""
+    from _pywhispercpp import whisper_sampling_strategy as strategy
+
+    if beam_size > 1:
+        return {"strategy": strategy.WHISPER_SAMPLING_BEAM_SEARCH,
+                "beam_search": {"beam_size": beam_size, "patience": -1.0}}
+    return {"strategy": strategy.WHISPER_SAMPLING_GREEDY,
+            "beam_search": {"beam_size": -1, "patience": -1.0}}
+
+
 def _check_model_file(path: Path) -> None:
     """Refuse anything that is not a ggml model file: whisper.cpp would crash on first use."""
     try:
@@ -99,7 +111,10 @@ def _check_model_file(path: Path) -> None:
 class WhisperCppEngine:
     """A loaded whisper.cpp model at temperature 0, one call at a time.
 
-    ``beam_size`` 1 decodes greedily; more runs beam search. ``initial_prompt`` primes the
+    ``beam_size`` 1 decodes greedily; more runs beam search. Windows shorter than
+    ``shrink_ctx_below_s`` are decoded with ``short_beam_size`` instead (the strategy is set per
+    call on the one loaded model): beam search pays on short utterances, not on long prompted
+    windows (see the README's figures). ``initial_prompt`` primes the
     decoder with the site's vocabulary (product and competitor names) on windows of at least
     ``prompt_min_s`` (see :data:`PROMPT_MIN_S`) that run at full context. Windows shorter than
     ``shrink_ctx_below_s`` are encoded with a reduced audio context (0 turns that off): about a
@@ -119,14 +134,16 @@ class WhisperCppEngine:
         language: str = "en",
         initial_prompt: str | None = None,
         beam_size: int = 1,
+        short_beam_size: int = 1,
         shrink_ctx_below_s: float = 0.0,
         temperature_inc: float = TEMPERATURE_INC,
         prompt_min_s: float = PROMPT_MIN_S,
     ) -> None:
         if threads < 1:
             raise ValueError(f"threads must be at least 1, not {threads}")
-        if beam_size < 1:
-            raise ValueError(f"beam_size must be at least 1, not {beam_size}")
+        for name, width in (("beam_size", beam_size), ("short_beam_size", short_beam_size)):
+            if width < 1:
+                raise ValueError(f"{name} must be at least 1, not {width}")
         _check_model_file(model_path)
         from pywhispercpp.model import Model
 
@@ -142,11 +159,8 @@ class WhisperCppEngine:
             "suppress_blank": True,
             "suppress_nst": True,
         }
-        if beam_size > 1:
-            params["beam_search"] = {"beam_size": beam_size, "patience": -1.0}
         self._load: Callable[[], Any] = lambda: Model(
-            str(model_path), params_sampling_strategy=int(beam_size > 1),
-            redirect_whispercpp_logs_to=None, **params)
+            str(model_path), redirect_whispercpp_logs_to=None, **params)
         try:
             self._model = self._load()
         except Exception as err:  # the bindings raise bare Exceptions and RuntimeErrors
@@ -154,11 +168,13 @@ class WhisperCppEngine:
         self._lock = threading.Lock()
         self._prompt = initial_prompt or ""
         self._shrink_below_s = shrink_ctx_below_s
+        self._beam_size = beam_size
+        self._short_beam_size = short_beam_size
         self._prompt_min_s = prompt_min_s
         self._widest = 0  # the widest audio_ctx this model has run
         self.info = EngineInfo("whisper.cpp", str(model_path), threads)
-        log.info("loaded speech model %s with %d threads, beam %d", model_path, threads,
-                 beam_size)
+        log.info("loaded speech model %s with %d threads, beam %d (%d below %g s)", model_path,
+                 threads, beam_size, short_beam_size, shrink_ctx_below_s)
 
     def _fit_context(self, needed: int) -> None:
         """Make the model's audio context at least ``needed`` positions wide.
@@ -187,8 +203,10 @@ class WhisperCppEngine:
                 self._fit_context(needed)
                 ctx = self._widest if self._widest < FULL_AUDIO_CTX else 0
                 prompted = bool(self._prompt) and not ctx and duration >= self._prompt_min_s
+                short = duration < self._shrink_below_s
                 raw = self._model.transcribe(
                     audio, audio_ctx=ctx, extract_probability=True,
+                    **decoding(self._short_beam_size if short else self._beam_size),
                     initial_prompt=self._prompt if prompted else "",
                     max_tokens=max(_MIN_MAX_TOKENS, math.ceil(duration * MAX_TOKENS_PER_S)))
         except Exception as err:
