@@ -9,6 +9,7 @@ import importlib.metadata
 import json
 import logging
 import os
+import shutil
 import subprocess
 import sys
 from collections import Counter
@@ -21,6 +22,7 @@ from bert_reference import encode, read_safetensors
 
 from gateway.config import ConfigError, parse_config
 from gateway.intel import Segment, SemanticTagger, TrackerError, annotate, parse_tracker
+from gateway.intel import semantic as semantic_module
 from gateway.intel.lexicon import DEFAULT_COMPETITORS
 from gateway.intel.semantic import Example, builtin_examples, clauses, read_examples
 from gateway.intel.tagger import classify as rule_tags
@@ -135,6 +137,37 @@ def test_without_the_model_the_rules_tag_alone_with_a_warning(
     assert "keyword rules alone" in caplog.text and "models install minilm" in caplog.text
     tags = annotate([Segment(0, 1, "This conversation is being recorded.", "rep")]).tags
     assert [t.tag for t in tags] == ["consent.disclosure"]
+
+
+def test_the_trained_head_is_kept_beside_the_model_and_trained_again_when_its_settings_change(
+    text_models: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    models = tmp_path / "models"
+    shutil.copytree(text_models, models)
+    folder = models / catalogue.DEFAULT
+    for kept in folder.glob("head-*.npz"):
+        kept.unlink()
+    sentence = "Could we spread the payments out over a few years?"
+    trained = load_tagger(models)
+    assert trained is not None
+    first = sorted(folder.glob("head-*.npz"))
+    assert len(first) == 1
+    load_tagger.cache_clear()
+    reloaded = load_tagger(models)
+    assert reloaded is not None and reloaded is not trained
+    assert sorted(folder.glob("head-*.npz")) == first
+    np.testing.assert_array_equal(reloaded.head.labels, trained.head.labels)
+    assert reloaded.head.neighbours == trained.head.neighbours == semantic_module.NEIGHBOUR_WEIGHT
+    vector = trained.embed([sentence])
+    np.testing.assert_allclose(reloaded.head.probabilities(vector),
+                               trained.head.probabilities(vector), atol=1e-6)
+    monkeypatch.setattr(semantic_module, "NEIGHBOUR_WEIGHT", 0.2)
+    load_tagger.cache_clear()
+    retrained = load_tagger(models)
+    assert retrained is not None and retrained.head.neighbours == 0.2
+    second = sorted(folder.glob("head-*.npz"))
+    assert len(second) == 1 and second != first  # the stale head is gone
+    load_tagger.cache_clear()
 
 
 # --- quality --------------------------------------------------------------------------------
