@@ -85,20 +85,16 @@ class Head:
     classes: tuple[str, ...]
     weights: Vectors  # (dimensions, classes)
     bias: Vectors  # (classes,)
-    examples: Vectors  # (examples, dimensions)
-    labels: npt.NDArray[np.int64]  # (examples,): the index of each example's class
+    examples: Vectors  # (examples, dimensions), grouped by class in the order of ``classes``
+    labels: npt.NDArray[np.int64]  # (examples,): the index of each example's class, ascending
     neighbours: float = 0.0
 
     def probabilities(self, vectors: Vectors) -> Vectors:
         logistic = _softmax(vectors @ self.weights + self.bias)
         if not self.neighbours:
             return logistic
-        cosines = vectors @ self.examples.T
-        nearest = np.full((len(vectors), len(self.classes)), -1.0, dtype=np.float32)
-        for index in range(len(self.classes)):
-            own = cosines[:, self.labels == index]
-            if own.shape[1]:
-                nearest[:, index] = own.max(axis=1)
+        starts = np.searchsorted(self.labels, np.arange(len(self.classes)))
+        nearest = np.maximum.reduceat(vectors @ self.examples.T, starts, axis=1)
         vote = _softmax(nearest / NEIGHBOUR_TEMPERATURE)
         blended: Vectors = ((1 - self.neighbours) * logistic
                             + self.neighbours * vote).astype(np.float32)
@@ -127,8 +123,10 @@ def train_head(vectors: Vectors, labels: Sequence[str], classes: Sequence[str],
         error = (_softmax(vectors @ weights + bias) - targets) * sample / len(labels)
         weights -= LEARNING_RATE * (vectors.T @ error + L2 * weights)
         bias -= LEARNING_RATE * error.sum(axis=0)
-    return Head(tuple(classes), weights.astype(np.float32), bias.astype(np.float32), vectors,
-                targets.argmax(axis=1).astype(np.int64), neighbours)
+    indices = targets.argmax(axis=1).astype(np.int64)
+    order = np.argsort(indices, kind="stable")
+    return Head(tuple(classes), weights.astype(np.float32), bias.astype(np.float32),
+                vectors[order], indices[order], neighbours)
 
 
 def fit(embed: Embed, examples: Sequence[Example]) -> Head:
