@@ -94,7 +94,7 @@ class Head:
         if not self.neighbours:
             return logistic
         starts = np.searchsorted(self.labels, np.arange(len(self.classes)))
-        nearest = np.maximum.reduceat(vectors @ self.examples.T, starts, axis=1)
+        nearest: Vectors = np.maximum.reduceat(vectors @ self.examples.T, starts, axis=1)
         vote = _softmax(nearest / NEIGHBOUR_TEMPERATURE)
         blended: Vectors = ((1 - self.neighbours) * logistic
                             + self.neighbours * vote).astype(np.float32)
