@@ -100,6 +100,14 @@ def synthesize(text: str, path: Path, voice: str = "en-us") -> Path:
     return path
 
 
+def sox_noise(kind: str, seconds: float, volume: float, path: Path) -> Path:
+    """``seconds`` of sox ``kind`` noise (``whitenoise``, ``pinknoise``, ``brownnoise``) at
+    ``volume`` into a 16 kHz mono PCM16 WAV at ``path``; ``-R`` makes it repeatable."""
+    subprocess.run(["sox", "-R", "-n", "-r", "16000", "-c", "1", "-b", "16", str(path), "synth",
+                    str(seconds), kind, "vol", str(volume)], check=True)
+    return path
+
+
 @pytest.fixture(scope="session")
 def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """tiny.en q8_0 converted once per test session from the registry package."""

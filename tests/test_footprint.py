@@ -53,12 +53,18 @@ def test_a_program_keeps_no_heap_after_a_large_block_passed_through() -> None:
     assert heap_kept_kb("entry") < 1024  # the gateway's entry gives every block back
 
 
-def test_the_web_ui_and_upload_server_load_no_model_runtime() -> None:
+def test_the_web_ui_and_upload_server_load_no_model_runtime_nor_numpy(tmp_path: Path) -> None:
     """The faces' processes import neither onnxruntime, tokenizers nor whisper.cpp's binding:
-    only the service holds models."""
+    only the service holds models. Nor numpy (~8 MB PSS a face), which sqlite-utils would import:
+    their database, migrations included, works without it."""
     probe = ("import sys, webui.server, webui.badge_server, webui.app, webui.badge_api\n"
-             "print(sorted(m for m in ('onnxruntime', 'tokenizers', 'pywhispercpp')"
+             "from pathlib import Path\n"
+             "from gateway.store.db import open_db\n"
+             "open_db(Path(sys.argv[1])).close()\n"
+             "print(sorted(m for m in ('onnxruntime', 'tokenizers', 'pywhispercpp', 'numpy')"
              " if m in sys.modules))")
-    done = subprocess.run([sys.executable, "-c", probe], env={"PYTHONPATH": str(ROOT)},
-                          cwd=ROOT, capture_output=True, text=True, check=True, timeout=60)
+    done = subprocess.run([sys.executable, "-c", probe, str(tmp_path / "gateway.db")],
+                          env={"PYTHONPATH": str(ROOT)}, cwd=ROOT, capture_output=True,
+                          text=True, check=True, timeout=60)
     assert done.stdout.split("\n")[-2] == "[]"
+    assert (tmp_path / "gateway.db").stat().st_size > 0

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
-from conftest import synthesize
+from conftest import sox_noise, synthesize
 
 from gateway.intel.types import Segment
 from gateway.speech import catalogue
@@ -140,26 +140,7 @@ def test_silence_and_noise_never_reach_the_engine(engine: WhisperCppEngine, tmp_
     counting = CountingEngine(engine)
     pipeline = SpeechPipeline(counting)
     assert pipeline.transcribe(Audio(np.zeros(5 * SAMPLE_RATE, dtype=np.float32))) == []
-    noise = tmp_path / "noise.wav"
-    subprocess.run(
-        [
-            "sox",
-            "-n",
-            "-r",
-            "16000",
-            "-c",
-            "1",
-            "-b",
-            "16",
-            str(noise),
-            "synth",
-            "3",
-            "whitenoise",
-            "vol",
-            "0.05",
-        ],
-        check=True,
-    )
+    noise = sox_noise("whitenoise", 3, 0.05, tmp_path / "noise.wav")
     result = pipeline.process(load_audio(noise))
     assert result.segments == () and result.tags == () and result.speech_s == 0
     assert counting.calls == []

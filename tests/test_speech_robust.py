@@ -4,12 +4,11 @@ silence and noise give no text; two-channel badges give speakers and talk metric
 from __future__ import annotations
 
 import re
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import synthesize
+from conftest import sox_noise, synthesize
 
 from gateway.intel.types import Segment
 from gateway.speech.audio import SAMPLE_RATE, Audio, load_audio, pcm16_to_channels
@@ -54,12 +53,6 @@ def speech(tmp_path_factory: pytest.TempPathFactory) -> dict[str, np.ndarray]:
     }
 
 
-def sox_noise(kind: str, seconds: float, volume: float, path: Path) -> np.ndarray:
-    subprocess.run(["sox", "-n", "-r", "16000", "-c", "1", "-b", "16", str(path), "synth",
-                    str(seconds), kind, "vol", str(volume)], check=True)
-    return load_audio(path).samples
-
-
 def words(segments: list[Segment] | tuple[Segment, ...]) -> set[str]:
     return set(re.findall(r"[a-z]+", " ".join(s.text for s in segments).lower()))
 
@@ -73,7 +66,8 @@ def test_voices_are_understood_with_and_without_noise(
     samples = np.concatenate([np.zeros(SAMPLE_RATE // 2, np.float32), speech[voice],
                               np.zeros(SAMPLE_RATE // 2, np.float32)])
     if noisy:  # pink noise about 15 dB below the speech
-        noise = sox_noise("pinknoise", len(samples) / SAMPLE_RATE + 0.1, 1.0, tmp_path / "n.wav")
+        seconds = len(samples) / SAMPLE_RATE + 0.1
+        noise = load_audio(sox_noise("pinknoise", seconds, 1.0, tmp_path / "n.wav")).samples
         noise = noise[: len(samples)]
         gain = np.sqrt(np.mean(speech[voice] ** 2) / np.mean(noise**2)) * 10 ** (-15 / 20)
         samples = samples + gain * noise
@@ -89,7 +83,7 @@ def test_voices_are_understood_with_and_without_noise(
 def test_noise_gives_no_text(
     engine: WhisperCppEngine, tmp_path: Path, kind: str, volume: float
 ) -> None:
-    noise = sox_noise(kind, 6, volume, tmp_path / "noise.wav")
+    noise = load_audio(sox_noise(kind, 6, volume, tmp_path / "noise.wav")).samples
     result = SpeechPipeline(engine).process(Audio(noise))
     assert result.segments == () and result.tags == (), result.text
 
@@ -108,7 +102,7 @@ def test_silero_vad_keeps_loud_noise_away_from_the_engine(
 
     counting = CountingEngine(engine)
     pipeline = SpeechPipeline(counting, silero=SileroVad())
-    noise = sox_noise("brownnoise", 6, 0.9, tmp_path / "noise.wav")
+    noise = load_audio(sox_noise("brownnoise", 6, 0.9, tmp_path / "noise.wav")).samples
     assert pipeline.process(Audio(noise)).segments == ()
     assert counting.calls == 0
     heard = pipeline.process(Audio(np.concatenate([np.zeros(8000, np.float32),
@@ -208,7 +202,7 @@ def test_a_prompted_window_is_cut_into_its_sentences(
     assert all(a.end <= b.start + 1e-6 and a.start < a.end
                for a, b in zip(heard, heard[1:], strict=False))
     assert SENTENCES["en-us"][1] | SENTENCES["en-gb+m3"][1] <= words(heard)
-    noise = sox_noise("whitenoise", 30, 0.5, tmp_path / "n.wav")
+    noise = load_audio(sox_noise("whitenoise", 30, 0.5, tmp_path / "n.wav")).samples
     assert SpeechPipeline(prompted).process(Audio(noise)).text == ""
 
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import synthesize
+from conftest import sox_noise, synthesize
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -197,26 +196,7 @@ def test_vad_finds_each_utterance(conversation: tuple[Audio, list[Region]]) -> N
 
 def test_vad_hears_nothing_in_silence_or_white_noise(tmp_path: Path) -> None:
     assert speech_regions(Audio(np.zeros(3 * SAMPLE_RATE, dtype=np.float32))) == []
-    noise = tmp_path / "noise.wav"
-    subprocess.run(
-        [
-            "sox",
-            "-n",
-            "-r",
-            "16000",
-            "-c",
-            "1",
-            "-b",
-            "16",
-            str(noise),
-            "synth",
-            "3",
-            "whitenoise",
-            "vol",
-            "0.05",
-        ],
-        check=True,
-    )
+    noise = sox_noise("whitenoise", 3, 0.05, tmp_path / "noise.wav")
     assert speech_regions(load_audio(noise)) == []
 
 

@@ -10,14 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from gateway.intel import sentiment
 from gateway.intel.lexicon import DEFAULT_COMPETITORS
 from gateway.intel.redactor import Finding, Redaction, redact
 from gateway.intel.scope import allowed
-from gateway.intel.semantic import SemanticTagger, Vectors
 from gateway.intel.tagger import classify
 from gateway.intel.trackers import (
     CONFIDENCE,
@@ -29,6 +27,9 @@ from gateway.intel.trackers import (
     smart_matches,
 )
 from gateway.intel.types import Segment, Tag
+
+if TYPE_CHECKING:
+    from gateway.intel.semantic import SemanticTagger, Vectors
 
 __all__ = [
     "DEFAULT_COMPETITORS",
@@ -121,12 +122,7 @@ def _classify(texts: list[str], names: tuple[str, ...], tagger: SemanticTagger |
     """Tags of every text: the segments' own (embedded already), then the joined pairs'."""
     if tagger is None:
         return [classify(text, names) for text in texts]
-    own = len(vectors) if vectors is not None else 0
-    extra = tagger.embed(texts[own:]) if len(texts) > own else None
-    parts = [v for v in (vectors, extra) if v is not None]
-    if not parts:
-        return []
-    return tagger.classify_many(texts, names, np.concatenate(parts))
+    return tagger.classify_many(texts, names, vectors)
 
 
 def _trackers(trackers: Sequence[str | Tracker]) -> tuple[Tracker, ...]:
@@ -146,3 +142,13 @@ def _continues(segment: Segment, following: Segment) -> bool:
         and segment.speaker == following.speaker
         and 0 <= following.start - segment.end <= JOIN_GAP_S
     )
+
+
+def __getattr__(name: str) -> object:
+    """The semantic tagger, imported on first use: it needs numpy, which the web UI and the
+    upload server (importing the redactor and the trackers from here) never load."""
+    if name == "SemanticTagger":
+        from gateway.intel.semantic import SemanticTagger
+
+        return SemanticTagger
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

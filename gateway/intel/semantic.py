@@ -183,10 +183,14 @@ class SemanticTagger:
     def classify_many(self, texts: Sequence[str], competitors: Sequence[str],
                       vectors: Vectors | None = None) -> list[dict[str, float]]:
         """Taxonomy tags (without pii.*) for each text: the head's on the whole text and on
-        each of its sentences or clauses, plus strong rules' that the head does not rule out."""
+        each of its sentences or clauses, plus strong rules' that the head does not rule out.
+        ``vectors``: the embeddings of the first texts, when the caller has them already."""
         if not texts:
             return []
-        vectors = self.embed(texts) if vectors is None else vectors
+        if vectors is None:
+            vectors = self.embed(texts)
+        elif len(vectors) < len(texts):
+            vectors = np.concatenate([vectors, self.embed(texts[len(vectors):])])
         probabilities = self.head.probabilities(vectors)
         index = {c: i for i, c in enumerate(self.head.classes)}
         parts = [clauses(text) if self.part_threshold < 1 else [] for text in texts]

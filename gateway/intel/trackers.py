@@ -21,14 +21,14 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-
-import numpy as np
-import numpy.typing as npt
+from typing import TYPE_CHECKING
 
 from gateway.errors import GatewayError
 from gateway.intel.tagger import tokenize
 
-Vectors = npt.NDArray[np.float32]
+if TYPE_CHECKING:  # numpy only for the types: the web UI parses trackers without loading it
+    from gateway.intel.semantic import Vectors
+
 PREFIX = "tracker."
 CONFIDENCE = 0.9
 THRESHOLD = 0.5

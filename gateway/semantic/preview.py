@@ -17,10 +17,13 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from gateway.intel.semantic import SemanticTagger
 from gateway.intel.trackers import similarity
 from gateway.semantic.catalogue import DEFAULT, TextModelError
+
+if TYPE_CHECKING:  # the web UI imports this module: it loads neither numpy nor the model
+    from gateway.intel.semantic import SemanticTagger
 
 NOT_INSTALLED = 3  #: the child's exit status when the model is not installed
 TIMEOUT_S = 120.0
