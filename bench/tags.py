@@ -2,8 +2,8 @@
 
 The test half of ``tests/data/tag-paraphrases.tsv`` (written from the taxonomy's definitions
 before any tuning; no rule or example was taken from it; ``--split tune`` takes the tuning half
-instead, whose rows are among the examples: see ``bench/tags_cv.py`` for honest figures on it)
-is tagged
+instead, whose rows are among the examples: see ``bench/tags_cv.py`` for honest figures on it;
+``--file tests/data/tag-validation.tsv --split all`` another set of the same columns) is tagged
 
 - (a) as typed text,
 - (b) through speech: espeak-ng (four voices in turn) -> the real pipeline (VAD, whisper.cpp
