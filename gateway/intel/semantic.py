@@ -139,7 +139,8 @@ def fit(embed: Embed, examples: Sequence[Example]) -> Head:
 def training_key(examples: Sequence[Example]) -> str:
     """A digest of everything a trained head depends on, except the model (for a cache)."""
     digest = hashlib.sha256(
-        f"{EPOCHS} {LEARNING_RATE} {L2} {NEIGHBOUR_WEIGHT} {NEIGHBOUR_TEMPERATURE}\n".encode())
+        f"grouped {EPOCHS} {LEARNING_RATE} {L2} {NEIGHBOUR_WEIGHT} {NEIGHBOUR_TEMPERATURE}\n"
+        .encode())  # "grouped": the examples are kept grouped by class
     for example in examples:
         digest.update(f"{example.tag}\t{example.text}\n".encode())
     return digest.hexdigest()
