@@ -2,8 +2,8 @@
 
 The test half of ``tests/data/tag-paraphrases.tsv`` (written from the taxonomy's definitions
 before any tuning; no rule or example was taken from it; ``--split tune`` takes the tuning half
-instead, whose rows are among the examples: see ``bench/tags_cv.py`` for honest figures on it)
-is tagged
+instead, whose rows are among the examples: see ``bench/tags_cv.py`` for honest figures on it;
+``--file tests/data/tag-validation.tsv --split all`` another set of the same columns) is tagged
 
 - (a) as typed text,
 - (b) through speech: espeak-ng (four voices in turn) -> the real pipeline (VAD, whisper.cpp
@@ -46,10 +46,11 @@ VOICES = ("en-us", "en-us+f3", "en-gb", "en-us+m3")
 SPACING_S = 10.0
 
 
-def split_rows(split: str = "test") -> list[dict[str, str]]:
-    """The rows of one half of the paraphrase set (``test`` or ``tune``)."""
-    with DATA.open(newline="") as handle:
-        return [r for r in csv.DictReader(handle, delimiter="\t") if r["split"] == split]
+def split_rows(split: str = "test", path: Path = DATA) -> list[dict[str, str]]:
+    """The rows of one half of a paraphrase set (``test`` or ``tune``; ``all``: every row)."""
+    with path.open(newline="") as handle:
+        return [r for r in csv.DictReader(handle, delimiter="\t")
+                if split in ("all", r["split"])]
 
 
 def gold(row: dict[str, str]) -> set[str]:
@@ -224,8 +225,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="timing rounds (best is kept)")
     parser.add_argument("--typed-only", action="store_true", help="skip the speech conditions")
     parser.add_argument("--speech", default="clean,noisy", help="speech conditions (clean,noisy)")
-    parser.add_argument("--split", choices=("test", "tune"), default="test",
+    parser.add_argument("--split", choices=("test", "tune", "all"), default="test",
                         help="which half of the paraphrase set (default: test)")
+    parser.add_argument("--file", type=Path, default=DATA,
+                        help="another set of the same columns, e.g. tests/data/tag-validation.tsv"
+                             " with --split all")
     parser.add_argument("--transcribe-only", action="store_true",
                         help="only transcribe the speech into --work (kept for the next run)")
     args = parser.parse_args(argv)
@@ -234,8 +238,9 @@ def main(argv: list[str] | None = None) -> int:
     pipeline = load_pipeline(work, args.threads)
     tagger = pipeline.tagger
     assert tagger is not None, "the semantic tagger did not load"
-    rows = split_rows(args.split)
-    print(f"{args.split} half: {len(rows)} sentences, {sum(len(gold(r)) for r in rows)} tags, "
+    rows = split_rows(args.split, args.file)
+    print(f"{args.file.name} {args.split}: {len(rows)} sentences, "
+          f"{sum(len(gold(r)) for r in rows)} tags, "
           f"{sum(1 for r in rows if not gold(r))} with none")
     typed = [[Segment(0, 1, r["text"], r["speaker"])] for r in rows]
     conditions = [("typed", typed)]
@@ -244,7 +249,9 @@ def main(argv: list[str] | None = None) -> int:
             if name not in args.speech.split(","):
                 continue
             started = time.perf_counter()
-            transcripts = heard(pipeline, rows, work, snr, work / f"{args.split}-{name}.json")
+            prefix = "" if args.file == DATA else f"{args.file.stem}-"
+            cache = work / f"{prefix}{args.split}-{name}.json"
+            transcripts = heard(pipeline, rows, work, snr, cache)
             print(f"{name} speech: {len(rows)} clips through the pipeline in "
                   f"{time.perf_counter() - started:.1f} s"
                   + (f" (pink noise at {snr:.0f} dB SNR)" if snr is not None else ""))

@@ -10,7 +10,9 @@ heard of it), then tags the fold
   espeak-ng, the real pipeline with tiny.en; the transcripts are kept in the work folder),
 
 and the development set (``../shared/data/dev-utterances.tsv``, never among the examples) is
-tagged by a tagger trained on all examples. Only aggregate figures are printed, for each value
+tagged by a tagger trained on all examples, the validation set (``tests/data/tag-validation.tsv``,
+written from the taxonomy's definitions alone) typed by one trained on all examples but those
+that are one of its sentences. Only aggregate figures are printed, for each value
 of the settings given (``--threshold 0.4,0.5 --part-threshold 0.5,1``), so settings are chosen
 here and never on the test half. Embeddings are kept in the work folder between runs.
 """
@@ -35,6 +37,7 @@ from gateway.semantic import catalogue as text_catalogue
 from gateway.semantic.embedder import Embedder
 
 DEV = DATA.parents[2] / "../shared/data/dev-utterances.tsv"
+VALIDATION = DATA.parent / "tag-validation.tsv"
 
 
 class CachedEmbed:
@@ -172,13 +175,15 @@ def main(argv: list[str] | None = None) -> int:
         pipeline = None if cached else load_pipeline(work, args.threads)
         for name, snr in speech:
             conditions[name] = heard(pipeline, rows, work, snr, work / f"tune-{name}.json")
-    dev = rows_of(DEV)
+    dev, validation = rows_of(DEV), rows_of(VALIDATION)
     print(f"tune half: {len(rows)} sentences, {sum(len(gold(r)) for r in rows)} tags, "
-          f"{args.folds} folds; dev set: {len(dev)} sentences (micro figures without pii.*)")
+          f"{args.folds} folds; dev set: {len(dev)} sentences; validation set: "
+          f"{len(validation)} sentences (micro figures without pii.*)")
     grid = {n: [float(v) for v in getattr(args, n).split(",")] for n in SETTINGS
             if getattr(args, n)}
     heads = fold_heads(embed, rows, args.folds)
     whole = fit(embed, builtin_examples())
+    unseen = fit(embed, without(builtin_examples(), validation))
     for values in itertools.product(*grid.values()):
         settings = dict(zip(grid, values, strict=True))
         print("settings:", settings or "defaults")
@@ -186,6 +191,8 @@ def main(argv: list[str] | None = None) -> int:
         results = {name: scores(*pair) for name, pair in found.items()}
         results["dev"] = scores(dev, tag_rows(typed(dev), SemanticTagger(embed, head=whole,
                                                                          **settings)))
+        results["valid"] = scores(validation, tag_rows(typed(validation), SemanticTagger(
+            embed, head=unseen, **settings)))
         for name, result in results.items():
             print("  " + line(name, result))
             if args.per_tag:

@@ -6,7 +6,10 @@ sentences (``data/tag-examples.tsv``: a tag, or ``none``, and a sentence; and
 ``data/tag-examples-heard.tsv`` when present: the same sentences as the recognizer heard
 them, written by ``bench/tags_heard.py``; not shipped, as it did not help in cross-validation)
 and trains a small softmax head over the tags and ``none`` on them, deterministically
-(full-batch gradient descent from zero). A text earns the head's most likely class when that
+(full-batch gradient descent from zero); the head's probabilities are blended with a vote of
+each class's nearest example (a softmax over the cosine of the closest example of each
+class), which keeps a sentence close to one example from being outvoted by the linear
+boundary. A text earns the head's most likely class when that
 is a tag at or above the threshold, and so does each of its sentences or clauses (a text
 saying two things earns both tags); the keyword rules (:mod:`gateway.intel.tagger`) stay
 beside it: a rule that fires (at the rules' own threshold) adds its tag too, a second tag or
@@ -42,6 +45,8 @@ PART_THRESHOLD = 0.5  # the probability a tag of one clause of a longer text nee
 EPOCHS = 400
 LEARNING_RATE = 20.0
 L2 = 1e-5
+NEIGHBOUR_WEIGHT = 0.4  # the nearest examples' share of a class's probability
+NEIGHBOUR_TEMPERATURE = 0.05  # of the softmax over each class's nearest example's cosine
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,16 +77,28 @@ def read_examples(text: str) -> tuple[Example, ...]:
 
 @dataclass(frozen=True)
 class Head:
-    """A softmax over the tags and ``none``: p = softmax(x . w + b), and the embedded examples
-    it was trained on (the background a smart tracker's examples are told apart from)."""
+    """A softmax over the tags and ``none``, p = softmax(x . w + b), blended (``neighbours``:
+    their share) with a softmax over the cosine of each class's nearest example; and the
+    embedded examples it was trained on (also the background a smart tracker's examples are
+    told apart from) with the class index of each."""
 
     classes: tuple[str, ...]
     weights: Vectors  # (dimensions, classes)
     bias: Vectors  # (classes,)
-    examples: Vectors  # (examples, dimensions)
+    examples: Vectors  # (examples, dimensions), grouped by class in the order of ``classes``
+    labels: npt.NDArray[np.int64]  # (examples,): the index of each example's class, ascending
+    neighbours: float = 0.0
 
     def probabilities(self, vectors: Vectors) -> Vectors:
-        return _softmax(vectors @ self.weights + self.bias)
+        logistic = _softmax(vectors @ self.weights + self.bias)
+        if not self.neighbours:
+            return logistic
+        starts = np.searchsorted(self.labels, np.arange(len(self.classes)))
+        nearest: Vectors = np.maximum.reduceat(vectors @ self.examples.T, starts, axis=1)
+        vote = _softmax(nearest / NEIGHBOUR_TEMPERATURE)
+        blended: Vectors = ((1 - self.neighbours) * logistic
+                            + self.neighbours * vote).astype(np.float32)
+        return blended
 
 
 def _softmax(logits: Vectors) -> Vectors:
@@ -90,8 +107,10 @@ def _softmax(logits: Vectors) -> Vectors:
     return probabilities
 
 
-def train_head(vectors: Vectors, labels: Sequence[str], classes: Sequence[str]) -> Head:
-    """Fit a multinomial logistic head, each class weighted by the inverse of its count."""
+def train_head(vectors: Vectors, labels: Sequence[str], classes: Sequence[str],
+               neighbours: float = 0.0) -> Head:
+    """Fit a multinomial logistic head, each class weighted by the inverse of its count;
+    ``neighbours``: the nearest examples' share of its probabilities."""
     index = {c: i for i, c in enumerate(classes)}
     targets = np.zeros((len(labels), len(classes)), dtype=np.float32)
     for row, label in enumerate(labels):
@@ -104,19 +123,24 @@ def train_head(vectors: Vectors, labels: Sequence[str], classes: Sequence[str]) 
         error = (_softmax(vectors @ weights + bias) - targets) * sample / len(labels)
         weights -= LEARNING_RATE * (vectors.T @ error + L2 * weights)
         bias -= LEARNING_RATE * error.sum(axis=0)
-    return Head(tuple(classes), weights.astype(np.float32), bias.astype(np.float32), vectors)
+    indices = targets.argmax(axis=1).astype(np.int64)
+    order = np.argsort(indices, kind="stable")
+    return Head(tuple(classes), weights.astype(np.float32), bias.astype(np.float32),
+                vectors[order], indices[order], neighbours)
 
 
 def fit(embed: Embed, examples: Sequence[Example]) -> Head:
     """Embed the examples and train the head on them (classes: the tags, then ``none``)."""
     tags = tuple(sorted({e.tag for e in examples} - {NONE}))
     vectors = embed([e.text for e in examples])
-    return train_head(vectors, [e.tag for e in examples], (*tags, NONE))
+    return train_head(vectors, [e.tag for e in examples], (*tags, NONE), NEIGHBOUR_WEIGHT)
 
 
 def training_key(examples: Sequence[Example]) -> str:
     """A digest of everything a trained head depends on, except the model (for a cache)."""
-    digest = hashlib.sha256(f"{EPOCHS} {LEARNING_RATE} {L2}\n".encode())
+    digest = hashlib.sha256(
+        f"grouped {EPOCHS} {LEARNING_RATE} {L2} {NEIGHBOUR_WEIGHT} {NEIGHBOUR_TEMPERATURE}\n"
+        .encode())  # "grouped": the examples are kept grouped by class
     for example in examples:
         digest.update(f"{example.tag}\t{example.text}\n".encode())
     return digest.hexdigest()

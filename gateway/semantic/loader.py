@@ -55,7 +55,8 @@ def _head(embed: Embedder, folder: Path) -> Head:
         with np.load(path, allow_pickle=False) as saved:
             return Head(tuple(str(c) for c in saved["classes"]),
                         saved["weights"].astype(np.float32), saved["bias"].astype(np.float32),
-                        saved["examples"].astype(np.float32))
+                        saved["examples"].astype(np.float32), saved["labels"].astype(np.int64),
+                        float(saved["neighbours"]))
     except (OSError, ValueError, KeyError):
         pass
     head = fit(embed, examples)
@@ -64,7 +65,7 @@ def _head(embed: Embedder, folder: Path) -> Head:
             stale.unlink()
         with atomic_path(path) as tmp, tmp.open("wb") as out:
             np.savez(out, classes=np.array(head.classes), weights=head.weights, bias=head.bias,
-                     examples=head.examples)
+                     examples=head.examples, labels=head.labels, neighbours=head.neighbours)
     except OSError as exc:
         log.info("cannot keep the trained head in %s (%s)", folder, exc.strerror)
     return head
