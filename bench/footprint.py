@@ -9,6 +9,7 @@ turn, and every process of the gateway's tree is sampled until all are transcrib
 in the same run, is the same tree idle before the first conversation.
 
     .venv/bin/python bench/footprint.py [--conversations N] [--model tiny.en] [--workers N]
+                                [--short-beam N]
 
 Prints progress to stderr and one final JSON line: peak_rss_mb (summed over the processes: shared
 pages counted in each), peak_pss_mb (shared pages split between them: what the box really
@@ -102,13 +103,16 @@ def speak(text: str, path: Path) -> None:
                    check=True)
 
 
-def setup(root: Path, model: str, workers: int, tagger: str = "semantic") -> Path:
+def setup(root: Path, model: str, workers: int, tagger: str = "semantic",
+          short_beam: int | None = None) -> Path:
+    beam = "" if short_beam is None else f"short_beam_size = {short_beam}"
     config = make_gateway(root, "bench", f"""
 [ingest]
 session_timeout_s = 5
 [speech]
 model = "{model}"
 workers = {workers}
+{beam}
 [tagger]
 engine = "{tagger}"
 [web]
@@ -138,12 +142,14 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=1, help="transcription workers")
     parser.add_argument("--tagger", default="semantic", choices=("semantic", "rules"),
                         help="tagger.engine (rules: the keyword rules alone, no text model)")
+    parser.add_argument("--short-beam", type=int,
+                        help="speech.short_beam_size (default: the product's)")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="bench-footprint-"))
     procs: list[subprocess.Popen[bytes]] = []
     try:
         log(f"setting up a gateway with {args.model} in {root}")
-        config = setup(root, args.model, args.workers, args.tagger)
+        config = setup(root, args.model, args.workers, args.tagger, args.short_beam)
         short, long_ = root / "short.wav", root / "long.wav"
         speak(LINES[2], short)
         speak(" ".join(LINES * 3), long_)
@@ -182,6 +188,7 @@ def main() -> int:
             raise SystemExit("bench: the conversations were not all transcribed in time")
         print(json.dumps({
             "model": args.model, "workers": args.workers, "tagger": args.tagger,
+            "short_beam": args.short_beam,
             "conversations": args.conversations,
             "seconds": round(time.monotonic() - started, 1),
             "idle_rss_mb": round(idle_rss, 1), "idle_pss_mb": round(idle_pss, 1),
