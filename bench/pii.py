@@ -26,7 +26,10 @@ Per split (``dev`` and ``synth``: tuned on; ``heldout``: only measured) it print
 then the false redactions in ordinary typed sales talk (the sentences of the tag and speech
 test files not tagged pii.*) and the time to redact one segment.
 
-    .venv/bin/python bench/pii.py [--show] [--split dev|synth|heldout]
+    .venv/bin/python bench/pii.py [--show] [--split dev|synth|heldout] [--batch N]
+
+``--batch N`` (repeatable) takes the ``synth`` rows of those batches only: a new batch is
+scored alone before anything is tuned on it.
 
 The last line printed is a JSON object with every figure.
 """
@@ -75,6 +78,11 @@ class Row:
     identifier: str
     heard: str
     expected: str
+
+
+def synth_file(batch: int) -> Path:
+    """The file of one synthesized batch: pii-asr-synth.tsv, pii-asr-synth2.tsv, ..."""
+    return ROOT / "tests" / "data" / f"pii-asr-synth{batch if batch > 1 else ''}.tsv"
 
 
 def load(paths: tuple[Path, ...] = (DATA, *SYNTH)) -> list[Row]:
@@ -202,9 +210,11 @@ def main() -> None:
     parser.add_argument("--show", action="store_true", help="print every leaking row")
     parser.add_argument("--split", choices=SPLITS, action="append",
                         help="only this split (repeatable; default: all)")
+    parser.add_argument("--batch", type=int, action="append",
+                        help="synthesized rows of this batch only (repeatable; default: all)")
     args = parser.parse_args()
     figures: dict[str, dict[str, int] | float] = {}
-    rows = load()
+    rows = load((DATA, *map(synth_file, args.batch)) if args.batch else (DATA, *SYNTH))
     for split in args.split or SPLITS:
         print(f"{split}: ", end="")
         figures[split] = score([r for r in rows if r.split == split], args.show)
