@@ -289,6 +289,17 @@ GARBLED_PHONES = [
      "285180731"),
     # Named as a phone number right after it.
     ("Okay, 577,068, that is my cell.", "Okay, [PHONE], that is my cell.", "577068"),
+    # Somebody else's number announced; "my number" misheard is as sure a cue as the word.
+    ("Call my wife on 726, if I don't pick up.", "Call my wife on [PHONE], if I don't pick up.",
+     "726"),
+    ("Let me give you my hunger, 426,", "Let me give you my hunger, [PHONE],", "426"),
+    ("Sure, my home under the 713, I made it 2661.", "Sure, my home under the [PHONE].",
+     "7132661"),
+    # Cut off by the end of the transcript after a dash.
+    ("Okay, it's 343-662-", "Okay, it's [PHONE]-", "343662"),
+    ("Sure, right this town, 596-", "Sure, right this town, [PHONE]-", "596"),
+    # A code-like run right before a phone number is its garbled head.
+    ("You can call the M7-5-9 3-0-8, 2-8-8.", "You can call the [PHONE].", "759308288"),
 ]
 
 ORDINARY_NUMBERS = [
@@ -335,6 +346,15 @@ ORDINARY_NUMBERS = [
     "It was 45,909 in 2019 and 52,586 in 2007.",
     "It costs 577,068, that is my price.",
     "2,500, that is my number one concern.",
+    # Near misses of the cues and shapes above.
+    "Call my office at 3 pm on Friday.",
+    "Try our new panels on 2 roofs.",
+    "Text my son at 4 tonight.",
+    "My hunger for 2 more batteries is real.",
+    "We need a 2-",
+    "The price went up 12-",
+    "The quote number is Q61-564, 3 panels.",
+    "Order M7-5-9 and 3 of the SE-7600-2.",
 ]
 
 GLUED_EMAILS = [
@@ -358,6 +378,19 @@ GLUED_EMAILS = [
     ("and it is Alex and Northwind.io.", "and it is [EMAIL].", "alex@northwind.io"),
     ("Mail it to Tara under score Quinn at hotmail.com.", "Mail it to [EMAIL].",
      "tara_quinn@hotmail.com"),
+    # "gmail" heard as "female" or "email", "dot com" as "not come" after a provider.
+    ("Please copy the chairman of female.com on it.", "Please copy the chairman of [EMAIL] on it.",
+     "female.com"),
+    ("Mateo 7 and outlook not come, and I'll forward it.", "Mateo [EMAIL], and I'll forward it.",
+     "7@outlook.come"),
+    # The "at" lost: a name's capital before two more labels, or two top-level domains.
+    ("Send it to Ethan.res.com", "Send it to [EMAIL]", "ethan.res.com"),
+    ("It's Lucas.prise.net.com", "It's [EMAIL]", "lucas.prise.net.com"),
+    # A name and a domain after "write to" (heard "right to"); a domain after "underscore".
+    ("Right to Riven Raynet, beproofing.net, thanks.", "Right to [EMAIL], thanks.",
+     "rivenraynetbeproofing.net"),
+    ("Sure, me underscore new units on Ryenergy.com.", "Sure, me underscore new units on [EMAIL].",
+     "ryenergy.com"),
 ]
 
 NOT_EMAILS = [
@@ -368,6 +401,13 @@ NOT_EMAILS = [
     "I will email you the link to our sunrun.com page.",
     "We compared Tesla and Sunrun.com prices.",
     "We use Outlook and Gmail at work.",
+    "I use Outlook to come up with the plan.",
+    "Our email is not coming through, not come on.",
+    "Compare Amazon.co.uk with Sunrun.com.au, see www.Tesla.com too.",
+    "The file is Report.final.pdf and the site is docs.acme.com.",
+    "Send it to our website acme.com for the form.",
+    "Right to the point, sunrun.com is cheaper.",
+    "We said at 10 p.m., it costs 1,000.",  # no domain across a comma
 ]
 
 
@@ -566,9 +606,12 @@ def test_synthesized_sentences_with_ordinary_numbers_are_kept(said: str) -> None
     assert redact(said).findings == ()
 
 
-@pytest.mark.parametrize("batch", [1, 2, 3])
-def test_synthesized_rows_are_the_sentences_the_script_speaks(batch: int) -> None:
-    made = {tuple(row) for row in synth_script().sentences(60, 30, 60, batch)}
+@pytest.mark.parametrize(("batch", "sizes"), [(1, (60, 30, 60)), (2, (60, 30, 60)),
+                                             (3, (60, 30, 60)), (4, (25, 12, 25))])
+def test_synthesized_rows_are_the_sentences_the_script_speaks(
+    batch: int, sizes: tuple[int, int, int]
+) -> None:
+    made = {tuple(row) for row in synth_script().sentences(*sizes, batch)}
     rows = {(r["id"], r["kind"], r["said"], r["identifier"]) for r in synthesized(batch)}
     assert rows <= made  # a sentence never heard in any condition has no row
     assert len(rows) >= 0.95 * len(made)

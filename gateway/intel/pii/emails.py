@@ -34,8 +34,16 @@ _DOMAIN = re.compile(rf"[a-z0-9-]+(?:\.[a-z0-9-]+)*\.{_TLD}")
 _GLUED_DOT = re.compile(rf"(?<=[a-z0-9])dot(?={_TLD}$)|(?<=[a-z0-9])dot$|^dot(?=[a-z])")
 _ANNOUNCED_DOMAIN = re.compile(
     # Not a placeholder's word, nor across a placeholder: "[EMAIL]", "email [ADDRESS] x.com".
-    rf"(?<!\[)\b(?:e-?mail|address)\b(?:[^\w\[]+\w+){{0,3}}?[^\w\[]+"
+    rf"(?<!\[)\b(?:e-?mail|address|underscore)\b(?:[^\w\[]+\w+){{0,3}}?[^\w\[]+"
     rf"(?P<domain>[A-Za-z0-9][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)*\.(?i:{_TLD}))(?![A-Za-z0-9\[-])",
+    re.IGNORECASE | re.ASCII,
+)
+# "Write to" (also heard "right to") or "send it to" a name and a written domain: the name and
+# the domain of an address whose "at" was lost ("Right to Riven Raynet, beproofing.net").
+_ADDRESSED = re.compile(
+    r"\b(?:write|right|send\s+(?:it|this|that|them))\s+to\s+"
+    rf"(?P<address>(?:(?P<name>[A-Za-z][A-Za-z'-]*[\s,]+){{1,2}})"
+    rf"[A-Za-z0-9][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)*\.(?i:{_TLD}))(?![A-Za-z0-9\[.-])",
     re.IGNORECASE | re.ASCII,
 )
 # Mail providers: their domain is only ever said as part of somebody's address, so it is
@@ -44,12 +52,19 @@ _ANNOUNCED_DOMAIN = re.compile(
 _PROVIDER_DOMAIN = re.compile(
     r"(?:(?P<name>[A-Za-z0-9._-]+)\s+(?:at|and)\s+)?"  # "Ava and iCloud.com": "at" misheard
     r"(?P<domain>(?<![A-Za-z0-9.@_-])[A-Za-z0-9._-]*?(?:g[\s-]?mail|googlemail|yahoo"
-    r"|hot\s?mail|out\s?look|aol|i[\s-]?cloud|proton\s?mail|proton|comcast|msn|ymail|gmx)"
-    r"(?:\.|\s+dot\s+)(?:com|net|me))\b",
+    r"|hot\s?mail|out\s?look|aol|i[\s-]?cloud|proton\s?mail|proton|comcast|msn|ymail|gmx"
+    r"|e-?mail|female)"  # "gmail" as tiny.en writes it in noise
+    # "dot com" heard as "not come": only after a provider's name
+    r"(?:\.(?:com|net|me)|\s+dot\s+(?:com|net|me)|,?\s+not\s+(?:com|come|calm|net)))\b",
     re.IGNORECASE | re.ASCII,
 )
-_PROVIDER_HINT = re.compile(r"mail|yahoo|look|aol|cloud|proton|comcast|msn|gmx", re.IGNORECASE)
-_SPOKEN_DOT = re.compile(r"\s+dot\s+")
+_PROVIDER_HINT = re.compile(r"mail|male|yahoo|look|aol|cloud|proton|comcast|msn|gmx", re.IGNORECASE)
+_DOTTED = re.compile(
+    rf"(?<![A-Za-z0-9.@_-])[A-Za-z][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)*\.(?i:{_TLD})"
+    r"(?![A-Za-z0-9\[-]|\.[A-Za-z0-9])",
+    re.ASCII,
+)
+_SPOKEN_DOT = re.compile(r",?\s+[dn]ot\s+")
 _NOT_DOMAIN = frozenset("the a an my our your his her their this that".split())
 _MAX_DOMAIN_TOKENS = 9
 _MAX_GLUED_WORDS = 3
@@ -72,7 +87,7 @@ def find_emails(text: str) -> list[Finding]:
             continue
         finding, index = spoken
         found.append(finding)
-    for extra in (_announced_domains(text), _provider_domains(text)):
+    for extra in (_announced_domains(text), _provider_domains(text), _glued_addresses(text)):
         taken = [(f.start, f.end) for f in found]
         found += [f for f in extra if not any(
             f.start < end and start < f.end for start, end in taken)]
@@ -81,11 +96,34 @@ def find_emails(text: str) -> list[Finding]:
 
 def _announced_domains(text: str) -> list[Finding]:
     """What the recognizer glued into one written domain ("rd7d2matteamail.com") shortly after
-    "email" or "address": the whole address, with its "at" lost."""
-    return [
+    "email", "address" or "underscore": the whole address, with its "at" lost; and a name
+    with a written domain after "write to" or "send it to"."""
+    found = [
         Finding("email", m.start("domain"), m.end("domain"), m.group("domain").lower())
         for m in _ANNOUNCED_DOMAIN.finditer(text)
     ]
+    return found + [
+        Finding("email", m.start("address"), m.end("address"),
+                "".join(ch for ch in m.group("address").lower() if ch not in " ,"))
+        for m in _ADDRESSED.finditer(text)
+        if not set(re.findall(r"[a-z']+", m.group("address").lower())) & _NOT_LOCAL
+    ]
+
+
+def _glued_addresses(text: str) -> list[Finding]:
+    """A written domain that is somebody's address with its "at" lost: a name's capital before
+    two more labels ("Ethan.res.com" for "ethan reyes dot com") or two top-level domains in a
+    row ("Lucas.prise.net.com", "Liam.co.io.com"); "Amazon.co.uk", "x.com.au" and "www.x.com"
+    stay."""
+    found: list[Finding] = []
+    for m in _DOTTED.finditer(text):
+        labels = m.group().split(".")
+        lows = [label.lower() for label in labels]
+        doubled = lows[-2] in _TLDS and len(lows[-1]) > 2  # "co.io.com", not "com.au"
+        named = labels[0][0].isupper() and lows[-2] not in _TLDS and lows[0] != "www"
+        if len(labels) >= 3 and (doubled or named):
+            found.append(Finding("email", m.start(), m.end(), m.group().lower()))
+    return found
 
 
 def _provider_domains(text: str) -> list[Finding]:
@@ -96,7 +134,7 @@ def _provider_domains(text: str) -> list[Finding]:
         return found
     for m in _PROVIDER_DOMAIN.finditer(text):
         name = (m.group("name") or "").lower()
-        domain = "".join(_SPOKEN_DOT.sub(".", m.group("domain").lower()).split())
+        domain = "".join(_SPOKEN_DOT.sub(".", m.group("domain").lower()).replace(",", "").split())
         if name and name not in _NOT_LOCAL:
             found.append(Finding("email", m.start(), m.end(), f"{name}@{domain}"))
         else:
@@ -162,6 +200,7 @@ def _domain_after(text: str, words: list[Token], at: int) -> tuple[str, int] | N
     probe = at + 1
     while probe < len(words) and probe - at <= _MAX_DOMAIN_TOKENS and (
         _adjacent(text, words[probe - 1], words[probe])
+        and "," not in text[words[probe - 1].end : words[probe].start]  # "at 10 p.m., it"
     ):
         token = words[probe]
         symbol = _symbol(token)

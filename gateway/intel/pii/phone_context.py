@@ -88,6 +88,8 @@ _NAMED_AFTER = re.compile(
     r"(?:cell|number|phone|mobile|home|office|direct|work)\b",
     re.IGNORECASE,
 )
+_CODE_GAP = re.compile(r"[\s,]{1,3}")
+_DANGLING = re.compile(r"-\s*")
 _GROUPED_END = re.compile(r"[0-9],[0-9]{3}$")
 _IN_YEAR = frozenset({"in", "since"})
 _YEAR_NEXT = re.compile(r"\s+(?:19|20)[0-9]{2}\b")
@@ -109,7 +111,8 @@ def find_phones_in_context(
     grouped = _with_grouped_numbers(text, words, found, cues, blocked)
     if grouped != found:  # what follows a grouped number may be its tail
         found = _grown(text, words, grouped, cues, taken)
-    return sorted((_with_glued_letters(text, f) for f in found), key=lambda f: f.start)
+    found = [_with_code_before(text, _with_glued_letters(text, f), taken) for f in found]
+    return sorted(found, key=lambda f: f.start)
 
 
 def _grown(
@@ -126,7 +129,7 @@ def _grown(
         start = min([start, *(f.start for f in merged)])
         end = max([end, *(f.end for f in merged)])
         number = digits([t for t in words if start <= t.start and t.end <= end])
-        if not merged and not _phone_like(text, cluster) and (
+        if not merged and not _phone_like(text, cluster) and not _cut_off(text, number, end) and (
             not _cued(text, words, cues, cluster[0], taken, number, cluster[-1].end)
             or _ordinary(text, words, cluster, number)
         ):
@@ -180,6 +183,24 @@ def _with_glued_letters(text: str, finding: Finding) -> Finding:
     """``finding`` with the one or two letters glued before its first digit: "M7", "I12"."""
     glued = _GLUED_LETTERS.search(text, 0, finding.start)
     return replace(finding, start=glued.start()) if glued else finding
+
+
+def _with_code_before(text: str, finding: Finding, taken: list[Span]) -> Finding:
+    """``finding`` with the reference-code-like run right before it, its garbled head
+    ("M7-5-9 308-288", "F-77-1 273-5830"): a code is never read out next to a phone number."""
+    if finding.kind != "phone":
+        return finding
+    for start, end in codes(text):
+        if (start, end) in taken and _CODE_GAP.fullmatch(text, end, finding.start):
+            head = "".join(ch for ch in text[start:end] if ch.isdigit())
+            return replace(finding, start=start, normalized=head + finding.normalized)
+    return finding
+
+
+def _cut_off(text: str, number: str, end: int) -> bool:
+    """True for three or more digits cut off by the end of the transcript after a dash, as
+    the recognizer stops in the middle of a number read out ("Okay, it's 862-")."""
+    return len(number) >= MIN_CONTEXT_DIGITS and _DANGLING.fullmatch(text, end) is not None
 
 
 def _clusters(text: str, words: list[Token], phones: list[Span], taken: list[Span]

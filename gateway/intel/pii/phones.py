@@ -43,16 +43,18 @@ _CLOCK_TIME = re.compile(r"(?<![0-9:])[0-9]{1,2}:[0-9]{2}(?![0-9:])")
 # Words that announce a phone number.
 PHONE_CUE = re.compile(
     r"(?<!\[)\b(?:phone|cell|cellphone|mobile|telephone|number|callback|extension|whatsapp|area\s+code"
-    r"|(?:call|reach|text|ring|phone|contact|dial|message|try)\s+(?:me|us|him|her|them)"
-    r"(?:\s+back)?\s+(?:at|on)"
+    r"|(?:call|reach|text|ring|phone|contact|dial|message|try)\s+(?:me|us|him|her|them"
+    r"|(?:my|our|his|her|their)\s+[a-z]+)(?:\s+back)?\s+(?:at|on)"  # "call my wife on"
+    # "my number" as tiny.en writes it in noise: as sure a cue as the word itself.
+    r"|my\s+(?:home\s+)?(?:h?umber|under|hunger|hummus|hunter)"
     r")\b",
     re.IGNORECASE,
 )
-# The same cues as tiny.en writes them in noise ("my number" -> "my hunger", "reach me at" ->
-# "meet me at", "write this down" -> "right this town", "my cell" -> "myself"), learned from
-# synthesized speech (bench/pii_synth.py). Weaker than the cues above: see phone_context.
+# The same cues as tiny.en writes them in noise ("reach me at" -> "meet me at", "write this
+# down" -> "right this town", "my cell" -> "myself"), learned from synthesized speech
+# (bench/pii_synth.py). Weaker than the cues above: see phone_context.
 MISHEARD_CUE = re.compile(
-    r"\b(?:my\s+(?:h?umber|under|hunger|hummus|upper|channel|normally|go-go)"
+    r"\b(?:my\s+(?:upper|channel|normally|go-go)"
     r"|myself|(?:reach|week|meet|get|call|text)\s+(?:me|the)\s+(?:at|up|on|and|mid)"
     r"|(?:write|right|light|like)\s+this\s+(?:down|town|now)|(?:office|this)\s+line"
     r")\b",
