@@ -300,6 +300,8 @@ GARBLED_PHONES = [
     ("Sure, right this town, 596-", "Sure, right this town, [PHONE]-", "596"),
     # A code-like run right before a phone number is its garbled head.
     ("You can call the M7-5-9 3-0-8, 2-8-8.", "You can call the [PHONE].", "759308288"),
+    # Digits written as ordinals, one of them no ordinal ("3th").
+    ("it is all done on 8th, 7th, 6th, 3th, 1th.", "it is all done on [PHONE]th.", "87631"),
 ]
 
 ORDINARY_NUMBERS = [
@@ -355,6 +357,9 @@ ORDINARY_NUMBERS = [
     "The price went up 12-",
     "The quote number is Q61-564, 3 panels.",
     "Order M7-5-9 and 3 of the SE-7600-2.",
+    "On the 21st, 22nd, 23rd and 24th we are free.",
+    "The 11th, 12th, 13th and 14th work.",
+    "Let's be on April 23th, 3th and 3th.",
 ]
 
 GLUED_EMAILS = [

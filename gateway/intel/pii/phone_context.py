@@ -77,6 +77,7 @@ _COUNTED = frozenset("square each per feet foot".split())
 _SENTENCE_END = re.compile(r"[.?!]\s")  # searched in the gap between two words
 _LETTERS = re.compile(r"[A-Za-z]+")
 _ORDINAL = frozenset({"st", "nd", "rd", "th"})
+_NO_ORDINAL = re.compile(r"(?<![0-9])(?:[0-9]*[02-9])?[1-3]th\b", re.IGNORECASE)
 _GLUED_LETTERS = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{1,2}$")
 _DIGIT_LETTERS = frozenset({"i", "o", "l"})
 _JOINED_BEFORE = re.compile(r"(?:[0-9]|[A-Za-z0-9]-)$")
@@ -308,7 +309,7 @@ def _phone_like(text: str, cluster: list[Token]) -> bool:
     digits do when at least :data:`MIN_DENSE_DIGITS` are real ("to 773 OI-14", "to ripple 3
     or 781")."""
     cluster = [t for t in cluster if not YEAR.fullmatch(t.text)]  # "in 2019, 2020 and 2021"
-    if _read_out(text, cluster):
+    if _read_out(text, cluster) or _misheard_ordinals(text, cluster):
         return True
     real = len(digits([t for t in cluster if t.low != "hundred"]))  # "two hundred": 2
     weak = sum(
@@ -323,6 +324,14 @@ def _phone_like(text: str, cluster: list[Token]) -> bool:
         if not weak_digit(text, token):
             groups[-1].append(token)
     return max(len(digits(group)) for group in groups) >= MIN_CONTEXT_DIGITS
+
+
+def _misheard_ordinals(text: str, cluster: list[Token]) -> bool:
+    """True for five or more digits the recognizer wrote as ordinals, one of them no ordinal
+    at all ("8th, 3th, 11th, 4th"): dates say "3rd" (though "April 23th, 3th" happens)."""
+    return bool(cluster) and len(digits(cluster)) >= MIN_READ_OUT_DIGITS and bool(
+        _NO_ORDINAL.search(text, cluster[0].start, cluster[-1].end + 2)
+    )
 
 
 def _read_out(text: str, cluster: list[Token]) -> bool:
