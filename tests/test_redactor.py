@@ -300,6 +300,9 @@ GARBLED_PHONES = [
     ("Sure, right this town, 596-", "Sure, right this town, [PHONE]-", "596"),
     # A code-like run right before a phone number is its garbled head.
     ("You can call the M7-5-9 3-0-8, 2-8-8.", "You can call the [PHONE].", "759308288"),
+    # "eight hundred" before digits is a toll-free prefix, not an amount.
+    ("call one eight hundred five five five one two one two",
+     "call [PHONE]", "18005551212"),
     # Digits written as ordinals, one of them no ordinal ("3th").
     ("it is all done on 8th, 7th, 6th, 3th, 1th.", "it is all done on [PHONE]th.", "87631"),
 ]
@@ -360,6 +363,9 @@ ORDINARY_NUMBERS = [
     "On the 21st, 22nd, 23rd and 24th we are free.",
     "The 11th, 12th, 13th and 14th work.",
     "Let's be on April 23th, 3th and 3th.",
+    # Amounts and years said as words: "hundred" before a ten or a teen.
+    "It was fifty six thousand eight hundred sixty three and nineteen hundred eighty nine.",
+    "We paid two hundred fifty, three hundred twelve and four hundred ninety nine.",
 ]
 
 GLUED_EMAILS = [

@@ -37,6 +37,15 @@ def is_number_word(low: str) -> bool:
     )
 
 
+def is_spoken_amount(run: list[Token]) -> bool:
+    """True for numbers said the way amounts and years are, not digit by digit: "hundred"
+    followed by a ten or a teen ("eight hundred sixty-three", "nineteen hundred eighty")."""
+    return any(
+        a.low == "hundred" and (b.low in TENS or b.low in TEENS)
+        for a, b in zip(run, run[1:], strict=False)
+    )
+
+
 def is_misheard_digit(low: str) -> bool:
     """True for a word the recognizer writes for a digit in noise (see :data:`MISHEARD`)."""
     return low in MISHEARD

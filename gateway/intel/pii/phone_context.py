@@ -32,6 +32,7 @@ from gateway.intel.pii.numbers import (
     digits,
     is_misheard_digit,
     is_number_word,
+    is_spoken_amount,
 )
 from gateway.intel.pii.phones import (
     MIN_PHONE_DIGITS,
@@ -308,6 +309,8 @@ def _phone_like(text: str, cluster: list[Token]) -> bool:
     dogs, 15 cats and 20 fish" is not). Years and the zeros of "hundred" do not count; misheard
     digits do when at least :data:`MIN_DENSE_DIGITS` are real ("to 773 OI-14", "to ripple 3
     or 781")."""
+    if is_spoken_amount(cluster):  # "eight hundred sixty-three and nineteen hundred ..."
+        return False
     cluster = [t for t in cluster if not YEAR.fullmatch(t.text)]  # "in 2019, 2020 and 2021"
     if _read_out(text, cluster) or _misheard_ordinals(text, cluster):
         return True

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from gateway.intel.pii.numbers import ZERO_LETTERS, digits, is_number_word
+from gateway.intel.pii.numbers import ZERO_LETTERS, digits, is_number_word, is_spoken_amount
 from gateway.intel.pii.spans import PLACEHOLDER, Finding, Kind, Span, Token, inside, tokens
 
 MIN_PHONE_DIGITS = 7
@@ -154,7 +154,7 @@ def _phone_from_run(text: str, run: list[Token]) -> list[Finding]:
     number = digits(run)
     if len(number) < MIN_PHONE_DIGITS or all(t.low in ZERO_LETTERS for t in run):
         return []
-    if _year_list(text, run):
+    if _year_list(text, run) or is_spoken_amount(run):
         return []
     start = run[0].start
     while start > 0 and text[start - 1] in "(+":
