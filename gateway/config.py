@@ -449,10 +449,20 @@ def parse_config(data: dict[str, Any]) -> Config:
                 problems.append(problem)
             else:
                 setattr(section, key, float(value) if known[key].type == "float" else value)
-    problems += _tracker_problems(config.tagger.trackers)
+    problems += _tracker_problems(config.tagger.trackers) + port_problems(config)
     if problems:
         raise ConfigError(problems)
     return config
+
+
+def port_problems(config: Config) -> list[str]:
+    """The web UI and the upload API sharing a port: one server answers both, telling them
+    apart by the port a request arrived on, so each needs its own."""
+    web, upload = config.web, config.upload
+    if web.enabled and upload.enabled and web.port == upload.port:
+        return [f"web.port and upload.port are both {web.port}: the web UI and the badges' "
+                "upload API need a port each (or set web.enabled or upload.enabled to false)"]
+    return []
 
 
 def _tracker_problems(specs: list[str]) -> list[str]:
