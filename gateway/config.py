@@ -159,7 +159,9 @@ class UploadConfig:
                             "`salestag-gateway run`).")
     bind: str = setting("0.0.0.0", "Address the upload server listens on.")  # noqa: S104
     port: int = setting(8444, "HTTPS port of the upload server.", lo=1, hi=65535)
-    workers: int = setting(1, "Server worker processes (each with 4 threads).", lo=1, hi=16)
+    workers: int = setting(1, "Upload capacity: 4 requests at once per worker (`badge-server` "
+                           "runs this many processes; `run` gives the upload API 4 threads each "
+                           "in the server it shares with the web UI).", lo=1, hi=16)
     ack_wait_s: float = setting(
         5.0, "How long an upload request waits for the gateway's ack before answering 202.",
         lo=0, hi=60)
