@@ -26,7 +26,7 @@ from ingest_kit import Gateway, make_gateway
 from gateway.config import ConfigError, parse_config
 from gateway.ingest.badge_sim import TlsBundle
 from gateway.pki.ca import LocalCA
-from webui.faces import Admission
+from webui.faces import Admission, ByPort
 
 pytestmark = pytest.mark.slow
 
@@ -220,3 +220,15 @@ def test_uploads_past_their_share_of_threads_are_told_to_retry() -> None:
     started = time.monotonic()
     assert list(gate(environ, lambda status, hs, exc_info=None: answers.append(status)))
     assert answers[-1] == "200 OK" and time.monotonic() - started < 30  # slots given back
+
+
+def test_a_request_without_a_known_local_port_reaches_no_app() -> None:
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
+        raise AssertionError("no app may answer")
+
+    dispatch = ByPort({8443: app})
+    statuses: list[str] = []
+    for environ in ({}, {"gunicorn.socket": None, "SERVER_PORT": "8443"}):
+        body = dispatch(environ, lambda status, hs, exc_info=None: statuses.append(status))
+        assert b"nothing is served" in b"".join(body)
+    assert statuses == ["404 Not Found"] * 2
