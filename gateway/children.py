@@ -1,9 +1,12 @@
-"""The service's child processes: the web UI and the badges' upload server, each restarted with
-a back-off if it dies.
+"""The service's child process: the web UI and the badges' upload API, restarted with a back-off
+if it dies.
 
-Each runs in its own process (``python -m webui.server``, ``python -m webui.badge_server``) so a
-slow page, a slow upload or a crash there never stalls or stops ingest and transcription, and
-their TLS, password hashing and rendering do not compete with them for one interpreter lock.
+Both faces run in one process of their own (``python -m webui.faces``: one gunicorn master and
+one worker, each face on its own listener with its own certificate and app) so a slow page, a
+slow upload or a crash there never stalls or stops ingest and transcription, and their TLS,
+password hashing and rendering do not compete with them for one interpreter lock. One server
+for both, rather than one each, saves a gunicorn master and worker (about 40 MB PSS).
+``salestag-gateway web`` and ``salestag-gateway badge-server`` still serve one face each.
 """
 
 from __future__ import annotations
@@ -16,6 +19,10 @@ from pathlib import Path
 from gateway.entry import module_command
 
 log = logging.getLogger(__name__)
+
+#: The child's name in the logs and the health snapshot, and the module it runs.
+FACES = "web UI and upload API"
+FACES_MODULE = "webui.faces"
 
 
 def child_command(config_file: Path | None, module: str) -> list[str]:

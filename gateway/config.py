@@ -159,7 +159,9 @@ class UploadConfig:
                             "`salestag-gateway run`).")
     bind: str = setting("0.0.0.0", "Address the upload server listens on.")  # noqa: S104
     port: int = setting(8444, "HTTPS port of the upload server.", lo=1, hi=65535)
-    workers: int = setting(1, "Server worker processes (each with 4 threads).", lo=1, hi=16)
+    workers: int = setting(1, "Upload capacity: 4 requests at once per worker (`badge-server` "
+                           "runs this many processes; `run` gives the upload API 4 threads each "
+                           "in the server it shares with the web UI).", lo=1, hi=16)
     ack_wait_s: float = setting(
         5.0, "How long an upload request waits for the gateway's ack before answering 202.",
         lo=0, hi=60)
@@ -449,10 +451,20 @@ def parse_config(data: dict[str, Any]) -> Config:
                 problems.append(problem)
             else:
                 setattr(section, key, float(value) if known[key].type == "float" else value)
-    problems += _tracker_problems(config.tagger.trackers)
+    problems += _tracker_problems(config.tagger.trackers) + port_problems(config)
     if problems:
         raise ConfigError(problems)
     return config
+
+
+def port_problems(config: Config) -> list[str]:
+    """The web UI and the upload API sharing a port: one server answers both, telling them
+    apart by the port a request arrived on, so each needs its own."""
+    web, upload = config.web, config.upload
+    if web.enabled and upload.enabled and web.port == upload.port:
+        return [f"web.port and upload.port are both {web.port}: the web UI and the badges' "
+                "upload API need a port each (or set web.enabled or upload.enabled to false)"]
+    return []
 
 
 def _tracker_problems(specs: list[str]) -> list[str]:

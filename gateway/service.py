@@ -82,7 +82,7 @@ def run_service(config: Config, *, config_file: Path | None = None) -> int:
 
     When the config file or the settings changed on the gateway (web UI) change, the service
     applies them without restarting: it stops its workers, takes the new settings and starts them
-    again (the web UI's and upload server's processes only when their own settings changed).
+    again (the web UI's and upload API's process only when their own settings changed).
     Badges resend what was not acked meanwhile, and an interrupted transcription resumes.
     """
     notifier = Notifier()
@@ -155,19 +155,15 @@ def _supervise(supervisor: Supervisor, children: Supervisor | None, notifier: No
 
 def _start_children(config: Config, config_file: Path | None,
                     stop: threading.Event) -> Supervisor | None:
-    """The web UI and the badges' upload server, each in its own process (see
+    """The web UI and the badges' upload API, served by one child process (see
     gateway.children), under a supervisor with its own stop event."""
-    from gateway.children import child_command, run_child
+    from gateway.children import FACES, FACES_MODULE, child_command, run_child
 
-    wanted = [(name, module) for name, module, on in (
-        ("web UI", "webui.server", config.web.enabled),
-        ("upload server", "webui.badge_server", config.upload.enabled)) if on]
-    if not wanted:
+    if not (config.web.enabled or config.upload.enabled):
         return None
     children = Supervisor(threading.Event())
-    for name, module in wanted:
-        argv = child_command(config_file, module)
-        children.add(name, lambda s, name=name, argv=argv: run_child(name, argv, s))  # type: ignore[misc]
+    argv = child_command(config_file, FACES_MODULE)
+    children.add(FACES, lambda s: run_child(FACES, argv, s))
 
     def follow() -> None:
         stop.wait()

@@ -1,7 +1,13 @@
-"""Shared fixtures: a real Mosquitto on a free port, and real speech from espeak-ng."""
+"""Shared fixtures: a real Mosquitto on a free port, and real speech from espeak-ng.
+
+Property tests draw new examples on every run on a developer's machine; with
+``HYPOTHESIS_PROFILE=ci`` (what `.ci/run` sets) they draw the same examples every run, so a
+CI result can be reproduced and a change is not judged by a random draw.
+"""
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -12,6 +18,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from hypothesis import settings
+
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 T = TypeVar("T")
 

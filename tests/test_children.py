@@ -1,5 +1,5 @@
-"""The service's child processes: the web UI runs as ``python -m webui.server`` (the core never
-imports the web UI), is restarted when it dies, and is ended when the service stops."""
+"""The service's child process: the web UI and the upload API run as ``python -m webui.faces``
+(the core never imports the web UI), restarted when it dies, and ended when the service stops."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 from conftest import free_port, wait_for
 
-from gateway.children import child_command, run_child
+from gateway.children import FACES, FACES_MODULE, child_command, run_child
 from gateway.config import Config, render_toml
 from gateway.service import initialize
 from gateway.store.layout import Layout
@@ -44,30 +44,32 @@ def answers_tls(port: int, cafile: Path) -> bool:
         return False
 
 
-def test_the_web_ui_child_is_restarted_when_it_dies_and_ended_on_stop(tmp_path: Path) -> None:
+def test_the_faces_child_is_restarted_when_it_dies_and_ended_on_stop(tmp_path: Path) -> None:
     config = Config()
     config.paths.data_dir = str(tmp_path / "data")
-    config.web.bind = "127.0.0.1"
-    config.web.port = free_port()
+    config.web.bind = config.upload.bind = "127.0.0.1"
+    config.web.port, config.upload.port = free_port(), free_port()
     initialize(config)
     config_file = tmp_path / "gateway.toml"
     config_file.write_text(render_toml(config))
-    argv = child_command(config_file, "webui.server")
-    assert argv[1:] == ["-m", "webui.server", "--config", str(config_file)]
+    argv = child_command(config_file, FACES_MODULE)
+    assert argv[1:] == ["-m", "webui.faces", "--config", str(config_file)]
 
     stop = threading.Event()
-    thread = threading.Thread(target=run_child, args=("web UI", argv, stop), daemon=True)
+    thread = threading.Thread(target=run_child, args=(FACES, argv, stop), daemon=True)
     thread.start()
     try:
         ca = Layout(config.data_dir).ca_cert
-        wait_for(lambda: answers_tls(config.web.port, ca), 60, "the web UI to answer")
-        [first] = children_running("webui.server")
+        for port in (config.web.port, config.upload.port):
+            wait_for(lambda port=port: answers_tls(port, ca), 60, "the faces to answer")
+        [first] = children_running(FACES_MODULE)
         os.kill(first, signal.SIGKILL)
-        wait_for(lambda: children_running("webui.server") not in ([], [first]), 60,
-                 "a new web UI process")
-        wait_for(lambda: answers_tls(config.web.port, ca), 60, "the restarted web UI")
+        wait_for(lambda: children_running(FACES_MODULE) not in ([], [first]), 60,
+                 "a new faces process")
+        for port in (config.web.port, config.upload.port):
+            wait_for(lambda port=port: answers_tls(port, ca), 60, "the restarted faces")
     finally:
         stop.set()
         thread.join(30)
     assert not thread.is_alive()
-    assert children_running("webui.server") == []  # ended and reaped before run_child returned
+    assert children_running(FACES_MODULE) == []  # ended and reaped before run_child returned

@@ -57,7 +57,8 @@ def test_the_web_ui_and_upload_server_load_no_model_runtime_nor_numpy(tmp_path: 
     """The faces' processes import neither onnxruntime, tokenizers nor whisper.cpp's binding:
     only the service holds models. Nor numpy (~8 MB PSS a face), which sqlite-utils would import:
     their database, migrations included, works without it."""
-    probe = ("import sys, webui.server, webui.badge_server, webui.app, webui.badge_api\n"
+    probe = ("import sys, webui.faces, webui.server, webui.badge_server\n"
+             "import webui.app, webui.badge_api\n"
              "from pathlib import Path\n"
              "from gateway.store.db import open_db\n"
              "open_db(Path(sys.argv[1])).close()\n"

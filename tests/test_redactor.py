@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 from conftest import synthesize
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from gateway.intel.redactor import EMAIL_PLACEHOLDER, PHONE_PLACEHOLDER, redact
@@ -94,6 +94,11 @@ def test_spans_point_into_the_original_text() -> None:
     assert result.text == "Call [PHONE] or mail [EMAIL]."
 
 
+def test_an_address_is_not_cut_out_of_the_middle_of_a_number() -> None:
+    assert redact("it came to 1,000five at x.com").text == "it came to [EMAIL]"
+    assert redact("Right,info at acme dot com").text == "Right,[EMAIL]"
+
+
 def test_phone_and_email_in_one_text() -> None:
     result = redact("I'm at 555 212 4368, or jane dot doe at example dot com")
     assert result.text == "I'm at [PHONE], or [EMAIL]"
@@ -172,6 +177,7 @@ def test_redaction_is_idempotent(text: str) -> None:
         "[ADDRESS]", "x.com", "number ", "call me at ", "pm ", "2019 ", "email ",
     )
 )
+@example("five five 2019 1,000five at x.com")  # once cut an address out of "1,000five"
 def test_redaction_is_idempotent_on_identifier_like_text(text: str) -> None:
     once = redact(text).text
     assert redact(once).text == once

@@ -19,29 +19,31 @@ from gateway.local_settings import effective_config
 from gateway.pki.certificates import ensure_server_certificate, load_ca, server_cert_paths
 from gateway.store.layout import Layout
 from webui.badge_api import create_badge_app
-from webui.gunicorn_app import GunicornApp
+from webui.gunicorn_app import COMMON_OPTIONS, GunicornApp, bind_address
 
 log = logging.getLogger(__name__)
+
+#: Threads of each upload server process.
+THREADS = 4
+#: The longest request line a badge's request may have (gunicorn's default; a badge's are short).
+LIMIT_REQUEST_LINE = 4094
 
 
 def server_options(config: Config) -> dict[str, Any]:
     """gunicorn settings: TLS with the badges' server certificate, client certs optional."""
     cert, key = server_cert_paths(config)
     upload = config.upload
-    host = f"[{upload.bind}]" if ":" in upload.bind else upload.bind
     return {
-        "bind": f"{host}:{upload.port}",
+        **COMMON_OPTIONS,
+        "bind": bind_address(upload.bind, upload.port),
         "workers": upload.workers,
         "worker_class": "gthread",
-        "threads": 4,
+        "threads": THREADS,
         "certfile": cert,
         "keyfile": key,
         "ca_certs": str(Layout(config.data_dir).ca_cert),
         "cert_reqs": ssl.CERT_OPTIONAL,
-        "timeout": 60,
-        "graceful_timeout": 10,
-        "accesslog": "-",
-        "access_log_format": '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms',
+        "limit_request_line": LIMIT_REQUEST_LINE,
     }
 
 

@@ -21,11 +21,14 @@ from gateway.pki.ca import fingerprint, load_certificate
 from gateway.pki.webcert import ensure_web_cert, host_names
 from gateway.store.db import open_db
 from gateway.store.layout import Layout
-from webui.gunicorn_app import GunicornApp
+from webui.gunicorn_app import COMMON_OPTIONS, GunicornApp, bind_address
 
 log = logging.getLogger(__name__)
 
-ACCESS_FORMAT = '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms'
+#: The web UI's threads: a handful of people at once.
+THREADS = 4
+#: gunicorn settings of the web UI's listener (also those of the server both faces share).
+WEB_OPTIONS = {"keepalive": 5, "limit_request_line": 8190}
 
 
 def urls(config: Config) -> list[str]:
@@ -59,7 +62,7 @@ def announce(config: Config, out: Any = None, *, renew_code: bool = False) -> st
     return code
 
 
-def serve(config: Config, config_path: Path | None, *, threads: int = 4,
+def serve(config: Config, config_path: Path | None, *, threads: int = THREADS,
           renew_code: bool = False) -> int:
     """Run the web UI until SIGTERM/SIGINT."""
     from webui.app import create_app
@@ -68,13 +71,10 @@ def serve(config: Config, config_path: Path | None, *, threads: int = 4,
     cert = ensure_web_cert(config)
     app = create_app(config, config_path=config_path)
     options = {
-        "bind": f"{config.web.bind}:{config.web.port}",
+        **COMMON_OPTIONS, **WEB_OPTIONS,
+        "bind": bind_address(config.web.bind, config.web.port),
         "workers": 1, "worker_class": "gthread", "threads": threads,
-        "certfile": str(cert.cert), "keyfile": str(cert.key),
-        "accesslog": "-", "access_log_format": ACCESS_FORMAT, "errorlog": "-",
-        "timeout": 60, "graceful_timeout": 10, "keepalive": 5,
-        "proc_name": "salestag-web", "forwarded_allow_ips": "",
-        "limit_request_line": 8190, "control_socket_disable": True,
+        "certfile": str(cert.cert), "keyfile": str(cert.key), "proc_name": "salestag-web",
     }
     GunicornApp(app, options).run()
     return 0

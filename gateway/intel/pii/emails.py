@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import re
 
-from gateway.intel.pii.spans import Finding, Token, inside, tokens
+from gateway.intel.pii.spans import CUE_START, Finding, Token, inside, tokens
 
 _WRITTEN_EMAIL = re.compile(
-    r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
+    r"(?<![A-Za-z0-9._%+-])(?<![0-9],)[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
     r"\.[A-Za-z]{2,}(?![A-Za-z0-9\[-])",  # "[": as before a digit that became "[PHONE]"
     re.ASCII,
 )
@@ -34,14 +34,14 @@ _DOMAIN = re.compile(rf"[a-z0-9-]+(?:\.[a-z0-9-]+)*\.{_TLD}")
 _GLUED_DOT = re.compile(rf"(?<=[a-z0-9])dot(?={_TLD}$)|(?<=[a-z0-9])dot$|^dot(?=[a-z])")
 _ANNOUNCED_DOMAIN = re.compile(
     # Not a placeholder's word, nor across a placeholder: "[EMAIL]", "email [ADDRESS] x.com".
-    rf"(?<!\[)\b(?:e-?mail|address|underscore)\b(?:[^\w\[]+\w+){{0,3}}?[^\w\[]+"
-    rf"(?P<domain>[A-Za-z0-9][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)*\.(?i:{_TLD}))(?![A-Za-z0-9\[-])",
+    CUE_START + rf"(?:e-?mail|address|underscore)\b(?:[^\w\[]+\w+){{0,3}}?[^\w\[]+"
+    rf"(?<![0-9],)(?P<domain>[A-Za-z0-9][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)*\.(?i:{_TLD}))(?![A-Za-z0-9\[-])",
     re.IGNORECASE | re.ASCII,
 )
 # "Write to" (also heard "right to") or "send it to" a name and a written domain: the name and
 # the domain of an address whose "at" was lost ("Right to Riven Raynet, beproofing.net").
 _ADDRESSED = re.compile(
-    r"\b(?:write|right|send\s+(?:it|this|that|them))\s+to\s+"
+    CUE_START + r"(?:write|right|send\s+(?:it|this|that|them))\s+to\s+"
     rf"(?P<address>(?:(?P<name>[A-Za-z][A-Za-z'-]*[\s,]+){{1,2}})"
     rf"[A-Za-z0-9][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)*\.(?i:{_TLD}))(?![A-Za-z0-9\[.-])",
     re.IGNORECASE | re.ASCII,
@@ -232,6 +232,13 @@ def _spelled(token: Token, parts: list[str]) -> bool:
     return len(token.text) == 1 and bool(parts) and len(parts[0]) == 1
 
 
+def _digit_group(text: str, left: Token, right: Token) -> bool:
+    """True for two tokens of one written number, "1" and "000five" in "1,000five": an
+    address is never cut out of the middle of a number."""
+    return text[left.end : right.start] == "," and text[left.end - 1].isdigit() and (
+        text[right.start].isdigit())
+
+
 def _local_before(text: str, words: list[Token], at: int) -> tuple[str, int] | None:
     """The user part spoken before the "at" at index ``at`` and the index of its first token:
     up to three words ("jane doe", "r green seventy two") and any initials, joined by nothing
@@ -242,7 +249,9 @@ def _local_before(text: str, words: list[Token], at: int) -> tuple[str, int] | N
     while first >= 1 and _adjacent(text, words[first - 1], words[first]):
         token = words[first - 1]
         symbol = _symbol(token)
-        if parts and not symbol and "," in text[token.end : words[first].start]:
+        if parts and not symbol and "," in text[token.end : words[first].start] and not (
+            _digit_group(text, token, words[first])
+        ):
             break  # "Right, info at ...": two words of a name are not split by a comma
         if symbol in {".", "_", "-"} and parts and first >= 2 and _is_label(words[first - 2]):
             parts.insert(0, symbol)

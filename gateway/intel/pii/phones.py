@@ -6,7 +6,16 @@ from __future__ import annotations
 import re
 
 from gateway.intel.pii.numbers import ZERO_LETTERS, digits, is_number_word, is_spoken_amount
-from gateway.intel.pii.spans import PLACEHOLDER, Finding, Kind, Span, Token, inside, tokens
+from gateway.intel.pii.spans import (
+    CUE_START,
+    PLACEHOLDER,
+    Finding,
+    Kind,
+    Span,
+    Token,
+    inside,
+    tokens,
+)
 
 MIN_PHONE_DIGITS = 7
 
@@ -42,7 +51,8 @@ _NUMBER_NEXT = re.compile(r"\s+[0-9]")
 _CLOCK_TIME = re.compile(r"(?<![0-9:])[0-9]{1,2}:[0-9]{2}(?![0-9:])")
 # Words that announce a phone number.
 PHONE_CUE = re.compile(
-    r"(?<!\[)\b(?:phone|cell|cellphone|mobile|telephone|number|callback|extension|whatsapp|area\s+code"
+    CUE_START
+    + r"(?:phone|cell|cellphone|mobile|telephone|number|callback|extension|whatsapp|area\s+code"
     r"|(?:call|reach|text|ring|phone|contact|dial|message|try)\s+(?:me|us|him|her|them"
     r"|(?:my|our|his|her|their)\s+[a-z]+)(?:\s+back)?\s+(?:at|on)"  # "call my wife on"
     # "my number" as tiny.en writes it in noise: as sure a cue as the word itself.
@@ -54,7 +64,7 @@ PHONE_CUE = re.compile(
 # down" -> "right this town", "my cell" -> "myself"), learned from synthesized speech
 # (bench/pii_synth.py). Weaker than the cues above: see phone_context.
 MISHEARD_CUE = re.compile(
-    r"\b(?:my\s+(?:upper|channel|normally|go-go)"
+    CUE_START + r"(?:my\s+(?:upper|channel|normally|go-go)"
     r"|myself|(?:reach|week|meet|get|call|text)\s+(?:me|the)\s+(?:at|up|on|and|mid)"
     r"|(?:write|right|light|like)\s+this\s+(?:down|town|now)|(?:office|this)\s+line"
     r")\b",

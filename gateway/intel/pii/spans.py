@@ -35,6 +35,10 @@ class Token:
 Span = tuple[int, int]
 
 PLACEHOLDER = r"\[(?:PHONE|EMAIL|CARD|SSN|ADDRESS)\]"
+# Where a cue word may start: after anything but a letter, so also glued to a digit before it
+# ("5call me at"), as it stands once that digit is redacted ("[PHONE]call me at"); never a
+# placeholder's own word ("[PHONE]").
+CUE_START = r"(?<!\[)(?<![A-Za-z_])"
 WORDS = re.compile(rf"{PLACEHOLDER}|[A-Za-z0-9]+(?:'[A-Za-z]+)*|[@._-]", re.ASCII)
 
 
