@@ -398,11 +398,14 @@ GLUED_EMAILS = [
     # "gmail" heard as "female" or "email", "dot com" as "not come" after a provider.
     ("Please copy the chairman of female.com on it.", "Please copy the chairman of [EMAIL] on it.",
      "female.com"),
-    ("Mateo 7 and outlook not come, and I'll forward it.", "Mateo [EMAIL], and I'll forward it.",
-     "7@outlook.come"),
+    ("Mateo 7 and outlook not come, and I'll forward it.", "[EMAIL], and I'll forward it.",
+     "mateo7@outlook.come"),
     # The "at" lost: a name's capital before two more labels, or two top-level domains.
     ("Send it to Ethan.res.com", "Send it to [EMAIL]", "ethan.res.com"),
     ("It's Lucas.prise.net.com", "It's [EMAIL]", "lucas.prise.net.com"),
+    # A name of up to three words before a provider's domain, "at" heard as "and".
+    ("Right to Patel 70 well and outlook.com, thanks.", "Right to [EMAIL], thanks.",
+     "patel70well@outlook.com"),
     # A name and a domain after "write to" (heard "right to"); a domain after "underscore".
     ("Right to Riven Raynet, beproofing.net, thanks.", "Right to [EMAIL], thanks.",
      "rivenraynetbeproofing.net"),

@@ -50,7 +50,8 @@ _ADDRESSED = re.compile(
 # hidden with whatever is glued before it even when the "at" and the name were lost ("You
 # steam over that hotmail.com").
 _PROVIDER_DOMAIN = re.compile(
-    r"(?:(?P<name>[A-Za-z0-9._-]+)\s+(?:at|and)\s+)?"  # "Ava and iCloud.com": "at" misheard
+    # "Ava and iCloud.com": "at" misheard; a name of up to three words ("Patel 70 well")
+    r"(?:(?P<name>(?:[A-Za-z0-9._-]+\s+){0,2}[A-Za-z0-9._-]+)\s+(?:at|and)\s+)?"
     r"(?P<domain>(?<![A-Za-z0-9.@_-])[A-Za-z0-9._-]*?(?:g[\s-]?mail|googlemail|yahoo"
     r"|hot\s?mail|out\s?look|aol|i[\s-]?cloud|proton\s?mail|proton|comcast|msn|ymail|gmx"
     r"|e-?mail|female)"  # "gmail" as tiny.en writes it in noise
@@ -58,6 +59,7 @@ _PROVIDER_DOMAIN = re.compile(
     r"(?:\.(?:com|net|me)|\s+dot\s+(?:com|net|me)|,?\s+not\s+(?:com|come|calm|net)))\b",
     re.IGNORECASE | re.ASCII,
 )
+_NAME_WORD = re.compile(r"[A-Za-z0-9._-]+")
 _PROVIDER_HINT = re.compile(r"mail|male|yahoo|look|aol|cloud|proton|comcast|msn|gmx", re.IGNORECASE)
 _DOTTED = re.compile(
     rf"(?<![A-Za-z0-9.@_-])[A-Za-z][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)*\.(?i:{_TLD})"
@@ -133,13 +135,27 @@ def _provider_domains(text: str) -> list[Finding]:
     if not _PROVIDER_HINT.search(text):  # the full pattern is slow to fail
         return found
     for m in _PROVIDER_DOMAIN.finditer(text):
-        name = (m.group("name") or "").lower()
         domain = "".join(_SPOKEN_DOT.sub(".", m.group("domain").lower()).replace(",", "").split())
-        if name and name not in _NOT_LOCAL:
-            found.append(Finding("email", m.start(), m.end(), f"{name}@{domain}"))
+        name = _name_words(text, m)
+        if name:
+            user = "".join(w.group().lower() for w in name)
+            found.append(Finding("email", name[0].start(), m.end(), f"{user}@{domain}"))
         else:
             found.append(Finding("email", m.start("domain"), m.end(), domain))
     return found
+
+
+def _name_words(text: str, match: re.Match[str]) -> list[re.Match[str]]:
+    """The words of a provider address's name after the last ordinary word ("Right to
+    Patel 70 well" -> "Patel 70 well"; "send it to" -> none)."""
+    if match.group("name") is None:
+        return []
+    kept: list[re.Match[str]] = []
+    for word in reversed(list(_NAME_WORD.finditer(text, match.start("name"), match.end("name")))):
+        if word.group().lower() in _NOT_LOCAL:
+            break
+        kept.insert(0, word)
+    return kept
 
 
 def _joined(text: str, words: list[Token]) -> list[Token]:
