@@ -309,6 +309,9 @@ GARBLED_PHONES = [
     # "eight hundred" before digits is a toll-free prefix, not an amount.
     ("call one eight hundred five five five one two one two",
      "call [PHONE]", "18005551212"),
+    # Groups said as hundreds with no money or year around stay digits.
+    ("reach me at six hundred eighty three, seven hundred eighty three, six six eight two",
+     "reach me at [PHONE]", "6837836682"),
     # Digits written as ordinals, one of them no ordinal ("3th").
     ("it is all done on 8th, 7th, 6th, 3th, 1th.", "it is all done on [PHONE]th.", "87631"),
 ]

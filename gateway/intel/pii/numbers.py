@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import re
+
 from gateway.intel.pii.spans import Token
 
 ONES = {
@@ -19,6 +21,10 @@ TENS = {
 }  # fmt: skip
 REPEAT = {"double": 2, "triple": 3}
 ZERO_LETTERS = {"oh", "o"}
+# Words of money: "hundred" before a ten in their sentence is an amount ("eight hundred sixty").
+_MONEY_WORDS = re.compile(
+    r"\b(?:thousand|million|dollars?|bucks|cents|paid|costs?|prices?|priced)\b", re.IGNORECASE
+)
 # Words tiny.en writes for a digit read out in noise ("nine one nine" -> "time one time",
 # "seven" -> "salmon", "five" -> "high"), learned from synthesized speech (bench/pii_synth.py;
 # "nein", "hi", "fine" and "sick" by analogy, not seen there).
@@ -37,12 +43,15 @@ def is_number_word(low: str) -> bool:
     )
 
 
-def is_spoken_amount(run: list[Token]) -> bool:
-    """True for numbers said the way amounts and years are, not digit by digit: "hundred"
-    followed by a ten or a teen ("eight hundred sixty-three", "nineteen hundred eighty")."""
+def is_spoken_amount(text: str, run: list[Token]) -> bool:
+    """True for numbers said the way amounts and years are: "hundred" followed by a ten or a
+    teen in a sentence of money ("thirty six thousand eight hundred sixty-three dollars") or
+    after a teen ("nineteen hundred eighty"). A phone number's groups are said that way too
+    ("six hundred eighty three, seven hundred ..."): without money or a year they stay digits."""
+    money = _MONEY_WORDS.search(text) is not None
     return any(
-        a.low == "hundred" and (b.low in TENS or b.low in TEENS)
-        for a, b in zip(run, run[1:], strict=False)
+        b.low == "hundred" and (c.low in TENS or c.low in TEENS) and (money or a.low in TEENS)
+        for a, b, c in zip([Token("", 0, 0), *run], run, run[1:], strict=False)
     )
 
 

@@ -309,7 +309,7 @@ def _phone_like(text: str, cluster: list[Token]) -> bool:
     dogs, 15 cats and 20 fish" is not). Years and the zeros of "hundred" do not count; misheard
     digits do when at least :data:`MIN_DENSE_DIGITS` are real ("to 773 OI-14", "to ripple 3
     or 781")."""
-    if is_spoken_amount(cluster):  # "eight hundred sixty-three and nineteen hundred ..."
+    if is_spoken_amount(text, cluster):  # "eight hundred sixty-three and nineteen hundred ..."
         return False
     cluster = [t for t in cluster if not YEAR.fullmatch(t.text)]  # "in 2019, 2020 and 2021"
     if _read_out(text, cluster) or _misheard_ordinals(text, cluster):

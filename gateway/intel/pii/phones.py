@@ -164,7 +164,7 @@ def _phone_from_run(text: str, run: list[Token]) -> list[Finding]:
     number = digits(run)
     if len(number) < MIN_PHONE_DIGITS or all(t.low in ZERO_LETTERS for t in run):
         return []
-    if _year_list(text, run) or is_spoken_amount(run):
+    if _year_list(text, run) or is_spoken_amount(text, run):
         return []
     start = run[0].start
     while start > 0 and text[start - 1] in "(+":
