@@ -94,6 +94,14 @@ def test_spans_point_into_the_original_text() -> None:
     assert result.text == "Call [PHONE] or mail [EMAIL]."
 
 
+@pytest.mark.parametrize("text", [
+    "Look at sunrun.com and tesla.com before you sign.",
+    "Compare www.Tesla.com and Sunrun.com.au first.",
+])
+def test_two_sites_joined_by_and_are_not_an_address(text: str) -> None:
+    assert redact(text).text == text
+
+
 def test_an_address_is_not_cut_out_of_the_middle_of_a_number() -> None:
     assert redact("it came to 1,000five at x.com").text == "it came to [EMAIL]"
     assert redact("Right,info at acme dot com").text == "Right,[EMAIL]"

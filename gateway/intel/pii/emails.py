@@ -198,8 +198,8 @@ def _spoken_email(text: str, words: list[Token], at: int) -> tuple[Finding, int]
         return None
     written = (text[words[at + 1].start : words[domain[1]].end],  # both written out, no
                text[words[local[1]].start : words[at - 1].end])  # spaces: "Lucas.2 and x.com"
-    if misheard and any(" " in part for part in written):
-        return None
+    if misheard and (any(" " in part for part in written) or _DOMAIN.fullmatch(written[1].lower())):
+        return None  # nor a domain before it: "sunrun.com and tesla.com" names two sites
     (name, end), (user, first) = domain, local
     if text.startswith("[", words[end].end):  # glued to a placeholder, as in the written form
         return None
