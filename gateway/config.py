@@ -451,13 +451,13 @@ def parse_config(data: dict[str, Any]) -> Config:
                 problems.append(problem)
             else:
                 setattr(section, key, float(value) if known[key].type == "float" else value)
-    problems += _tracker_problems(config.tagger.trackers) + port_problems(config)
+    problems += _tracker_problems(config.tagger.trackers) + _port_problems(config)
     if problems:
         raise ConfigError(problems)
     return config
 
 
-def port_problems(config: Config) -> list[str]:
+def _port_problems(config: Config) -> list[str]:
     """The web UI and the upload API sharing a port: one server answers both, telling them
     apart by the port a request arrived on, so each needs its own."""
     web, upload = config.web, config.upload

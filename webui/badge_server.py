@@ -29,9 +29,16 @@ THREADS = 4
 LIMIT_REQUEST_LINE = 4094
 
 
+def badge_tls_files(config: Config) -> tuple[str, str, str]:
+    """The badges' server certificate and key, and the local CA that their client certificates
+    are verified against."""
+    cert, key = server_cert_paths(config)
+    return cert, key, str(Layout(config.data_dir).ca_cert)
+
+
 def server_options(config: Config) -> dict[str, Any]:
     """gunicorn settings: TLS with the badges' server certificate, client certs optional."""
-    cert, key = server_cert_paths(config)
+    cert, key, ca = badge_tls_files(config)
     upload = config.upload
     return {
         **COMMON_OPTIONS,
@@ -41,7 +48,7 @@ def server_options(config: Config) -> dict[str, Any]:
         "threads": THREADS,
         "certfile": cert,
         "keyfile": key,
-        "ca_certs": str(Layout(config.data_dir).ca_cert),
+        "ca_certs": ca,
         "cert_reqs": ssl.CERT_OPTIONAL,
         "limit_request_line": LIMIT_REQUEST_LINE,
     }

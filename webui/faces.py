@@ -30,13 +30,12 @@ from pathlib import Path
 from typing import Any
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
-from gateway.config import Config, ConfigError, port_problems
+from gateway.config import Config
 from gateway.entry import config_file, program_parser, run_program
 from gateway.local_settings import effective_config
-from gateway.pki.certificates import ensure_server_certificate, load_ca, server_cert_paths
+from gateway.pki.certificates import ensure_server_certificate, load_ca
 from gateway.pki.webcert import ensure_web_cert
-from gateway.store.layout import Layout
-from webui.badge_server import LIMIT_REQUEST_LINE
+from webui.badge_server import LIMIT_REQUEST_LINE, badge_tls_files
 from webui.badge_server import THREADS as BADGE_THREADS
 from webui.gunicorn_app import COMMON_OPTIONS, GunicornApp, bind_address
 from webui.server import THREADS as WEB_THREADS
@@ -158,8 +157,7 @@ def badge_face(config: Config) -> Face:
     from webui.badge_api import create_badge_app
 
     ensure_server_certificate(config, load_ca(config))
-    cert, key = server_cert_paths(config)
-    ca = str(Layout(config.data_dir).ca_cert)
+    cert, key, ca = badge_tls_files(config)
     app = Admission(create_badge_app(config), upload_threads(config), LIMIT_REQUEST_LINE)
     return Face("upload API", config.upload.bind, config.upload.port, cert, key, ca, app)
 
@@ -170,10 +168,7 @@ def upload_threads(config: Config) -> int:
 
 
 def faces_of(config: Config, config_path: Path | None) -> list[Face]:
-    """The enabled faces; ConfigError if they would share a port."""
-    problems = port_problems(config)
-    if problems:
-        raise ConfigError(problems)
+    """The enabled faces (never on one port: parsing the config refuses that)."""
     return [*([web_face(config, config_path)] if config.web.enabled else []),
             *([badge_face(config)] if config.upload.enabled else [])]
 

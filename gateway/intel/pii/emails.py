@@ -7,8 +7,11 @@ import re
 
 from gateway.intel.pii.spans import CUE_START, Finding, Token, inside, tokens
 
+# Not right after a digit group's comma: no address is cut out of a number ("1,000x.com").
+NOT_IN_A_NUMBER = r"(?<![0-9],)"
 _WRITTEN_EMAIL = re.compile(
-    r"(?<![A-Za-z0-9._%+-])(?<![0-9],)[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
+    r"(?<![A-Za-z0-9._%+-])" + NOT_IN_A_NUMBER
+    + r"[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
     r"\.[A-Za-z]{2,}(?![A-Za-z0-9\[-])",  # "[": as before a digit that became "[PHONE]"
     re.ASCII,
 )
@@ -34,8 +37,9 @@ _DOMAIN = re.compile(rf"[a-z0-9-]+(?:\.[a-z0-9-]+)*\.{_TLD}")
 _GLUED_DOT = re.compile(rf"(?<=[a-z0-9])dot(?={_TLD}$)|(?<=[a-z0-9])dot$|^dot(?=[a-z])")
 _ANNOUNCED_DOMAIN = re.compile(
     # Not a placeholder's word, nor across a placeholder: "[EMAIL]", "email [ADDRESS] x.com".
-    CUE_START + rf"(?:e-?mail|address|underscore)\b(?:[^\w\[]+\w+){{0,3}}?[^\w\[]+"
-    rf"(?<![0-9],)(?P<domain>[A-Za-z0-9][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)*\.(?i:{_TLD}))(?![A-Za-z0-9\[-])",
+    CUE_START + r"(?:e-?mail|address|underscore)\b(?:[^\w\[]+\w+){0,3}?[^\w\[]+"
+    + NOT_IN_A_NUMBER
+    + rf"(?P<domain>[A-Za-z0-9][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)*\.(?i:{_TLD}))(?![A-Za-z0-9\[-])",
     re.IGNORECASE | re.ASCII,
 )
 # "Write to" (also heard "right to") or "send it to" a name and a written domain: the name and
