@@ -182,10 +182,12 @@ def test_redaction_is_idempotent(text: str) -> None:
     pieces(
         "five ", "oh ", "double ", "twenty ", "hundred ", "at ", "dot ", "com ", "jane ", "gmail ",
         "underscore ", ", ", "-", "5", "12", "@", ".", "[PHONE]", "[EMAIL]", " ", "$", "1,000",
-        "[ADDRESS]", "x.com", "number ", "call me at ", "pm ", "2019 ", "email ",
+        "[ADDRESS]", "x.com", "number ", "call me at ", "pm ", "2019 ", "email ", "pm@",
+        "years ", "%", "thousand ", "I ", "time ", "my ", "copy ", "Jo ", "the ", ".net ",
     )
 )
 @example("five five 2019 1,000five at x.com")  # once cut an address out of "1,000five"
+@example("5 12 2019 pm@x.com")  # an address's "pm" once guarded the number before it
 def test_redaction_is_idempotent_on_identifier_like_text(text: str) -> None:
     once = redact(text).text
     assert redact(once).text == once

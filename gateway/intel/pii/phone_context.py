@@ -42,7 +42,7 @@ from gateway.intel.pii.phones import (
     amounts,
     codes,
     cue_ends,
-    is_unit,
+    guards,
     number_kind,
 )
 from gateway.intel.pii.spans import Finding, Span, Token, inside, tokens
@@ -220,7 +220,7 @@ def _clusters(text: str, words: list[Token], phones: list[Span], taken: list[Spa
     for token in words:
         in_phone = inside(token, phones)
         unit = not in_phone and (
-            is_unit(text, token)
+            guards(text, token, taken)
             or previous is not None and _GROUPED_END.search(text, 0, previous.end) is not None
             and _PLURAL.fullmatch(token.low) is not None  # "2,437 systems": a count
             or token.low in _IN_YEAR and _YEAR_NEXT.match(text, token.end) is not None

@@ -91,7 +91,7 @@ def find_phones(text: str, taken: list[Span]) -> list[Finding]:
     for token, following in zip(words, words[1:] + words[-1:], strict=True):
         usable = not inside(token, blocked) and (
             is_number_word(token.low) or token.low in _FILLERS
-        ) and not is_unit(text, following) and not is_unit(text, token)
+        ) and not guards(text, following, blocked) and not is_unit(text, token)
         if usable and (not run or _PHONE_GAP.fullmatch(text[run[-1].end : token.start])):
             run.append(token)
             continue
@@ -110,6 +110,13 @@ def cue_ends(text: str, cue: re.Pattern[str] = PHONE_CUE) -> list[int]:
             _OTHER_NUMBER.search(text, 0, m.start()) or _NUMBER_OF.match(text, m.end())
         )
     ]
+
+
+def guards(text: str, token: Token, taken: list[Span]) -> bool:
+    """True for a unit or clock word (see :func:`is_unit`) that guards the number before it;
+    a word inside another identifier guards nothing ("5 12 2019 pm@x.com": the "pm" is an
+    address's, which leaves "[EMAIL]" after the number once redacted)."""
+    return is_unit(text, token) and not inside(token, taken)
 
 
 def is_unit(text: str, token: Token) -> bool:
