@@ -322,6 +322,11 @@ GARBLED_PHONES = [
     # Groups said as hundreds with no money or year around stay digits.
     ("reach me at six hundred eighty three, seven hundred eighty three, six six eight two",
      "reach me at [PHONE]", "6837836682"),
+    # ... and a group of four as "thousand" and "hundred": one digit before "thousand".
+    ("Reach me at six hundred eighty three, seven hundred eighty three, six thousand six hundred "
+     "eighty two", "Reach me at [PHONE]", "6837836682"),
+    ("ninety seven three hundred seventy nine one thousand one hundred ninety one, that's my cell",
+     "[PHONE], that's my cell", "973791191"),
     # Digits written as ordinals, one of them no ordinal ("3th").
     ("it is all done on 8th, 7th, 6th, 3th, 1th.", "it is all done on [PHONE]th.", "87631"),
 ]
@@ -385,6 +390,14 @@ ORDINARY_NUMBERS = [
     # Amounts and years said as words: "hundred" before a ten or a teen.
     "It was fifty six thousand eight hundred sixty three and nineteen hundred eighty nine.",
     "We paid two hundred fifty, three hundred twelve and four hundred ninety nine.",
+    # "thousand" after a ten, a teen or a hundred, or before a ten or a teen, or with money.
+    "It was ten thousand three hundred sixty nine in two thousand twenty two.",
+    "We sold forty nine thousand six hundred nineteen units.",
+    "The house was three hundred six thousand five hundred seventy eight.",
+    "We paid six thousand six hundred eighty two for the battery.",
+    "In two thousand nineteen, two thousand twenty and two thousand twenty one.",
+    "The options are two thousand five hundred, three thousand two hundred and four thousand.",
+    "About five thousand, six thousand, seven thousand.",
 ]
 
 GLUED_EMAILS = [
@@ -598,6 +611,7 @@ def test_typed_sentences_with_numbers_and_no_identifier_are_kept(said: str) -> N
         "email five five Oak Street x.com",
         "five at Oak Street number 2019 2019",  # the address stops before the phone number
         "jo@x.com12 five 2019",
+        "Q12-Q12-Q12-$Q12-12 Oak Street Q12-",  # a code reaching into an address
     ],
 )
 def test_redaction_is_idempotent_around_other_identifiers(text: str) -> None:

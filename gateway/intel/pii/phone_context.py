@@ -28,6 +28,7 @@ from dataclasses import replace
 from typing import NamedTuple
 
 from gateway.intel.pii.numbers import (
+    SCALES,
     ZERO_LETTERS,
     digits,
     is_misheard_digit,
@@ -107,7 +108,11 @@ def find_phones_in_context(
     words = tokens(text, PHONE_TOKEN)
     if not phones and not any(is_number_word(t.low) for t in words):
         return []  # no number, no cluster (most sentences)
-    taken = blocked + amounts(text) + codes(text)
+    # An amount or a code that overlaps another identifier is that identifier's: "$Q12-12 Oak
+    # Street" holds an address, and no code once the address is redacted.
+    taken = blocked + [
+        span for span in amounts(text) + codes(text) if not inside(Token("", *span), blocked)
+    ]
     cues = Cues(cue_ends(text), cue_ends(text, MISHEARD_CUE))
     found = _grown(text, words, phones, cues, taken)
     grouped = _with_grouped_numbers(text, words, found, cues, blocked)
@@ -314,7 +319,7 @@ def _phone_like(text: str, cluster: list[Token]) -> bool:
     cluster = [t for t in cluster if not YEAR.fullmatch(t.text)]  # "in 2019, 2020 and 2021"
     if _read_out(text, cluster) or _misheard_ordinals(text, cluster):
         return True
-    real = len(digits([t for t in cluster if t.low != "hundred"]))  # "two hundred": 2
+    real = len(digits([t for t in cluster if t.low not in SCALES]))  # "two hundred": 2
     weak = sum(
         1 if is_misheard_digit(t.low) else len(t.text) for t in cluster if weak_digit(text, t)
     )

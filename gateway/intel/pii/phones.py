@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import re
 
-from gateway.intel.pii.numbers import ZERO_LETTERS, digits, is_number_word, is_spoken_amount
+from gateway.intel.pii.numbers import (
+    SCALES,
+    ZERO_LETTERS,
+    digits,
+    is_number_word,
+    is_spoken_amount,
+)
 from gateway.intel.pii.spans import (
     CUE_START,
     PLACEHOLDER,
@@ -44,7 +50,7 @@ _FILLERS = {"dash", "hyphen"}
 _UNITS = frozenset(
     "minutes minute hours hour days day weeks week months month years year dollars dollar "
     "bucks cents percent times panels kilowatts kilowatt watts watt kwh kw amps amp volts "
-    "thousand million per".split()
+    "million per".split()
 )
 _CLOCK = frozenset("am pm o'clock oclock".split())
 _NUMBER_NEXT = re.compile(r"\s+[0-9]")
@@ -159,7 +165,7 @@ def _money_or_round(text: str, amount: re.Match[str]) -> bool:
 
 def _phone_from_run(text: str, run: list[Token]) -> list[Finding]:
     """Turn a run of number-like tokens into a phone finding if it holds enough digits."""
-    while run and (run[0].low in _FILLERS or run[0].low == "hundred"):
+    while run and (run[0].low in _FILLERS or run[0].low in SCALES):
         run = run[1:]
     while run and (run[-1].low in _FILLERS or run[-1].low in {"double", "triple"}):
         run = run[:-1]
