@@ -303,6 +303,12 @@ GARBLED_PHONES = [
     ("You can get me on 427,737,435.", "You can get me on [PHONE].", "427737435"),
     ("Okay, it's 285, 180,731, call after lunch.", "Okay, it's [PHONE], call after lunch.",
      "285180731"),
+    # Digit groups some of which the recognizer grouped in thousands, with no word between.
+    ("My shell is 458, 99,000, 229.", "My shell is [PHONE].", "45899000229"),
+    ("Okay, it's 345856, 174,000, call after lunch.", "Okay, it's [PHONE], call after lunch.",
+     "345856174000"),
+    ("Okay, 200, 8,000, 800, 31, all after lunch.", "Okay, [PHONE], all after lunch.",
+     "2008000800" "31"),
     # Named as a phone number right after it.
     ("Okay, 577,068, that is my cell.", "Okay, [PHONE], that is my cell.", "577068"),
     # Somebody else's number announced; "my number" misheard is as sure a cue as the word.
@@ -390,6 +396,14 @@ ORDINARY_NUMBERS = [
     # Amounts and years said as words: "hundred" before a ten or a teen.
     "It was fifty six thousand eight hundred sixty three and nineteen hundred eighty nine.",
     "We paid two hundred fifty, three hundred twelve and four hundred ninety nine.",
+    # An amount read in two, money, years, counts: no mixed digit groups of a phone number.
+    "It was not a 58,000, 911 in 1991.",
+    "We sold 12,000, 500 of them last year.",
+    "It costs 12,000, 450 more with the battery.",
+    "In 2019, 12,000 homes and 2020, 15,000.",
+    "About 1,200, 1,500 and 1,800 a month.",
+    "The 2,500 300 watt panels.",
+    "We paid 45,000 2,000 200 in fees.",
     # "thousand" after a ten, a teen or a hundred, or before a ten or a teen, or with money.
     "It was ten thousand three hundred sixty nine in two thousand twenty two.",
     "We sold forty nine thousand six hundred nineteen units.",

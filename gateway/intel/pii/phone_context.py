@@ -44,6 +44,7 @@ from gateway.intel.pii.phones import (
     codes,
     cue_ends,
     guards,
+    money_before,
     number_kind,
 )
 from gateway.intel.pii.spans import Finding, Span, Token, inside, tokens
@@ -96,6 +97,14 @@ _DANGLING = re.compile(r"-\s*")
 _GROUPED_END = re.compile(r"[0-9],[0-9]{3}$")
 _IN_YEAR = frozenset({"in", "since"})
 _YEAR_NEXT = re.compile(r"\s+(?:19|20)[0-9]{2}\b")
+# Digit groups joined by a comma or a space only, some of them grouped in thousands: "458,
+# 99,000, 229", "345856, 174,000".
+_MIXED_GROUPS = re.compile(
+    r"(?<![\w$.,-])[0-9]+(?:,[0-9]{3})*(?:,?[ ]+[0-9]+(?:,[0-9]{3})*)+(?![\w%]|[.,][0-9])",
+    re.ASCII,
+)
+_GROUP_SEPARATOR = re.compile(r",?[ ]+")
+MIN_MIXED_DIGITS = 8
 _SINCE = re.compile(r"\b(?:in|since|from|until|till|by|year)\s+$", re.IGNORECASE)
 
 
@@ -115,7 +124,8 @@ def find_phones_in_context(
     ]
     cues = Cues(cue_ends(text), cue_ends(text, MISHEARD_CUE))
     found = _grown(text, words, phones, cues, taken)
-    grouped = _with_grouped_numbers(text, words, found, cues, blocked)
+    grouped = _with_mixed_groups(text, words,
+                                 _with_grouped_numbers(text, words, found, cues, blocked), blocked)
     if grouped != found:  # what follows a grouped number may be its tail
         found = _grown(text, words, grouped, cues, taken)
     found = [_with_code_before(text, _with_glued_letters(text, f), taken) for f in found]
@@ -166,6 +176,51 @@ def _with_grouped_numbers(
         ):
             found.append(Finding(number_kind(text, start, end, number), start, end, number))
     return found
+
+
+def _with_mixed_groups(
+    text: str, words: list[Token], found: list[Finding], blocked: list[Span]
+) -> list[Finding]:
+    """``found`` with the runs of digit groups, some grouped in thousands and some not, that
+    hold :data:`MIN_MIXED_DIGITS` digits or more: a phone number the recognizer read partly as
+    thousands ("458, 99,000, 229", "200, 8,000, 800, 31"). An amount read in two ("58,000,
+    911"), a run after a word of money ("$", "paid"), of years only besides the amounts ("2019,
+    12,000"), or counting something ("12,000, 500 of them", "167,000 242 panels", "58,000, 911
+    in 1991") stays."""
+    for run in _MIXED_GROUPS.finditer(text):
+        start, end = run.span()
+        groups = _GROUP_SEPARATOR.split(run.group())
+        bare = [g for g in groups if "," not in g and not YEAR.fullmatch(g)]
+        number = "".join(ch for ch in run.group() if ch.isdigit())
+        after = next((t for t in words if t.start >= end), None)
+        if (
+            len(number) < MIN_MIXED_DIGITS or not bare or _thousands_and_rest(groups)
+            or all("," not in g for g in groups)
+            or inside(Token("", start, end), blocked) or money_before(text, start)
+            or after is not None and _counts(text, after)
+        ):
+            continue
+        merged = [f for f in found if f.start < end and start < f.end]
+        found = [f for f in found if f not in merged]
+        start = min([start, *(f.start for f in merged)])
+        end = max([end, *(f.end for f in merged)])
+        found.append(Finding(number_kind(text, start, end, number), start, end, number))
+    return found
+
+
+def _thousands_and_rest(groups: list[str]) -> bool:
+    """True for a number grouped in thousands and up to three digits after it: one amount
+    read in two, "58,000, 911"."""
+    return len(groups) == 2 and "," in groups[0] and len(groups[1]) <= 3
+
+
+def _counts(text: str, word: Token) -> bool:
+    """True for a word that makes the number before it a count, a time or a quantity: "of",
+    "panels", "tonight", "dollars", "in 1991"."""
+    low = word.low
+    return low == "of" or low in _TIME_WORDS or low in _COUNTED or guards(text, word, []) or (
+        _PLURAL.fullmatch(low) is not None
+    ) or low in _IN_YEAR and _YEAR_NEXT.match(text, word.end) is not None
 
 
 def _tail_of(

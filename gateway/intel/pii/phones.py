@@ -158,9 +158,14 @@ def codes(text: str) -> list[Span]:
 
 def _money_or_round(text: str, amount: re.Match[str]) -> bool:
     found = amount.group()
-    return found.startswith("$") or "." in found or found.endswith("00") or bool(
-        _MONEY_BEFORE.search(text, max(0, amount.start() - _MONEY_REACH), amount.start())
+    return found.startswith("$") or "." in found or found.endswith("00") or money_before(
+        text, amount.start()
     )
+
+
+def money_before(text: str, start: int) -> bool:
+    """True when a word of money ("costs", "paid", "budget") comes shortly before ``start``."""
+    return bool(_MONEY_BEFORE.search(text, max(0, start - _MONEY_REACH), start))
 
 
 def _phone_from_run(text: str, run: list[Token]) -> list[Finding]:
