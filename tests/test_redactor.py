@@ -451,6 +451,13 @@ GLUED_EMAILS = [
      "rivenraynetbeproofing.net"),
     ("Sure, me underscore new units on Ryenergy.com.", "Sure, me underscore new units on [EMAIL].",
      "ryenergy.com"),
+    # A name left a few words before the domain, after a cue of an address.
+    ("Please copy Murphy for the 7 at email.com on it.", "Please copy [EMAIL] on it.",
+     "murphyforthe7@email.com"),
+    ("My e-mail is max.mor for that gmail.com", "My e-mail is [EMAIL]",
+     "max.morforthat@gmail.com"),
+    ("Send it to Ethan K. Madison then at www.com", "Send it to [EMAIL]",
+     "ethank.madisonthen@www.com"),
 ]
 
 NOT_EMAILS = [
@@ -493,6 +500,20 @@ def test_glued_spoken_email_addresses_are_replaced(text: str, expected: str, add
 @pytest.mark.parametrize("text", NOT_EMAILS)
 def test_at_and_dot_in_ordinary_speech_are_kept(text: str) -> None:
     assert redact(text).findings == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [  # no name taken across a comma, a sentence end or a new clause, nor to a written address
+        ("Copy Sunrun on that, info@x.com", "Copy Sunrun on that, [EMAIL]"),
+        ("Send it to Tom. I will check gmail.com", "Send it to Tom. I will check [EMAIL]"),
+        ("Send it to Tom and I will check gmail.com", "Send it to Tom and I will check [EMAIL]"),
+        ("Please copy the chairman of gmail.com.", "Please copy the chairman of [EMAIL]."),
+        ("Copy Dana on jo@gmail.com", "Copy Dana on [EMAIL]"),
+    ],
+)
+def test_names_apart_from_an_address_are_kept(text: str, expected: str) -> None:
+    assert redact(text).text == expected
 
 
 # --- properties of the garbled phone numbers --------------------------------------------------

@@ -4,6 +4,7 @@ dot com")."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from gateway.intel.pii.spans import CUE_START, Finding, Token, inside, tokens
 
@@ -63,6 +64,18 @@ _PROVIDER_DOMAIN = re.compile(
     r"(?:\.(?:com|net|me)|\s+dot\s+(?:com|net|me)|,?\s+not\s+(?:com|come|calm|net)))\b",
     re.IGNORECASE | re.ASCII,
 )
+# Cues of an address after which a name may be left apart from its domain.
+_LOCAL_CUE = re.compile(
+    CUE_START + r"(?:copy|send\s+(?:it|this|that|them)(?:\s+over)?\s+to|write\s+to|right\s+to"
+    r"|e-?mail(?:\s+(?:is|me\s+at|it\s+to))?|address\s+is)\b",
+    re.IGNORECASE,
+)
+_LOCAL_REACH = 60
+_BETWEEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9.'_-]*")
+_NAME_LIKE = re.compile(r"(?!I\b|I'|The\b|A\b)[A-Z][a-z]+[0-9]*|[A-Za-z]+\.[A-Za-z]+")
+_SENTENCE_OR_PLACEHOLDER = re.compile(r"[.?!](?:\s|$)|[,\[@]")
+_CLAUSE = frozenset("i i'll i'm we we'll you you'll they and but if when".split())
+_MAX_NAME_GAP = 5
 _NAME_WORD = re.compile(r"[A-Za-z0-9._-]+")
 _PROVIDER_HINT = re.compile(r"mail|male|yahoo|look|aol|cloud|proton|comcast|msn|gmx", re.IGNORECASE)
 _DOTTED = re.compile(
@@ -97,7 +110,32 @@ def find_emails(text: str) -> list[Finding]:
         taken = [(f.start, f.end) for f in found]
         found += [f for f in extra if not any(
             f.start < end and start < f.end for start, end in taken)]
-    return sorted(found, key=lambda f: f.start)
+    return [_with_name_before(text, f) for f in sorted(found, key=lambda f: f.start)]
+
+
+def _with_name_before(text: str, finding: Finding) -> Finding:
+    """``finding`` with the name the recognizer left a few words before it, after a cue of an
+    address ("Please copy Murphy for the 7 at email.com", "My e-mail is max.mor for that
+    gmail.com"): from the first name-like word (capitalised, or dotted like "max.mor") after
+    the cue; never across a sentence end, a comma, a placeholder or a new clause ("I'll",
+    "we"), nor to an address written out whole."""
+    if "@" in text[finding.start : finding.end]:
+        return finding  # written out whole: "jo@x.com"
+    cues = list(_LOCAL_CUE.finditer(text, max(0, finding.start - _LOCAL_REACH), finding.start))
+    if not cues:
+        return finding
+    cue = cues[-1]  # the nearest
+    words = list(_BETWEEN.finditer(text, cue.end(), finding.start))
+    if not words or _SENTENCE_OR_PLACEHOLDER.search(text, cue.end(), finding.start) or any(
+        w.group().lower() in _CLAUSE for w in words
+    ):
+        return finding
+    first = next((w for w in words if _NAME_LIKE.fullmatch(w.group())), None)
+    if first is None or len(words) - words.index(first) > _MAX_NAME_GAP:
+        return finding
+    user = "".join(w.group().lower() for w in words[words.index(first) :])
+    address = user + (finding.normalized if "@" in finding.normalized else f"@{finding.normalized}")
+    return replace(finding, start=first.start(), normalized=address)
 
 
 def _announced_domains(text: str) -> list[Finding]:
