@@ -451,6 +451,10 @@ GLUED_EMAILS = [
      "rivenraynetbeproofing.net"),
     ("Sure, me underscore new units on Ryenergy.com.", "Sure, me underscore new units on [EMAIL].",
      "ryenergy.com"),
+    # "the" heard between the "at" and a written domain, after a name.
+    ("Sure, Chloe at the Avo.com.", "Sure, [EMAIL].", "chloe@avo.com"),
+    ("please copy m-rocks at the proofing.net on that.", "please copy [EMAIL] on that.",
+     "m-rocks@proofing.net"),
     # A name left a few words before the domain, after a cue of an address.
     ("Please copy Murphy for the 7 at email.com on it.", "Please copy [EMAIL] on it.",
      "murphyforthe7@email.com"),
@@ -475,6 +479,9 @@ NOT_EMAILS = [
     "Send it to our website acme.com for the form.",
     "Right to the point, sunrun.com is cheaper.",
     "We said at 10 p.m., it costs 1,000.",  # no domain across a comma
+    "Prices at the tesla.com store are lower.",  # "the" before a domain: only after a name
+    "Our price at the sunrun.com store.",
+    "We met them at the Sunrun.com booth.",
 ]
 
 

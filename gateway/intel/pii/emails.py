@@ -30,7 +30,7 @@ _NOT_LOCAL = frozenset(
     "me us you him her them it i we they he she a an the and or is are was be am look "
     "here there online website site web page that this out home work in on up visit find "
     "go check available listed email mail contact reach call to for from with by my our your "
-    "their his its it's that's address send write please just so also try use".split()
+    "their his its it's that's address send write please just so also try use copy".split()
 )
 _TLD = "(?:" + "|".join(sorted(_TLDS)) + ")"
 _DOMAIN = re.compile(rf"[a-z0-9-]+(?:\.[a-z0-9-]+)*\.{_TLD}")
@@ -236,7 +236,13 @@ def _spoken_email(text: str, words: list[Token], at: int) -> tuple[Finding, int]
         return None
     domain = _domain_after(text, words, at)
     local = _local_before(text, words, at)
-    if domain is None or local is None:
+    if local is None:
+        return None
+    if domain is None and not misheard and _article_before_written_domain(text, words, at) and (
+        _name_like(text, words[local[1] : at])
+    ):  # "Sure, Chloe at the Avo.com": an article heard before a written domain
+        domain = _domain_after(text, words, at + 1)
+    if domain is None:
         return None
     written = (text[words[at + 1].start : words[domain[1]].end],  # both written out, no
                text[words[local[1]].start : words[at - 1].end])  # spaces: "Lucas.2 and x.com"
@@ -246,6 +252,20 @@ def _spoken_email(text: str, words: list[Token], at: int) -> tuple[Finding, int]
     if text.startswith("[", words[end].end):  # glued to a placeholder, as in the written form
         return None
     return Finding("email", words[first].start, words[end].end, f"{user}@{name}"), end + 1
+
+
+def _article_before_written_domain(text: str, words: list[Token], at: int) -> bool:
+    """True for "the" right after the "at" at index ``at`` and before a written label."""
+    return at + 2 < len(words) and words[at + 1].low == "the" and _dotted(text, words[at + 2])
+
+
+def _name_like(text: str, local: list[Token]) -> bool:
+    """True for a user part that reads as a name, not an ordinary word: a capital not at the
+    start of the text ("Sure, Chloe"), a digit ("toward 22") or a symbol ("m-rocks")."""
+    return any(
+        any(ch.isdigit() for ch in t.text) or _symbol(t) or t.text[0].isupper() and t.start > 0
+        for t in local
+    )
 
 
 def _domain_after(text: str, words: list[Token], at: int) -> tuple[str, int] | None:
