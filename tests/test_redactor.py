@@ -14,7 +14,8 @@ from conftest import synthesize
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from gateway.intel.redactor import EMAIL_PLACEHOLDER, PHONE_PLACEHOLDER, redact
+from gateway.intel import Segment, annotate
+from gateway.intel.redactor import EMAIL_PLACEHOLDER, PHONE_PLACEHOLDER, redact, redact_segments
 from gateway.speech.audio import SAMPLE_RATE, Audio, load_audio
 
 PHONES = [
@@ -178,19 +179,63 @@ def test_redaction_is_idempotent(text: str) -> None:
     assert redact(once).text == once
 
 
-@given(
-    pieces(
-        "five ", "oh ", "double ", "twenty ", "hundred ", "at ", "dot ", "com ", "jane ", "gmail ",
-        "underscore ", ", ", "-", "5", "12", "@", ".", "[PHONE]", "[EMAIL]", " ", "$", "1,000",
-        "[ADDRESS]", "x.com", "number ", "call me at ", "pm ", "2019 ", "email ", "pm@",
-        "years ", "%", "thousand ", "I ", "time ", "my ", "copy ", "Jo ", "the ", ".net ",
-    )
+IDENTIFIER_LIKE = pieces(
+    "five ", "oh ", "double ", "twenty ", "hundred ", "at ", "dot ", "com ", "jane ", "gmail ",
+    "underscore ", ", ", "-", "5", "12", "@", ".", "[PHONE]", "[EMAIL]", " ", "$", "1,000",
+    "[ADDRESS]", "x.com", "number ", "call me at ", "pm ", "2019 ", "email ", "pm@",
+    "years ", "%", "thousand ", "I ", "time ", "my ", "copy ", "Jo ", "the ", ".net ",
 )
+
+
+@given(IDENTIFIER_LIKE)
 @example("five five 2019 1,000five at x.com")  # once cut an address out of "1,000five"
 @example("5 12 2019 pm@x.com")  # an address's "pm" once guarded the number before it
 def test_redaction_is_idempotent_on_identifier_like_text(text: str) -> None:
     once = redact(text).text
     assert redact(once).text == once
+
+
+@pytest.mark.parametrize(
+    ("texts", "expected"),
+    [  # a number cut by a segment boundary, after its cue or before its naming
+        (["My number is", "212 55, thanks."], ["My number is", "[PHONE], thanks."]),
+        (["You can reach me at 415,", "772, thanks."], ["You can reach me at [PHONE],",
+                                                       "[PHONE], thanks."]),
+        (["Text me at", "919, only of 6"], ["Text me at", "[PHONE]"]),
+        (["Email me at jane dot", "doe at gmail dot com"], ["Email me at [EMAIL]", "[EMAIL]"]),
+        # near misses: an amount, a count and a time after a cue's segment stay
+        (["The price is", "212 a month."], ["The price is", "212 a month."]),
+        (["My cell has", "250 contacts."], ["My cell has", "250 contacts."]),
+        (["Call me at", "3 pm on Friday."], ["Call me at", "3 pm on Friday."]),
+    ],
+)
+def test_a_number_cut_by_a_segment_boundary_is_hidden_on_both_sides(
+    texts: list[str], expected: list[str]
+) -> None:
+    assert [r.text for r in redact_segments(texts, [False, True])] == expected
+    assert [r.text for r in redact_segments(texts, [False, False])] == [redact(t).text
+                                                                         for t in texts]
+
+
+def test_segments_are_read_together_only_when_one_follows_the_other() -> None:
+    segments = [Segment(0.0, 1.0, "My number is", "customer"),
+                Segment(1.2, 2.0, "212 55, thanks.", "customer"),
+                Segment(2.1, 3.0, "My number is", "customer"),
+                Segment(3.1, 4.0, "212 55, thanks.", "rep"),  # another speaker
+                Segment(4.1, 5.0, "My number is", "rep"),
+                Segment(9.0, 10.0, "212 55, thanks.", "rep")]  # much later
+    texts = [s.text for s in annotate(segments).segments]
+    assert texts == ["My number is", "[PHONE], thanks.", "My number is", "212 55, thanks.",
+                     "My number is", "212 55, thanks."]
+
+
+@given(st.lists(IDENTIFIER_LIKE, min_size=1, max_size=4), st.lists(st.booleans(), min_size=4,
+                                                                   max_size=4))
+def test_redacting_a_conversation_twice_changes_nothing_more(
+    texts: list[str], follows: list[bool]
+) -> None:
+    once = [r.text for r in redact_segments(texts, follows[: len(texts)])]
+    assert [r.text for r in redact_segments(once, follows[: len(texts)])] == once
 
 
 @given(st.text())
@@ -269,8 +314,6 @@ def test_luhn_check_digit_makes_a_card(digits: list[int]) -> None:
 
 
 def test_annotate_tags_the_new_identifiers() -> None:
-    from gateway.intel import Segment, annotate
-
     result = annotate([Segment(0.0, 3.0, "Card 4111 1111 1111 1111 at 12 Main Street.")])
     assert {t.tag for t in result.tags} >= {"pii.card", "pii.address"}
     assert "4111" not in result.segments[0].text and "Main" not in result.segments[0].text

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from gateway.intel import sentiment
 from gateway.intel.lexicon import DEFAULT_COMPETITORS
-from gateway.intel.redactor import Finding, Redaction, redact
+from gateway.intel.redactor import Finding, Redaction, redact, redact_segments
 from gateway.intel.scope import allowed
 from gateway.intel.tagger import classify
 from gateway.intel.trackers import (
@@ -77,7 +77,11 @@ def annotate(
     list); ``trackers`` are tracker definitions (strings, see :mod:`gateway.intel.trackers`);
     ``tagger`` is the semantic tagger (None: the keyword rules alone, and no smart trackers).
     """
-    redactions = [redact(segment.text) for segment in segments]
+    redactions = redact_segments(
+        [segment.text for segment in segments],
+        [index > 0 and _follows(segments[index - 1], segment)
+         for index, segment in enumerate(segments)],
+    )
     clean = tuple(
         Segment(s.start, s.end, r.text, s.speaker)
         for s, r in zip(segments, redactions, strict=True)
@@ -137,10 +141,14 @@ def _scoped(found: dict[str, float], speaker: str) -> dict[str, float]:
 
 def _continues(segment: Segment, following: Segment) -> bool:
     """Does ``following`` plausibly finish the sentence ``segment`` started?"""
-    return (
-        not segment.text.rstrip().endswith(_SENTENCE_END)
-        and segment.speaker == following.speaker
-        and 0 <= following.start - segment.end <= JOIN_GAP_S
+    return not segment.text.rstrip().endswith(_SENTENCE_END) and _follows(segment, following)
+
+
+def _follows(segment: Segment, following: Segment) -> bool:
+    """Is ``following`` the same speaker going on right after ``segment`` (a number read out
+    may go on after a sentence end: "My number is." | "five five five ...")?"""
+    return segment.speaker == following.speaker and 0 <= following.start - segment.end <= (
+        JOIN_GAP_S
     )
 
 

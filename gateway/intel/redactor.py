@@ -11,7 +11,8 @@ The finders live in :mod:`gateway.intel.pii`, one module per kind.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 from gateway.intel.pii.addresses import find_addresses
 from gateway.intel.pii.emails import find_emails
@@ -22,7 +23,7 @@ from gateway.intel.pii.spans import Finding, Kind
 __all__ = [
     "ADDRESS_PLACEHOLDER", "CARD_PLACEHOLDER", "EMAIL_PLACEHOLDER", "MIN_PHONE_DIGITS",
     "PHONE_PLACEHOLDER", "PLACEHOLDERS", "SSN_PLACEHOLDER", "Finding", "Kind", "Redaction",
-    "luhn_valid", "redact",
+    "find_identifiers", "luhn_valid", "redact", "redact_segments",
 ]  # fmt: skip
 
 PHONE_PLACEHOLDER = "[PHONE]"
@@ -47,11 +48,64 @@ class Redaction:
 
 def redact(text: str) -> Redaction:
     """Replace identifiers in ``text`` with placeholders such as ``[PHONE]`` or ``[CARD]``."""
+    return _replaced(text, find_identifiers(text))
+
+
+def find_identifiers(text: str) -> list[Finding]:
+    """Every identifier in ``text``, in order, none overlapping another."""
     emails = find_emails(text)
     numbers = find_phones(text, [(f.start, f.end) for f in emails])
     addresses = find_addresses(text, [(f.start, f.end) for f in emails + numbers])
     numbers = find_phones_in_context(text, numbers, [(f.start, f.end) for f in emails + addresses])
-    findings = tuple(sorted(emails + numbers + addresses, key=lambda f: f.start))
+    return sorted(emails + numbers + addresses, key=lambda f: f.start)
+
+
+def redact_segments(texts: Sequence[str], follows: Sequence[bool]) -> list[Redaction]:
+    """Redact each text of a conversation, reading a text that ``follows`` the one before (the
+    same speaker right after) also together with it: a phone number or an address cut by a
+    segment boundary ("My number is" | "five five five, two one two ...", "... 415 772" |
+    "9031, that's my cell") is hidden on both sides, as :func:`redact` hides it in one text."""
+    found = [find_identifiers(text) for text in texts]
+    for right in range(1, len(texts)):
+        left = right - 1
+        if not follows[right]:
+            continue
+        offset = len(texts[left]) + 1
+        for finding in find_identifiers(f"{texts[left]} {texts[right]}"):
+            if finding.start < len(texts[left]):
+                found[left].append(_clipped(texts[left], finding, 0))
+            if finding.end > offset:
+                found[right].append(_clipped(texts[right], finding, offset))
+    return [_replaced(text, _merged(findings)) for text, findings in zip(texts, found, strict=True)]
+
+
+def _clipped(text: str, finding: Finding, offset: int) -> Finding:
+    """The part of ``finding`` (a span in a joined text) inside ``text``, which starts at
+    ``offset`` of the joined text."""
+    start = max(finding.start - offset, 0)
+    end = min(finding.end - offset, len(text))
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1] in " ,":  # "415," | "772": the comma stays
+        end -= 1
+    return replace(finding, start=start, end=max(start, end))
+
+
+def _merged(findings: list[Finding]) -> list[Finding]:
+    """``findings`` with overlapping ones joined (the earlier one's kind), empty ones dropped."""
+    out: list[Finding] = []
+    for finding in sorted(findings, key=lambda f: (f.start, -f.end)):
+        if finding.start >= finding.end:
+            continue
+        if out and finding.start < out[-1].end:
+            out[-1] = replace(out[-1], end=max(out[-1].end, finding.end))
+        else:
+            out.append(finding)
+    return out
+
+
+def _replaced(text: str, findings: list[Finding]) -> Redaction:
+    """``text`` with each finding replaced by its placeholder."""
     parts: list[str] = []
     cursor = 0
     for finding in findings:
@@ -59,4 +113,4 @@ def redact(text: str) -> Redaction:
         parts.append(PLACEHOLDERS[finding.kind])
         cursor = finding.end
     parts.append(text[cursor:])
-    return Redaction("".join(parts), findings)
+    return Redaction("".join(parts), tuple(findings))
