@@ -199,6 +199,8 @@ def test_redaction_is_idempotent_on_identifier_like_text(text: str) -> None:
     ("texts", "expected"),
     [  # a number cut by a segment boundary, after its cue or before its naming
         (["My number is", "212 55, thanks."], ["My number is", "[PHONE], thanks."]),
+        (["My number is.", "212 55, thanks."], ["My number is.", "[PHONE], thanks."]),
+        (["Sure, reach me at.", "4 1 5 7 7"], ["Sure, reach me at.", "[PHONE]"]),
         (["You can reach me at 415,", "772, thanks."], ["You can reach me at [PHONE],",
                                                        "[PHONE], thanks."]),
         (["Text me at", "919, only of 6"], ["Text me at", "[PHONE]"]),
@@ -207,6 +209,9 @@ def test_redaction_is_idempotent_on_identifier_like_text(text: str) -> None:
         (["The price is", "212 a month."], ["The price is", "212 a month."]),
         (["My cell has", "250 contacts."], ["My cell has", "250 contacts."]),
         (["Call me at", "3 pm on Friday."], ["Call me at", "3 pm on Friday."]),
+        (["My number is. I have", "212 55."], ["My number is. I have", "212 55."]),
+        (["That was the number.", "We sold 212 55."], ["That was the number.",
+                                                        "We sold 212 55."]),
     ],
 )
 def test_a_number_cut_by_a_segment_boundary_is_hidden_on_both_sides(

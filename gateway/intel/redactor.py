@@ -11,13 +11,20 @@ The finders live in :mod:`gateway.intel.pii`, one module per kind.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from gateway.intel.pii.addresses import find_addresses
 from gateway.intel.pii.emails import find_emails
 from gateway.intel.pii.phone_context import find_phones_in_context
-from gateway.intel.pii.phones import MIN_PHONE_DIGITS, find_phones, luhn_valid
+from gateway.intel.pii.phones import (
+    MIN_PHONE_DIGITS,
+    MISHEARD_CUE,
+    cue_ends,
+    find_phones,
+    luhn_valid,
+)
 from gateway.intel.pii.spans import Finding, Kind
 
 __all__ = [
@@ -36,6 +43,13 @@ PLACEHOLDERS: dict[str, str] = {
     "phone": PHONE_PLACEHOLDER, "email": EMAIL_PLACEHOLDER, "card": CARD_PLACEHOLDER,
     "ssn": SSN_PLACEHOLDER, "address": ADDRESS_PLACEHOLDER,
 }  # fmt: skip
+
+
+# What may follow a phone cue that ends a segment: "My number is.", "Reach me at."
+_CUE_LEFT_OPEN = re.compile(
+    r"(?:\s+(?P<verb>is|it's|was|at|on))?\s*(?P<stop>\.)\s*$", re.IGNORECASE
+)
+_CUE_VERB_END = re.compile(r"\b(?:at|on)$", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,12 +85,23 @@ def redact_segments(texts: Sequence[str], follows: Sequence[bool]) -> list[Redac
         if not follows[right]:
             continue
         offset = len(texts[left]) + 1
-        for finding in find_identifiers(f"{texts[left]} {texts[right]}"):
+        for finding in find_identifiers(f"{_open_cue(texts[left])} {texts[right]}"):
             if finding.start < len(texts[left]):
                 found[left].append(_clipped(texts[left], finding, 0))
             if finding.end > offset:
                 found[right].append(_clipped(texts[right], finding, offset))
     return [_replaced(text, _merged(findings)) for text, findings in zip(texts, found, strict=True)]
+
+
+def _open_cue(text: str) -> str:
+    """``text`` with the full stop after a phone cue that ends it made a space, as the
+    recognizer ends a segment cut after the cue ("My number is." | "212 55"); same length."""
+    ends = cue_ends(text) + cue_ends(text, MISHEARD_CUE)
+    last = _CUE_LEFT_OPEN.match(text, max(ends)) if ends else None
+    if last is None or not last.group("verb") and not _CUE_VERB_END.search(text, 0, max(ends)):
+        return text  # "That was the number." announces nothing
+    stop = last.start("stop")
+    return f"{text[:stop]} {text[stop + 1 :]}"
 
 
 def _clipped(text: str, finding: Finding, offset: int) -> Finding:
