@@ -6,7 +6,9 @@ and street addresses ("1234 Oak Street", "twelve thirty four Elm Avenue, apartme
 written forms and the spoken forms speech recognition produces ("five five five, two one two
 ...", "jane dot doe at example dot com") are recognised, also as the recognizer garbles them in
 noise (see :mod:`gateway.intel.pii.phone_context`). Spans always refer to the original text.
-The finders live in :mod:`gateway.intel.pii`, one module per kind.
+The finders live in :mod:`gateway.intel.pii`, one module per kind. :func:`redact_segments`
+redacts a conversation's segments, reading the segments of one speaker that follow each other
+also together (a number cut by a segment boundary).
 """
 
 from __future__ import annotations

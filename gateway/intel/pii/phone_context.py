@@ -17,7 +17,9 @@ digits ("I-1", "OI-14", "6th") are passed over. A cluster is a phone number when
   cue as the recognizer mishears it ("my hunger", "meet me at") needs four digits.
 
 Numbers grouped in thousands ("7,071") are amounts, unless they follow a phone number (its last
-digits) or a cue announces seven digits or more.
+digits), a cue announces seven digits or more, or they stand among other digit groups with no
+word between ("458, 99,000, 229": eight digits or more, no money, no amount read in two as
+"58,000, 911").
 """
 
 from __future__ import annotations
