@@ -357,6 +357,10 @@ GARBLED_PHONES = [
      "345856174000"),
     ("Okay, 200, 8,000, 800, 31, all after lunch.", "Okay, [PHONE], all after lunch.",
      "2008000800" "31"),
+    # Single digits joined by dashes, as the recognizer writes digits read out.
+    ("Okay, it's 8-6-2, number 1-3, call after lunch.", "Okay, it's [PHONE], call after lunch.",
+     "86213"),
+    ("Okay, it's 4-9-5, 780, a rotate.", "Okay, it's [PHONE], a rotate.", "495780"),
     # Named as a phone number right after it.
     ("Okay, 577,068, that is my cell.", "Okay, [PHONE], that is my cell.", "577068"),
     # Somebody else's number announced; "my number" misheard is as sure a cue as the word.
@@ -444,6 +448,10 @@ ORDINARY_NUMBERS = [
     # Amounts and years said as words: "hundred" before a ten or a teen.
     "It was fifty six thousand eight hundred sixty three and nineteen hundred eighty nine.",
     "We paid two hundred fifty, three hundred twelve and four hundred ninety nine.",
+    # Three dashed digits alone, or counting something, are no read-out phone number.
+    "As easy as 1-2-3, and 4 more.",
+    "The 2-1-0 plan for 25 homes.",
+    "We won 2-1-0 and 3 more games in 12 days.",
     # An amount read in two, money, years, counts: no mixed digit groups of a phone number.
     "It was not a 58,000, 911 in 1991.",
     "We sold 12,000, 500 of them last year.",

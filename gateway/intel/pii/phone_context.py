@@ -107,6 +107,8 @@ _MIXED_GROUPS = re.compile(
 )
 _GROUP_SEPARATOR = re.compile(r",?[ ]+")
 MIN_MIXED_DIGITS = 8
+_NEXT_WORD = re.compile(r"\s+([A-Za-z]+)")
+_DASHED = re.compile(r"(?<![0-9-])[0-9](?:-[0-9]){2,}(?![0-9])")
 _SINCE = re.compile(r"\b(?:in|since|from|until|till|by|year)\s+$", re.IGNORECASE)
 
 
@@ -374,7 +376,7 @@ def _phone_like(text: str, cluster: list[Token]) -> bool:
     if is_spoken_amount(text, cluster):  # "eight hundred sixty-three and nineteen hundred ..."
         return False
     cluster = [t for t in cluster if not YEAR.fullmatch(t.text)]  # "in 2019, 2020 and 2021"
-    if _read_out(text, cluster) or _misheard_ordinals(text, cluster):
+    if _read_out(text, cluster) or _misheard_ordinals(text, cluster) or _dashed(text, cluster):
         return True
     real = len(digits([t for t in cluster if t.low not in SCALES]))  # "two hundred": 2
     weak = sum(
@@ -389,6 +391,18 @@ def _phone_like(text: str, cluster: list[Token]) -> bool:
         if not weak_digit(text, token):
             groups[-1].append(token)
     return max(len(digits(group)) for group in groups) >= MIN_CONTEXT_DIGITS
+
+
+def _dashed(text: str, cluster: list[Token]) -> bool:
+    """True for five or more digits of which three or more single ones are written joined by
+    dashes, as the recognizer writes digits read out ("8-6-2, number 1-3"), unless the last
+    counts something ("as easy as 1-2-3" is three digits, "the 2-1-0 plan for 25 homes")."""
+    if not cluster or len(digits(cluster)) < MIN_READ_OUT_DIGITS or not _DASHED.search(
+        text, cluster[0].start, cluster[-1].end
+    ):
+        return False
+    after = _NEXT_WORD.match(text, cluster[-1].end)
+    return after is None or not _counts(text, Token(after.group(1), after.start(1), after.end(1)))
 
 
 def _misheard_ordinals(text: str, cluster: list[Token]) -> bool:
