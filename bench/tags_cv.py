@@ -12,9 +12,11 @@ heard of it), then tags the fold
 and the development set (``../shared/data/dev-utterances.tsv``, never among the examples) is
 tagged by a tagger trained on all examples, the validation set (``tests/data/tag-validation.tsv``,
 written from the taxonomy's definitions alone) typed by one trained on all examples but those
-that are one of its sentences. Only aggregate figures are printed, for each value
-of the settings given (``--threshold 0.4,0.5 --part-threshold 0.5,1``), so settings are chosen
-here and never on the test half. Embeddings are kept in the work folder between runs.
+that are one of its sentences (with ``--speech``, also as ``bench/tags.py --file
+tests/data/tag-validation.tsv --split all`` heard it: ``v-clean``, ``v-noisy``). Only
+aggregate figures are printed, for each value of the settings given (``--threshold 0.4,0.5
+--part-threshold 0.5,1``), so settings are chosen here and never on the test half. Embeddings
+are kept in the work folder between runs.
 """
 
 from __future__ import annotations
@@ -145,7 +147,7 @@ def line(name: str, result: dict[str, Any]) -> str:
     recalls = {t: v["r"] for t, v in result["per_tag"].items()
                if v["tp"] + v["fn"] and not t.startswith("pii.")}
     low = sorted(recalls.items(), key=lambda kv: kv[1])[:3]
-    return (f"{name:6} F1={m['f1']:.3f} P={m['p']:.3f} R={m['r']:.3f} fp={m['fp']:3} "
+    return (f"{name:7} F1={m['f1']:.3f} P={m['p']:.3f} R={m['r']:.3f} fp={m['fp']:3} "
             f"fn={m['fn']:3} low: " + ", ".join(f"{t} {r:.2f}" for t, r in low))
 
 
@@ -170,12 +172,16 @@ def main(argv: list[str] | None = None) -> int:
     conditions: dict[str, Any] = {"typed": typed(rows)}
     speech = [(n, s) for n, s in (("clean", None), ("noisy", args.snr_db))
               if n in (args.speech or "").split(",")]
+    dev, validation = rows_of(DEV), rows_of(VALIDATION)
+    valid_heard: dict[str, list[list[Segment]]] = {}
     if speech:
-        cached = all((work / f"tune-{name}.json").exists() for name, _ in speech)
+        caches = {name: (work / f"tune-{name}.json",
+                         work / f"{VALIDATION.stem}-all-{name}.json") for name, _ in speech}
+        cached = all(path.exists() for pair in caches.values() for path in pair)
         pipeline = None if cached else load_pipeline(work, args.threads)
         for name, snr in speech:
-            conditions[name] = heard(pipeline, rows, work, snr, work / f"tune-{name}.json")
-    dev, validation = rows_of(DEV), rows_of(VALIDATION)
+            conditions[name] = heard(pipeline, rows, work, snr, caches[name][0])
+            valid_heard[name] = heard(pipeline, validation, work, snr, caches[name][1])
     print(f"tune half: {len(rows)} sentences, {sum(len(gold(r)) for r in rows)} tags, "
           f"{args.folds} folds; dev set: {len(dev)} sentences; validation set: "
           f"{len(validation)} sentences (micro figures without pii.*)")
@@ -191,8 +197,10 @@ def main(argv: list[str] | None = None) -> int:
         results = {name: scores(*pair) for name, pair in found.items()}
         results["dev"] = scores(dev, tag_rows(typed(dev), SemanticTagger(embed, head=whole,
                                                                          **settings)))
-        results["valid"] = scores(validation, tag_rows(typed(validation), SemanticTagger(
-            embed, head=unseen, **settings)))
+        unseen_tagger = SemanticTagger(embed, head=unseen, **settings)
+        results["valid"] = scores(validation, tag_rows(typed(validation), unseen_tagger))
+        for name, transcripts in valid_heard.items():
+            results[f"v-{name}"] = scores(validation, tag_rows(transcripts, unseen_tagger))
         for name, result in results.items():
             print("  " + line(name, result))
             if args.per_tag:
