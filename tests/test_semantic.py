@@ -267,6 +267,19 @@ def test_a_strong_rule_counts_only_where_the_head_allows_its_tag(
     assert trusting.classify_many([text], DEFAULT_COMPETITORS) == [{"competitor.mention": 0.85}]
 
 
+def test_a_refusal_counts_lower_and_a_stall_higher_than_other_tags(
+    semantic_tagger: SemanticTagger,
+) -> None:
+    texts = ["Could the badge wait in your car?",  # the head: opt-out at 0.4 to 0.5
+             "We'll be here through the holidays."]  # the head: timing at 0.5 to 0.6, no stall
+    uniform = SemanticTagger(semantic_tagger.embed, head=semantic_tagger.head,
+                             tag_thresholds={})
+    assert [list(found) for found in uniform.classify_many(texts, [])] == [
+        [], ["objection.timing"]]
+    assert [list(found) for found in semantic_tagger.classify_many(texts, [])] == [
+        ["consent.opt_out"], []]
+
+
 def test_examples_are_read_with_the_sentence_a_heard_one_came_from() -> None:
     text = ("tag\ttext\tsource\n"
             "objection.price\tWhoa, prize it.\tWhoa, pricey!\n"
