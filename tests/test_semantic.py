@@ -303,6 +303,25 @@ def test_a_sentence_cut_by_a_window_break_is_read_whole(semantic_tagger: Semanti
     assert [(t.tag, t.start, t.end) for t in tags] == [("objection.authority", 28.0, 32.0)]
 
 
+def test_a_fragment_cut_by_a_window_break_keeps_only_what_the_whole_sentence_says(
+    semantic_tagger: SemanticTagger,
+) -> None:
+    first, rest = "nothing gets signed until our", "board votes on it"
+    assert list(semantic_tagger.classify_many([first], [])[0]) == ["buying_signal"]  # alone
+    segments = [Segment(28.0, 30.0, first, "customer"), Segment(30.1, 32.0, rest, "customer")]
+    assert [t.tag for t in annotate(segments, tagger=semantic_tagger).tags] == [
+        "objection.authority"]
+    # two sentences left without a stop between them still earn a tag each
+    segments = [Segment(28.0, 30.0, "when can your crew start", "customer"),
+                Segment(30.1, 32.0, "we also need a loan", "customer")]
+    assert [(t.tag, t.start) for t in annotate(segments, tagger=semantic_tagger).tags] == [
+        ("buying_signal", 28.0), ("financing", 30.1)]
+    segments = [Segment(28.0, 30.0, first, "customer"),  # 3 s apart: no window break
+                Segment(33.0, 35.0, rest, "customer")]
+    assert [t.tag for t in annotate(segments, tagger=semantic_tagger).tags] == [
+        "buying_signal", "objection.authority"]
+
+
 # --- smart trackers --------------------------------------------------------------------------
 
 WARRANTY = ("warranty ~ What does the warranty cover? | Is labor included if something breaks? | "
