@@ -51,6 +51,10 @@ __all__ = [
 # follows within this many seconds (an ASR window boundary can split a sentence).
 JOIN_GAP_S = 1.5
 _SENTENCE_END = (".", "?", "!")
+# A tag of such a segment read alone counts only when the two read together have it too,
+# or when it is this sure (chosen on the tuning half cut in two, and checked on the
+# validation set cut in two: bench/tags_cv.py's "cut", "p-cut" and "v-cut").
+FRAGMENT_SURE = 0.9
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,8 +97,9 @@ def annotate(
     joined = [f"{clean[i].text.rstrip()} {clean[i + 1].text.lstrip()}" for i in pairs]
     vectors = tagger.embed(texts) if tagger is not None and texts else None
     found_all = _classify(texts + joined, names, tagger, vectors)
-    alone = [_scoped(found_all[i], segment.speaker) for i, segment in enumerate(clean)]
     together = dict(zip(pairs, found_all[len(texts):], strict=True))
+    alone = [_scoped(_confirmed(found_all[i], i, together), segment.speaker)
+             for i, segment in enumerate(clean)]
     tags: list[Tag] = []
     for index, (segment, redaction, found) in enumerate(
         zip(clean, redactions, alone, strict=True)
@@ -127,6 +132,20 @@ def _classify(texts: list[str], names: tuple[str, ...], tagger: SemanticTagger |
     if tagger is None:
         return [classify(text, names) for text in texts]
     return tagger.classify_many(texts, names, vectors)
+
+
+def _confirmed(found: dict[str, float], index: int, together: dict[int, dict[str, float]],
+               ) -> dict[str, float]:
+    """The tags of a segment that a window break cut from its neighbour (``together``: the
+    tags of each segment read with the next) that the sentence read whole has too, or that
+    are all but sure (:data:`FRAGMENT_SURE`): a fragment alone ("nothing gets signed until
+    our") is easily misread, but two sentences the recognizer left without a stop between
+    them may each say their own thing."""
+    whole = [together[i] for i in (index - 1, index) if i in together]
+    if not whole:
+        return found
+    return {tag: c for tag, c in found.items()
+            if c >= FRAGMENT_SURE or any(tag in tags for tags in whole)}
 
 
 def _trackers(trackers: Sequence[str | Tracker]) -> tuple[Tracker, ...]:
