@@ -1,9 +1,9 @@
 """Sentence embeddings on the device: the pinned MiniLM graph run by onnxruntime.
 
 :class:`Embedder` is the adapter the semantic tagger receives as its ``embed`` callable: it
-tokenizes with the model's own ``tokenizer.json`` (the ``tokenizers`` package), runs the int8
-ONNX graph and mean-pools the last hidden state over the real tokens, then L2-normalises, as
-sentence-transformers does for this model. onnxruntime and tokenizers are imported only here.
+tokenizes with the model's own ``tokenizer.json`` (:mod:`gateway.semantic.wordpiece`), runs the
+int8 ONNX graph and mean-pools the last hidden state over the real tokens, then L2-normalises, as
+sentence-transformers does for this model. onnxruntime is imported only here.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from gateway.semantic import wordpiece
 from gateway.semantic.catalogue import DEFAULT, InstalledTextModel, resolve
 
 log = logging.getLogger(__name__)
@@ -29,13 +30,10 @@ class Embedder:
 
     def __init__(self, model: InstalledTextModel, threads: int = 1) -> None:
         import onnxruntime
-        import tokenizers
 
         self.name = model.name
         self.dimensions = model.entry.dimensions
-        self._tokenizer: Any = tokenizers.Tokenizer.from_file(str(model.tokenizer))
-        self._tokenizer.enable_truncation(model.entry.max_tokens)
-        self._tokenizer.enable_padding()
+        self._tokenizer = wordpiece.load(model.tokenizer, model.entry.max_tokens)
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
@@ -60,9 +58,13 @@ class Embedder:
         return vectors
 
     def _batch(self, texts: Sequence[str]) -> Vectors:
-        encoded = self._tokenizer.encode_batch(list(texts))
-        ids = np.array([e.ids for e in encoded], dtype=np.int64)
-        mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)
+        encoded = [self._tokenizer.encode(text).ids for text in texts]
+        width = max(len(e) for e in encoded)
+        ids = np.full((len(encoded), width), self._tokenizer.pad_id, dtype=np.int64)
+        mask = np.zeros_like(ids)
+        for row, e in enumerate(encoded):
+            ids[row, : len(e)] = e
+            mask[row, : len(e)] = 1
         hidden = self._session.run(None, {"input_ids": ids, "attention_mask": mask,
                                           "token_type_ids": np.zeros_like(ids)})[0]
         return pool(np.asarray(hidden, dtype=np.float32), mask)
