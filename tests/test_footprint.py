@@ -82,7 +82,8 @@ def test_the_service_models_load_without_download_or_tokenizer_libraries(
              "from gateway.semantic.embedder import Embedder\n"
              "engine = WhisperCppEngine(Path(sys.argv[1]), threads=1)\n"
              "engine.transcribe(np.zeros(16000, np.float32))\n"
-             "assert Embedder.load(Path(sys.argv[2]))(['Is that a fair price?']).shape == (1, 384)\n"
+             "vectors = Embedder.load(Path(sys.argv[2]))(['Is that a fair price?'])\n"
+             "assert vectors.shape == (1, 384)\n"
              "print(sorted(m for m in ('requests', 'tqdm', 'tokenizers', 'pywhispercpp')"
              " if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", probe, str(model_path), str(text_models)],
