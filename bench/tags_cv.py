@@ -5,16 +5,20 @@ by tag, deterministic). For each fold a tagger is trained on the built-in exampl
 example taken from that fold's rows (the row itself, its redacted text, and what the recognizer
 heard of it), then tags the fold
 
-- typed,
+- typed, and typed but cut in two at the middle word as a window break would (``cut``),
+- as two-tag sentences made of two of its rows (``pairs``), and the same as two segments
+  with no stop between them (``p-cut``: a window break between two sentences),
 - with ``--speech clean,noisy``, through clean and noisy speech (``bench/tags.py``'s path:
   espeak-ng, the real pipeline with tiny.en; the transcripts are kept in the work folder),
 
 and the development set (``../shared/data/dev-utterances.tsv``, never among the examples) is
 tagged by a tagger trained on all examples, the validation set (``tests/data/tag-validation.tsv``,
 written from the taxonomy's definitions alone) typed by one trained on all examples but those
-that are one of its sentences. Only aggregate figures are printed, for each value
-of the settings given (``--threshold 0.4,0.5 --part-threshold 0.5,1``), so settings are chosen
-here and never on the test half. Embeddings are kept in the work folder between runs.
+that are one of its sentences (also cut in two: ``v-cut``; with ``--speech``, also as
+``bench/tags.py --file tests/data/tag-validation.tsv --split all`` heard it: ``v-clean``,
+``v-noisy``). Only aggregate figures are printed, for each value of the settings given
+(``--threshold 0.4,0.5 --part-threshold 0.5,1``), so settings are chosen here and never on the
+test half. Embeddings are kept in the work folder between runs.
 """
 
 from __future__ import annotations
@@ -85,6 +89,29 @@ def typed(rows: list[dict[str, str]]) -> list[list[Segment]]:
     return [[Segment(0, 1, r["text"], r["speaker"])] for r in rows]
 
 
+def cut(rows: list[dict[str, str]]) -> list[list[Segment]]:
+    """Each row cut in two at its middle word, as a window break of the recognizer cuts a
+    sentence (the first half without its end; a row of one word stays whole)."""
+    found = []
+    for r in rows:
+        words = r["text"].split()
+        half = len(words) // 2
+        parts = [" ".join(words[:half]).rstrip(".,;:!?"), " ".join(words[half:])] if half else [
+            r["text"]]
+        found.append([Segment(0, 1, part, r["speaker"]) for part in parts])
+    return found
+
+
+def split_pairs(pairs: list[dict[str, str]]) -> list[list[Segment]]:
+    """Each two-tag sentence of :func:`paired` as two segments, the first without its end
+    (a window break where the recognizer left out the full stop)."""
+    found = []
+    for r in pairs:
+        found.append([Segment(0, 1, r["first"].rstrip(".!?"), r["speaker"]),
+                      Segment(1, 2, r["second"], r["speaker"])])
+    return found
+
+
 def paired(fold: list[dict[str, str]]) -> list[dict[str, str]]:
     """Two-tag sentences made of a fold's rows: each tagged row followed by the next one of the
     same speaker with another tag (as one segment), the tags united."""
@@ -95,6 +122,7 @@ def paired(fold: list[dict[str, str]]) -> list[dict[str, str]]:
             if second["speaker"] == first["speaker"] and not gold(first) & gold(second):
                 found.append({"id": f"{first['id']}+{second['id']}", "speaker": first["speaker"],
                               "text": f"{first['text']} {second['text']}",
+                              "first": first["text"], "second": second["text"],
                               "tags": ";".join(sorted(gold(first) | gold(second)))})
                 break
     return found
@@ -115,6 +143,8 @@ def cross_validate(embed: CachedEmbed, rows: list[dict[str, str]], conditions: d
     index = {r["id"]: i for i, r in enumerate(rows)}
     pairs: list[dict[str, str]] = []
     pair_tags: list[set[str]] = []
+    pairs_cut: list[dict[str, str]] = []
+    pair_cut_tags: list[set[str]] = []
     for fold, head in zip(folds(rows, len(heads)), heads, strict=True):
         tagger = SemanticTagger(embed, head=head, **settings)
         for name, transcripts in conditions.items():
@@ -123,9 +153,12 @@ def cross_validate(embed: CachedEmbed, rows: list[dict[str, str]], conditions: d
                 found[name][index[row["id"]]] = got
         pairs += paired(fold)
         pair_tags += tag_rows(typed(paired(fold)), tagger)
+        pairs_cut += paired(fold)
+        pair_cut_tags += tag_rows(split_pairs(paired(fold)), tagger)
     result: dict[str, tuple[list[Any], list[Any]]] = {
         name: (rows, got) for name, got in found.items()}
     result["pairs"] = (pairs, pair_tags)
+    result["p-cut"] = (pairs_cut, pair_cut_tags)
     return result
 
 
@@ -145,7 +178,7 @@ def line(name: str, result: dict[str, Any]) -> str:
     recalls = {t: v["r"] for t, v in result["per_tag"].items()
                if v["tp"] + v["fn"] and not t.startswith("pii.")}
     low = sorted(recalls.items(), key=lambda kv: kv[1])[:3]
-    return (f"{name:6} F1={m['f1']:.3f} P={m['p']:.3f} R={m['r']:.3f} fp={m['fp']:3} "
+    return (f"{name:7} F1={m['f1']:.3f} P={m['p']:.3f} R={m['r']:.3f} fp={m['fp']:3} "
             f"fn={m['fn']:3} low: " + ", ".join(f"{t} {r:.2f}" for t, r in low))
 
 
@@ -167,15 +200,19 @@ def main(argv: list[str] | None = None) -> int:
     text_catalogue.install(work / "models")
     embed = CachedEmbed(Embedder.load(work / "models"), work / "embeddings.npz")
     rows = split_rows("tune")
-    conditions: dict[str, Any] = {"typed": typed(rows)}
+    conditions: dict[str, Any] = {"typed": typed(rows), "cut": cut(rows)}
     speech = [(n, s) for n, s in (("clean", None), ("noisy", args.snr_db))
               if n in (args.speech or "").split(",")]
+    dev, validation = rows_of(DEV), rows_of(VALIDATION)
+    valid_heard: dict[str, list[list[Segment]]] = {}
     if speech:
-        cached = all((work / f"tune-{name}.json").exists() for name, _ in speech)
+        caches = {name: (work / f"tune-{name}.json",
+                         work / f"{VALIDATION.stem}-all-{name}.json") for name, _ in speech}
+        cached = all(path.exists() for pair in caches.values() for path in pair)
         pipeline = None if cached else load_pipeline(work, args.threads)
         for name, snr in speech:
-            conditions[name] = heard(pipeline, rows, work, snr, work / f"tune-{name}.json")
-    dev, validation = rows_of(DEV), rows_of(VALIDATION)
+            conditions[name] = heard(pipeline, rows, work, snr, caches[name][0])
+            valid_heard[name] = heard(pipeline, validation, work, snr, caches[name][1])
     print(f"tune half: {len(rows)} sentences, {sum(len(gold(r)) for r in rows)} tags, "
           f"{args.folds} folds; dev set: {len(dev)} sentences; validation set: "
           f"{len(validation)} sentences (micro figures without pii.*)")
@@ -191,8 +228,11 @@ def main(argv: list[str] | None = None) -> int:
         results = {name: scores(*pair) for name, pair in found.items()}
         results["dev"] = scores(dev, tag_rows(typed(dev), SemanticTagger(embed, head=whole,
                                                                          **settings)))
-        results["valid"] = scores(validation, tag_rows(typed(validation), SemanticTagger(
-            embed, head=unseen, **settings)))
+        unseen_tagger = SemanticTagger(embed, head=unseen, **settings)
+        results["valid"] = scores(validation, tag_rows(typed(validation), unseen_tagger))
+        results["v-cut"] = scores(validation, tag_rows(cut(validation), unseen_tagger))
+        for name, transcripts in valid_heard.items():
+            results[f"v-{name}"] = scores(validation, tag_rows(transcripts, unseen_tagger))
         for name, result in results.items():
             print("  " + line(name, result))
             if args.per_tag:

@@ -69,3 +69,24 @@ def test_the_web_ui_and_upload_server_load_no_model_runtime_nor_numpy(tmp_path: 
                           text=True, check=True, timeout=60)
     assert done.stdout.split("\n")[-2] == "[]"
     assert (tmp_path / "gateway.db").stat().st_size > 0
+
+
+def test_the_service_models_load_without_download_or_tokenizer_libraries(
+    model_path: Path, text_models: Path
+) -> None:
+    """The loaded speech and text models, used once, leave out what the service never needs:
+    pywhispercpp's model downloader (requests, tqdm: ~6 MB PSS) and the tokenizers library
+    (~10 MB PSS; the WordPiece tokenizer is plain Python)."""
+    probe = ("import sys\nfrom pathlib import Path\nimport numpy as np\n"
+             "from gateway.speech.whispercpp import WhisperCppEngine\n"
+             "from gateway.semantic.embedder import Embedder\n"
+             "engine = WhisperCppEngine(Path(sys.argv[1]), threads=1)\n"
+             "engine.transcribe(np.zeros(16000, np.float32))\n"
+             "vectors = Embedder.load(Path(sys.argv[2]))(['Is that a fair price?'])\n"
+             "assert vectors.shape == (1, 384)\n"
+             "print(sorted(m for m in ('requests', 'tqdm', 'tokenizers', 'pywhispercpp')"
+             " if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", probe, str(model_path), str(text_models)],
+                          env={"PYTHONPATH": str(ROOT)}, cwd=ROOT, capture_output=True,
+                          text=True, check=True, timeout=120)
+    assert done.stdout.split("\n")[-2] == "[]"

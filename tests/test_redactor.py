@@ -14,7 +14,8 @@ from conftest import synthesize
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from gateway.intel.redactor import EMAIL_PLACEHOLDER, PHONE_PLACEHOLDER, redact
+from gateway.intel import Segment, annotate
+from gateway.intel.redactor import EMAIL_PLACEHOLDER, PHONE_PLACEHOLDER, redact, redact_segments
 from gateway.speech.audio import SAMPLE_RATE, Audio, load_audio
 
 PHONES = [
@@ -178,17 +179,68 @@ def test_redaction_is_idempotent(text: str) -> None:
     assert redact(once).text == once
 
 
-@given(
-    pieces(
-        "five ", "oh ", "double ", "twenty ", "hundred ", "at ", "dot ", "com ", "jane ", "gmail ",
-        "underscore ", ", ", "-", "5", "12", "@", ".", "[PHONE]", "[EMAIL]", " ", "$", "1,000",
-        "[ADDRESS]", "x.com", "number ", "call me at ", "pm ", "2019 ", "email ",
-    )
+IDENTIFIER_LIKE = pieces(
+    "five ", "oh ", "double ", "twenty ", "hundred ", "at ", "dot ", "com ", "jane ", "gmail ",
+    "underscore ", ", ", "-", "5", "12", "@", ".", "[PHONE]", "[EMAIL]", " ", "$", "1,000",
+    "[ADDRESS]", "x.com", "number ", "call me at ", "pm ", "2019 ", "email ", "pm@",
+    "years ", "%", "thousand ", "I ", "time ", "my ", "copy ", "Jo ", "the ", ".net ",
 )
+
+
+@given(IDENTIFIER_LIKE)
 @example("five five 2019 1,000five at x.com")  # once cut an address out of "1,000five"
+@example("5 12 2019 pm@x.com")  # an address's "pm" once guarded the number before it
 def test_redaction_is_idempotent_on_identifier_like_text(text: str) -> None:
     once = redact(text).text
     assert redact(once).text == once
+
+
+@pytest.mark.parametrize(
+    ("texts", "expected"),
+    [  # a number cut by a segment boundary, after its cue or before its naming
+        (["My number is", "212 55, thanks."], ["My number is", "[PHONE], thanks."]),
+        (["My number is.", "212 55, thanks."], ["My number is.", "[PHONE], thanks."]),
+        (["Sure, reach me at.", "4 1 5 7 7"], ["Sure, reach me at.", "[PHONE]"]),
+        (["You can reach me at 415,", "772, thanks."], ["You can reach me at [PHONE],",
+                                                       "[PHONE], thanks."]),
+        (["Text me at", "919, only of 6"], ["Text me at", "[PHONE]"]),
+        (["Email me at jane dot", "doe at gmail dot com"], ["Email me at [EMAIL]", "[EMAIL]"]),
+        # near misses: an amount, a count and a time after a cue's segment stay
+        (["The price is", "212 a month."], ["The price is", "212 a month."]),
+        (["My cell has", "250 contacts."], ["My cell has", "250 contacts."]),
+        (["Call me at", "3 pm on Friday."], ["Call me at", "3 pm on Friday."]),
+        (["My number is. I have", "212 55."], ["My number is. I have", "212 55."]),
+        (["That was the number.", "We sold 212 55."], ["That was the number.",
+                                                        "We sold 212 55."]),
+    ],
+)
+def test_a_number_cut_by_a_segment_boundary_is_hidden_on_both_sides(
+    texts: list[str], expected: list[str]
+) -> None:
+    assert [r.text for r in redact_segments(texts, [False, True])] == expected
+    assert [r.text for r in redact_segments(texts, [False, False])] == [redact(t).text
+                                                                         for t in texts]
+
+
+def test_segments_are_read_together_only_when_one_follows_the_other() -> None:
+    segments = [Segment(0.0, 1.0, "My number is", "customer"),
+                Segment(1.2, 2.0, "212 55, thanks.", "customer"),
+                Segment(2.1, 3.0, "My number is", "customer"),
+                Segment(3.1, 4.0, "212 55, thanks.", "rep"),  # another speaker
+                Segment(4.1, 5.0, "My number is", "rep"),
+                Segment(9.0, 10.0, "212 55, thanks.", "rep")]  # much later
+    texts = [s.text for s in annotate(segments).segments]
+    assert texts == ["My number is", "[PHONE], thanks.", "My number is", "212 55, thanks.",
+                     "My number is", "212 55, thanks."]
+
+
+@given(st.lists(IDENTIFIER_LIKE, min_size=1, max_size=4), st.lists(st.booleans(), min_size=4,
+                                                                   max_size=4))
+def test_redacting_a_conversation_twice_changes_nothing_more(
+    texts: list[str], follows: list[bool]
+) -> None:
+    once = [r.text for r in redact_segments(texts, follows[: len(texts)])]
+    assert [r.text for r in redact_segments(once, follows[: len(texts)])] == once
 
 
 @given(st.text())
@@ -267,8 +319,6 @@ def test_luhn_check_digit_makes_a_card(digits: list[int]) -> None:
 
 
 def test_annotate_tags_the_new_identifiers() -> None:
-    from gateway.intel import Segment, annotate
-
     result = annotate([Segment(0.0, 3.0, "Card 4111 1111 1111 1111 at 12 Main Street.")])
     assert {t.tag for t in result.tags} >= {"pii.card", "pii.address"}
     assert "4111" not in result.segments[0].text and "Main" not in result.segments[0].text
@@ -301,6 +351,16 @@ GARBLED_PHONES = [
     ("You can get me on 427,737,435.", "You can get me on [PHONE].", "427737435"),
     ("Okay, it's 285, 180,731, call after lunch.", "Okay, it's [PHONE], call after lunch.",
      "285180731"),
+    # Digit groups some of which the recognizer grouped in thousands, with no word between.
+    ("My shell is 458, 99,000, 229.", "My shell is [PHONE].", "45899000229"),
+    ("Okay, it's 345856, 174,000, call after lunch.", "Okay, it's [PHONE], call after lunch.",
+     "345856174000"),
+    ("Okay, 200, 8,000, 800, 31, all after lunch.", "Okay, [PHONE], all after lunch.",
+     "2008000800" "31"),
+    # Single digits joined by dashes, as the recognizer writes digits read out.
+    ("Okay, it's 8-6-2, number 1-3, call after lunch.", "Okay, it's [PHONE], call after lunch.",
+     "86213"),
+    ("Okay, it's 4-9-5, 780, a rotate.", "Okay, it's [PHONE], a rotate.", "495780"),
     # Named as a phone number right after it.
     ("Okay, 577,068, that is my cell.", "Okay, [PHONE], that is my cell.", "577068"),
     # Somebody else's number announced; "my number" misheard is as sure a cue as the word.
@@ -320,6 +380,11 @@ GARBLED_PHONES = [
     # Groups said as hundreds with no money or year around stay digits.
     ("reach me at six hundred eighty three, seven hundred eighty three, six six eight two",
      "reach me at [PHONE]", "6837836682"),
+    # ... and a group of four as "thousand" and "hundred": one digit before "thousand".
+    ("Reach me at six hundred eighty three, seven hundred eighty three, six thousand six hundred "
+     "eighty two", "Reach me at [PHONE]", "6837836682"),
+    ("ninety seven three hundred seventy nine one thousand one hundred ninety one, that's my cell",
+     "[PHONE], that's my cell", "973791191"),
     # Digits written as ordinals, one of them no ordinal ("3th").
     ("it is all done on 8th, 7th, 6th, 3th, 1th.", "it is all done on [PHONE]th.", "87631"),
 ]
@@ -383,6 +448,26 @@ ORDINARY_NUMBERS = [
     # Amounts and years said as words: "hundred" before a ten or a teen.
     "It was fifty six thousand eight hundred sixty three and nineteen hundred eighty nine.",
     "We paid two hundred fifty, three hundred twelve and four hundred ninety nine.",
+    # Three dashed digits alone, or counting something, are no read-out phone number.
+    "As easy as 1-2-3, and 4 more.",
+    "The 2-1-0 plan for 25 homes.",
+    "We won 2-1-0 and 3 more games in 12 days.",
+    # An amount read in two, money, years, counts: no mixed digit groups of a phone number.
+    "It was not a 58,000, 911 in 1991.",
+    "We sold 12,000, 500 of them last year.",
+    "It costs 12,000, 450 more with the battery.",
+    "In 2019, 12,000 homes and 2020, 15,000.",
+    "About 1,200, 1,500 and 1,800 a month.",
+    "The 2,500 300 watt panels.",
+    "We paid 45,000 2,000 200 in fees.",
+    # "thousand" after a ten, a teen or a hundred, or before a ten or a teen, or with money.
+    "It was ten thousand three hundred sixty nine in two thousand twenty two.",
+    "We sold forty nine thousand six hundred nineteen units.",
+    "The house was three hundred six thousand five hundred seventy eight.",
+    "We paid six thousand six hundred eighty two for the battery.",
+    "In two thousand nineteen, two thousand twenty and two thousand twenty one.",
+    "The options are two thousand five hundred, three thousand two hundred and four thousand.",
+    "About five thousand, six thousand, seven thousand.",
 ]
 
 GLUED_EMAILS = [
@@ -422,6 +507,17 @@ GLUED_EMAILS = [
      "rivenraynetbeproofing.net"),
     ("Sure, me underscore new units on Ryenergy.com.", "Sure, me underscore new units on [EMAIL].",
      "ryenergy.com"),
+    # "the" heard between the "at" and a written domain, after a name.
+    ("Sure, Chloe at the Avo.com.", "Sure, [EMAIL].", "chloe@avo.com"),
+    ("please copy m-rocks at the proofing.net on that.", "please copy [EMAIL] on that.",
+     "m-rocks@proofing.net"),
+    # A name left a few words before the domain, after a cue of an address.
+    ("Please copy Murphy for the 7 at email.com on it.", "Please copy [EMAIL] on it.",
+     "murphyforthe7@email.com"),
+    ("My e-mail is max.mor for that gmail.com", "My e-mail is [EMAIL]",
+     "max.morforthat@gmail.com"),
+    ("Send it to Ethan K. Madison then at www.com", "Send it to [EMAIL]",
+     "ethank.madisonthen@www.com"),
 ]
 
 NOT_EMAILS = [
@@ -439,6 +535,9 @@ NOT_EMAILS = [
     "Send it to our website acme.com for the form.",
     "Right to the point, sunrun.com is cheaper.",
     "We said at 10 p.m., it costs 1,000.",  # no domain across a comma
+    "Prices at the tesla.com store are lower.",  # "the" before a domain: only after a name
+    "Our price at the sunrun.com store.",
+    "We met them at the Sunrun.com booth.",
 ]
 
 
@@ -464,6 +563,20 @@ def test_glued_spoken_email_addresses_are_replaced(text: str, expected: str, add
 @pytest.mark.parametrize("text", NOT_EMAILS)
 def test_at_and_dot_in_ordinary_speech_are_kept(text: str) -> None:
     assert redact(text).findings == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [  # no name taken across a comma, a sentence end or a new clause, nor to a written address
+        ("Copy Sunrun on that, info@x.com", "Copy Sunrun on that, [EMAIL]"),
+        ("Send it to Tom. I will check gmail.com", "Send it to Tom. I will check [EMAIL]"),
+        ("Send it to Tom and I will check gmail.com", "Send it to Tom and I will check [EMAIL]"),
+        ("Please copy the chairman of gmail.com.", "Please copy the chairman of [EMAIL]."),
+        ("Copy Dana on jo@gmail.com", "Copy Dana on [EMAIL]"),
+    ],
+)
+def test_names_apart_from_an_address_are_kept(text: str, expected: str) -> None:
+    assert redact(text).text == expected
 
 
 # --- properties of the garbled phone numbers --------------------------------------------------
@@ -596,6 +709,7 @@ def test_typed_sentences_with_numbers_and_no_identifier_are_kept(said: str) -> N
         "email five five Oak Street x.com",
         "five at Oak Street number 2019 2019",  # the address stops before the phone number
         "jo@x.com12 five 2019",
+        "Q12-Q12-Q12-$Q12-12 Oak Street Q12-",  # a code reaching into an address
     ],
 )
 def test_redaction_is_idempotent_around_other_identifiers(text: str) -> None:
@@ -639,7 +753,8 @@ def test_synthesized_sentences_with_ordinary_numbers_are_kept(said: str) -> None
 
 @pytest.mark.parametrize(("batch", "sizes"), [(1, (60, 30, 60)), (2, (60, 30, 60)),
                                              (3, (60, 30, 60)), (4, (25, 12, 25)),
-                                             (5, (25, 12, 25))])
+                                             (5, (25, 12, 25)), (6, (25, 12, 25)),
+                                             (7, (25, 12, 25))])
 def test_synthesized_rows_are_the_sentences_the_script_speaks(
     batch: int, sizes: tuple[int, int, int]
 ) -> None:

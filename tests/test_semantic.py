@@ -216,6 +216,16 @@ def test_validation_set_written_from_the_taxonomy(semantic_tagger: SemanticTagge
         ("Our co-op board has to okay anything on the roof.", "customer", "objection.authority"),
         ("I don't really trust you guys.", "customer", "objection.trust"),
         ("Yikes. Pricey.", "customer", "objection.price"),
+        ("We've stuck with our current alarm company for a decade and they're fine.", "customer",
+         "competitor.mention"),
+        ("Could we pay it off a bit each month?", "customer", "financing"),
+        ("Maybe after tax season, not before.", "customer", "objection.timing"),
+        ("Hmm, I'd want to see some proof before I believe a word of that.", "customer",
+         "objection.trust"),
+        ("We stopped at Walmart for milk on the way back.", "customer", None),  # a shop visited
+        ("Around five years or so.", "customer", None),  # a span of time, no stall
+        ("My uncle admired Henry Ford.", "customer", None),
+        ("Could you close the gate behind you?", "customer", None),  # a request, not about audio
     ],
 )
 def test_paraphrases_nobody_wrote_a_rule_for(
@@ -257,6 +267,19 @@ def test_a_strong_rule_counts_only_where_the_head_allows_its_tag(
     assert trusting.classify_many([text], DEFAULT_COMPETITORS) == [{"competitor.mention": 0.85}]
 
 
+def test_a_refusal_counts_lower_and_a_stall_higher_than_other_tags(
+    semantic_tagger: SemanticTagger,
+) -> None:
+    texts = ["Could the badge wait in your car?",  # the head: opt-out at 0.4 to 0.5
+             "We'll be here through the holidays."]  # the head: timing at 0.5 to 0.6, no stall
+    uniform = SemanticTagger(semantic_tagger.embed, head=semantic_tagger.head,
+                             tag_thresholds={})
+    assert [list(found) for found in uniform.classify_many(texts, [])] == [
+        [], ["objection.timing"]]
+    assert [list(found) for found in semantic_tagger.classify_many(texts, [])] == [
+        ["consent.opt_out"], []]
+
+
 def test_examples_are_read_with_the_sentence_a_heard_one_came_from() -> None:
     text = ("tag\ttext\tsource\n"
             "objection.price\tWhoa, prize it.\tWhoa, pricey!\n"
@@ -273,10 +296,30 @@ def test_the_built_in_examples_cover_every_tag_in_balance() -> None:
 
 
 def test_a_sentence_cut_by_a_window_break_is_read_whole(semantic_tagger: SemanticTagger) -> None:
-    segments = [Segment(28.0, 30.0, "whatever we do the", "customer"),
-                Segment(30.1, 32.0, "board has the last word", "customer")]
+    segments = [Segment(28.0, 30.0, "whatever we do the board", "customer"),
+                Segment(30.1, 32.0, "has the last word", "customer")]
+    assert semantic_tagger.classify_many([s.text for s in segments], []) == [{}, {}]
     tags = annotate(segments, tagger=semantic_tagger).tags
-    assert ("objection.authority", 28.0, 32.0) in [(t.tag, t.start, t.end) for t in tags]
+    assert [(t.tag, t.start, t.end) for t in tags] == [("objection.authority", 28.0, 32.0)]
+
+
+def test_a_fragment_cut_by_a_window_break_keeps_only_what_the_whole_sentence_says(
+    semantic_tagger: SemanticTagger,
+) -> None:
+    first, rest = "nothing gets signed until our", "board votes on it"
+    assert list(semantic_tagger.classify_many([first], [])[0]) == ["buying_signal"]  # alone
+    segments = [Segment(28.0, 30.0, first, "customer"), Segment(30.1, 32.0, rest, "customer")]
+    assert [t.tag for t in annotate(segments, tagger=semantic_tagger).tags] == [
+        "objection.authority"]
+    # two sentences left without a stop between them still earn a tag each
+    segments = [Segment(28.0, 30.0, "when can your crew start", "customer"),
+                Segment(30.1, 32.0, "we also need a loan", "customer")]
+    assert [(t.tag, t.start) for t in annotate(segments, tagger=semantic_tagger).tags] == [
+        ("buying_signal", 28.0), ("financing", 30.1)]
+    segments = [Segment(28.0, 30.0, first, "customer"),  # 3 s apart: no window break
+                Segment(33.0, 35.0, rest, "customer")]
+    assert [t.tag for t in annotate(segments, tagger=semantic_tagger).tags] == [
+        "buying_signal", "objection.authority"]
 
 
 # --- smart trackers --------------------------------------------------------------------------

@@ -102,17 +102,17 @@ def test_short_windows_run_beam_search_and_full_windows_stay_greedy(
     model_path: Path, clips: list[tuple[str, np.ndarray]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """One loaded model: the decoding whisper.cpp really runs is chosen per window."""
-    import pywhispercpp.model as bindings
+    import _pywhispercpp as bindings
 
     ran: list[tuple[str, int]] = []
-    whisper_full = bindings.pw.whisper_full
+    whisper_full = bindings.whisper_full
 
     def recording(ctx: object, params: object, audio: np.ndarray, size: int) -> int:
         ran.append((str(params.strategy).rsplit("_", 1)[-1],  # type: ignore[attr-defined]
                     params.beam_search["beam_size"]))  # type: ignore[attr-defined]
         return int(whisper_full(ctx, params, audio, size))
 
-    monkeypatch.setattr(bindings.pw, "whisper_full", recording)
+    monkeypatch.setattr(bindings, "whisper_full", recording)
     engine = WhisperCppEngine(model_path, threads=1, beam_size=1, short_beam_size=4,
                               shrink_ctx_below_s=20.0, temperature_inc=0.0)
     text, short = clips[0]

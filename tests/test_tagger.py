@@ -162,6 +162,26 @@ def test_brand_list_is_a_parameter() -> None:
     assert "competitor.mention" not in classify("Tesla came by.", competitors=[])
 
 
+@pytest.mark.parametrize(
+    "text",
+    ["My buddy went with renewal my Anderson for his windows.",  # as tiny.en heard it
+     "The Sunova guy called us yesterday.", "We talked to Palmeto already.",
+     "Home Deport quoted us for the install.", "Our friend used Window Nations."],
+)
+def test_a_competitor_misheard_by_a_letter_or_two_is_still_named(text: str) -> None:
+    assert "competitor.mention" in classify(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["The sun ran hot all summer.", "We had ten solar panels on the old house.",
+     "We need some power for the shed.", "The home deposit was due Friday.",
+     "My son ran the numbers.", "Tessa came by.", "Our window station needs paint."],
+)
+def test_words_that_merely_sound_near_a_short_name_are_no_competitor(text: str) -> None:
+    assert "competitor.mention" not in classify(text)
+
+
 def test_confidence_grows_with_evidence() -> None:
     weak = classify("That seems expensive.")["objection.price"]
     strong = classify("That is way too expensive, more than we can afford.")["objection.price"]

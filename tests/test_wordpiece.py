@@ -1,4 +1,6 @@
-"""The plain-Python WordPiece tokenizer gives the ``tokenizers`` package's ids, exactly."""
+"""The plain-Python WordPiece tokenizer gives the ids the ``tokenizers`` package (the reference,
+a test-only dependency) gives for the installed model's own tokenizer.json: on every sentence
+of the repository's text data and on generated text, odd characters included."""
 
 from __future__ import annotations
 
@@ -10,21 +12,23 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.semantic import catalogue
-from gateway.semantic.wordpiece import TokenizerFileError, WordPiece
+from gateway.semantic import wordpiece
 
-ROOT = Path(__file__).resolve().parent.parent
-DATA_FILES = [ROOT / "gateway/intel/data/tag-examples.tsv",
-              *sorted((ROOT / "tests/data").glob("*.tsv"))]
-MAX_TOKENS = catalogue.CATALOGUE["minilm"].max_tokens
+ROOT = Path(__file__).parents[1]
+DATA_FILES = [*sorted((ROOT / "tests/data").glob("*.tsv")),
+              ROOT / "gateway/intel/data/tag-examples.tsv",
+              ROOT.parent / "shared/data/dev-utterances.tsv"]
+MAX_LENGTH = 128
 
 
 @pytest.fixture(scope="module")
-def tokenizer_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("tokenizer") / catalogue.TOKENIZER_FILE
-    path.write_bytes(catalogue.read_weights_file(catalogue.CATALOGUE["minilm"],
-                                                 catalogue.TOKENIZER_FILE))
-    return path
+def tokenizer_file(text_models: Path) -> Path:
+    return text_models / "minilm" / "tokenizer.json"
+
+
+@pytest.fixture(scope="module")
+def ours(tokenizer_file: Path) -> wordpiece.WordPiece:
+    return wordpiece.load(tokenizer_file, MAX_LENGTH)
 
 
 @pytest.fixture(scope="module")
@@ -32,58 +36,66 @@ def reference(tokenizer_file: Path) -> Any:
     import tokenizers
 
     tokenizer = tokenizers.Tokenizer.from_file(str(tokenizer_file))
-    tokenizer.enable_truncation(MAX_TOKENS)
     tokenizer.no_padding()
+    tokenizer.enable_truncation(MAX_LENGTH)
     return tokenizer
 
 
-@pytest.fixture(scope="module")
-def wordpiece(tokenizer_file: Path) -> WordPiece:
-    return WordPiece.from_file(tokenizer_file, MAX_TOKENS)
-
-
-def cells() -> list[str]:
-    found = []
+def _sentences() -> list[str]:
+    texts: list[str] = []
     for path in DATA_FILES:
-        with path.open(newline="", encoding="utf-8") as handle:
-            found += [cell for row in csv.reader(handle, delimiter="\t") for cell in row]
-    return found
+        with path.open(encoding="utf-8", newline="") as handle:
+            for row in csv.reader(handle, delimiter="\t"):
+                texts.extend(cell for cell in row if " " in cell.strip())
+    return texts
 
 
-def test_every_sentence_of_the_data_files_gets_the_same_ids(
-        reference: Any, wordpiece: WordPiece) -> None:
-    texts = cells()
-    assert len(texts) > 10_000
-    differing = [t for t in texts if wordpiece.encode(t) != reference.encode(t).ids]
-    assert differing == []
+def test_same_ids_on_every_sentence_of_the_data(ours: wordpiece.WordPiece,
+                                                reference: Any) -> None:
+    texts = _sentences()
+    assert len(texts) > 2000  # the data files are all there
+    expected = [e.ids for e in reference.encode_batch(texts)]
+    differ = [t for t, e in zip(texts, expected, strict=True) if list(ours.encode(t).ids) != e]
+    assert differ == []
 
 
-@pytest.mark.parametrize("text", [
-    "Héllo WORLD! 你好吗", "keep [MASK] and x[CLS]y as they are", "İstanbul ﬁne naïve Ångström",
-    "a\x00b\u200bc\tdef\u3000g\x85h", "x" * 150, "don't… “quotes” — ok, $5.00 & 50%",
-    "word " * 300, "", "   ",
-])
-def test_edge_cases_get_the_same_ids(reference: Any, wordpiece: WordPiece, text: str) -> None:
-    assert wordpiece.encode(text) == reference.encode(text).ids
+ODD = [
+    "", "   ", "Héllo CAFÉ naïve façade", "İstanbul ΣΊΣΥΦΟΣ straße", "[PHONE] and [EMAIL].",
+    "[CLS] a [SEP][MASK][UNK]x[PAD]", "tab\there\nnew\rline\x0bvt\x0cff\x85nel\u2028ls",
+    "zero\x00width\u200bjoin\u200dsoft\u00adhyphen\ufffd", "中文字符和日本語のかな",
+    "\U00020000\U0002b920\uf900\U0002f800 edge", "emoji 👍🏽 and ™ © ½ ∞",
+    "a" * 150 + " ok", "don't-stop $1,299.99 (10%) @home #1 ~ish ^caret `tick` |pipe|",
+    "¿Qué? ¡Sí! «quoted» „low“ —dash– …", " ".join(["word"] * 200),
+]
 
 
-# Latin, Greek, Cyrillic and their punctuation, general punctuation, CJK; the character tables of
-# `tokenizers` predate Python 3.11's Unicode 14 for 503 rarer code points (signs and scripts
-# added since Unicode 11), where the two differ.
-ALPHABET = (st.characters(max_codepoint=0x05FF)
-            | st.characters(min_codepoint=0x2000, max_codepoint=0x206F)
-            | st.characters(min_codepoint=0x3000, max_codepoint=0x9FFF))
+@pytest.mark.parametrize("text", ODD)
+def test_same_ids_on_odd_text(ours: wordpiece.WordPiece, reference: Any, text: str) -> None:
+    assert list(ours.encode(text).ids) == reference.encode(text).ids
 
 
-@settings(max_examples=400, deadline=None)
-@given(text=st.text(ALPHABET, max_size=80))
-def test_generated_unicode_text_gets_the_same_ids(
-        reference: Any, wordpiece: WordPiece, text: str) -> None:
-    assert wordpiece.encode(text) == reference.encode(text).ids
+# The scripts a sales conversation here may hold: Latin, Greek, Cyrillic, Hebrew and the
+# combining marks; punctuation, symbols and arrows; CJK, kana, Hangul; emoji. In some other
+# scripts and punctuation of Unicode 12-14 (about 500 code points: Yezidi, Sogdian, Egyptian
+# format controls, ...) the reference's older Unicode tables class a character otherwise.
+REALISTIC = st.one_of(*(st.characters(min_codepoint=low, max_codepoint=high,
+                                      exclude_categories=["Cs"])
+                        for low, high in ((0x0000, 0x05FF), (0x1E00, 0x2DFF), (0x3000, 0x9FFF),
+                                          (0xAC00, 0xD7A3), (0xF900, 0xFFFD),
+                                          (0x1F000, 0x1FAFF), (0x20000, 0x2A6DF))))
 
 
-def test_a_file_of_another_kind_is_refused_with_what_to_do(tmp_path: Path) -> None:
-    path = tmp_path / "tokenizer.json"
-    path.write_text('{"model": {"type": "BPE", "vocab": {}}, "normalizer": null}')
-    with pytest.raises(TokenizerFileError, match="models install minilm"):
-        WordPiece.from_file(path, MAX_TOKENS)
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(REALISTIC, max_size=80))
+def test_same_ids_on_generated_text(ours: wordpiece.WordPiece, reference: Any,
+                                    text: str) -> None:
+    assert list(ours.encode(text).ids) == reference.encode(text).ids
+
+
+def test_a_tokenizer_of_another_kind_is_refused(tmp_path: Path, tokenizer_file: Path) -> None:
+    spec = tokenizer_file.read_text(encoding="utf-8").replace('"BertPreTokenizer"',
+                                                             '"ByteLevel"')
+    other = tmp_path / "tokenizer.json"
+    other.write_text(spec, encoding="utf-8")
+    with pytest.raises(wordpiece.TokenizerFileError, match="not a lower-casing BERT"):
+        wordpiece.load(other, MAX_LENGTH)

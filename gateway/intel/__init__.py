@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from gateway.intel import sentiment
 from gateway.intel.lexicon import DEFAULT_COMPETITORS
-from gateway.intel.redactor import Finding, Redaction, redact
+from gateway.intel.redactor import Finding, Redaction, redact, redact_segments
 from gateway.intel.scope import allowed
 from gateway.intel.tagger import classify
 from gateway.intel.trackers import (
@@ -51,6 +51,10 @@ __all__ = [
 # follows within this many seconds (an ASR window boundary can split a sentence).
 JOIN_GAP_S = 1.5
 _SENTENCE_END = (".", "?", "!")
+# A tag of such a segment read alone counts only when the two read together have it too,
+# or when it is this sure (chosen on the tuning half cut in two, and checked on the
+# validation set cut in two: bench/tags_cv.py's "cut", "p-cut" and "v-cut").
+FRAGMENT_SURE = 0.9
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +81,11 @@ def annotate(
     list); ``trackers`` are tracker definitions (strings, see :mod:`gateway.intel.trackers`);
     ``tagger`` is the semantic tagger (None: the keyword rules alone, and no smart trackers).
     """
-    redactions = [redact(segment.text) for segment in segments]
+    redactions = redact_segments(
+        [segment.text for segment in segments],
+        [index > 0 and _follows(segments[index - 1], segment)
+         for index, segment in enumerate(segments)],
+    )
     clean = tuple(
         Segment(s.start, s.end, r.text, s.speaker)
         for s, r in zip(segments, redactions, strict=True)
@@ -89,8 +97,9 @@ def annotate(
     joined = [f"{clean[i].text.rstrip()} {clean[i + 1].text.lstrip()}" for i in pairs]
     vectors = tagger.embed(texts) if tagger is not None and texts else None
     found_all = _classify(texts + joined, names, tagger, vectors)
-    alone = [_scoped(found_all[i], segment.speaker) for i, segment in enumerate(clean)]
     together = dict(zip(pairs, found_all[len(texts):], strict=True))
+    alone = [_scoped(_confirmed(found_all[i], i, together), segment.speaker)
+             for i, segment in enumerate(clean)]
     tags: list[Tag] = []
     for index, (segment, redaction, found) in enumerate(
         zip(clean, redactions, alone, strict=True)
@@ -125,6 +134,20 @@ def _classify(texts: list[str], names: tuple[str, ...], tagger: SemanticTagger |
     return tagger.classify_many(texts, names, vectors)
 
 
+def _confirmed(found: dict[str, float], index: int, together: dict[int, dict[str, float]],
+               ) -> dict[str, float]:
+    """The tags of a segment that a window break cut from its neighbour (``together``: the
+    tags of each segment read with the next) that the sentence read whole has too, or that
+    are all but sure (:data:`FRAGMENT_SURE`): a fragment alone ("nothing gets signed until
+    our") is easily misread, but two sentences the recognizer left without a stop between
+    them may each say their own thing."""
+    whole = [together[i] for i in (index - 1, index) if i in together]
+    if not whole:
+        return found
+    return {tag: c for tag, c in found.items()
+            if c >= FRAGMENT_SURE or any(tag in tags for tags in whole)}
+
+
 def _trackers(trackers: Sequence[str | Tracker]) -> tuple[Tracker, ...]:
     specs = tuple(t for t in trackers if isinstance(t, str))
     parsed = parse_trackers(specs) if specs else ()
@@ -137,10 +160,14 @@ def _scoped(found: dict[str, float], speaker: str) -> dict[str, float]:
 
 def _continues(segment: Segment, following: Segment) -> bool:
     """Does ``following`` plausibly finish the sentence ``segment`` started?"""
-    return (
-        not segment.text.rstrip().endswith(_SENTENCE_END)
-        and segment.speaker == following.speaker
-        and 0 <= following.start - segment.end <= JOIN_GAP_S
+    return not segment.text.rstrip().endswith(_SENTENCE_END) and _follows(segment, following)
+
+
+def _follows(segment: Segment, following: Segment) -> bool:
+    """Is ``following`` the same speaker going on right after ``segment`` (a number read out
+    may go on after a sentence end: "My number is." | "five five five ...")?"""
+    return segment.speaker == following.speaker and 0 <= following.start - segment.end <= (
+        JOIN_GAP_S
     )
 
 

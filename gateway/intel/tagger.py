@@ -265,13 +265,47 @@ def brand_keys(names: tuple[str, ...]) -> frozenset[str]:
 
 
 def mentions_brand(tokens: Tokens, keys: frozenset[str]) -> bool:
-    """Does any run of one to four words, run together, spell a competitor's name?"""
+    """Does any run of one to four words, run together, spell a competitor's name, or nearly
+    (as the recognizer mishears it: "renewal my anderson", "sun runs", "vivant"; see
+    :func:`near_names`)?"""
     words = tokens.words
-    return any(
-        "".join(words[start : start + size]) in keys
-        for size in range(1, 5)
-        for start in range(len(words) - size + 1)
-    )
+    runs = {"".join(words[start : start + size])
+            for size in range(1, 5) for start in range(len(words) - size + 1)}
+    if not runs.isdisjoint(keys):
+        return True
+    near = near_names(keys)
+    return any(abs(len(run) - len(name)) <= budget and edit_distance(run, name, budget) <= budget
+               for run in runs for name, budget in near.get(run[:1], ()))
+
+
+BRAND_LETTERS_PER_EDIT = 7
+
+
+@lru_cache(maxsize=32)
+def near_names(keys: frozenset[str]) -> dict[str, tuple[tuple[str, int], ...]]:
+    """The names a run of words may miss by a letter or two, by their first letter, each with
+    the edits allowed: one in seven letters, at most two; none in the first letter nor below
+    seven letters ("Tesla", "Lowe's" and "Sunrun", not "the sun ran", must be heard exactly)."""
+    index: dict[str, list[tuple[str, int]]] = {}
+    for name in sorted(key for key in keys if key[:-1] not in keys):  # no plurals
+        budget = min(len(name) // BRAND_LETTERS_PER_EDIT, 2)
+        if budget:
+            index.setdefault(name[0], []).append((name, budget))
+    return {first: tuple(names) for first, names in index.items()}
+
+
+def edit_distance(a: str, b: str, limit: int) -> int:
+    """Levenshtein distance of ``a`` and ``b``, or ``limit + 1`` once it exceeds ``limit``."""
+    previous = list(range(len(b) + 1))
+    for i, letter in enumerate(a, 1):
+        current = [i]
+        for j, other in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1,
+                               previous[j - 1] + (letter != other)))
+        if min(current) > limit:
+            return limit + 1
+        previous = current
+    return previous[-1]
 
 
 _NEGATORS = frozenset(lexicon.NEGATORS)

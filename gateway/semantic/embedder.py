@@ -1,8 +1,8 @@
 """Sentence embeddings on the device: the pinned MiniLM graph run by onnxruntime.
 
 :class:`Embedder` is the adapter the semantic tagger receives as its ``embed`` callable: it
-tokenizes with the model's own ``tokenizer.json`` (:mod:`gateway.semantic.wordpiece`), runs the int8
-ONNX graph and mean-pools the last hidden state over the real tokens, then L2-normalises, as
+tokenizes with the model's own ``tokenizer.json`` (:mod:`gateway.semantic.wordpiece`), runs the
+int8 ONNX graph and mean-pools the last hidden state over the real tokens, then L2-normalises, as
 sentence-transformers does for this model. onnxruntime is imported only here.
 """
 
@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from gateway.semantic import wordpiece
 from gateway.semantic.catalogue import DEFAULT, InstalledTextModel, resolve
-from gateway.semantic.wordpiece import WordPiece
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ class Embedder:
 
         self.name = model.name
         self.dimensions = model.entry.dimensions
-        self._tokenizer = WordPiece.from_file(model.tokenizer, model.entry.max_tokens)
+        self._tokenizer = wordpiece.load(model.tokenizer, model.entry.max_tokens)
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
@@ -58,13 +58,13 @@ class Embedder:
         return vectors
 
     def _batch(self, texts: Sequence[str]) -> Vectors:
-        encoded = [self._tokenizer.encode(text) for text in texts]
-        width = max(map(len, encoded))
-        ids = np.zeros((len(encoded), width), dtype=np.int64)  # [PAD] is id 0
+        encoded = [self._tokenizer.encode(text).ids for text in texts]
+        width = max(len(e) for e in encoded)
+        ids = np.full((len(encoded), width), self._tokenizer.pad_id, dtype=np.int64)
         mask = np.zeros_like(ids)
-        for row, tokens in enumerate(encoded):
-            ids[row, : len(tokens)] = tokens
-            mask[row, : len(tokens)] = 1
+        for row, e in enumerate(encoded):
+            ids[row, : len(e)] = e
+            mask[row, : len(e)] = 1
         hidden = self._session.run(None, {"input_ids": ids, "attention_mask": mask,
                                           "token_type_ids": np.zeros_like(ids)})[0]
         return pool(np.asarray(hidden, dtype=np.float32), mask)

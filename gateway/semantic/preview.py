@@ -1,7 +1,7 @@
 """A smart tracker's preview, scored in a short-lived process of its own.
 
 The web UI shows a manager which recent segments a tracker's examples would match. Scoring
-needs the text model (onnxruntime, tokenizers and the int8 graph: about 70 MB); loaded in the
+needs the text model (onnxruntime and the int8 graph); loaded in the
 web UI's process it would stay there for good after one preview, beside the service's own copy.
 So :func:`preview` runs ``python -m gateway.semantic.preview``, hands it the examples and the
 segments' texts on a pipe (nothing is written to disk), reads back one score and similarity per

@@ -1,4 +1,5 @@
-"""The whisper.cpp engine, through pywhispercpp (imported only when an engine is built)."""
+"""The whisper.cpp engine, through pywhispercpp's compiled module (imported only when an engine
+is built; see :mod:`gateway.speech.whisper_context`)."""
 
 from __future__ import annotations
 
@@ -145,7 +146,7 @@ class WhisperCppEngine:
             if width < 1:
                 raise ValueError(f"{name} must be at least 1, not {width}")
         _check_model_file(model_path)
-        from pywhispercpp.model import Model
+        from gateway.speech.whisper_context import WhisperContext
 
         params: dict[str, Any] = {
             "n_threads": threads,
@@ -159,8 +160,7 @@ class WhisperCppEngine:
             "suppress_blank": True,
             "suppress_nst": True,
         }
-        self._load: Callable[[], Any] = lambda: Model(
-            str(model_path), redirect_whispercpp_logs_to=None, **params)
+        self._load: Callable[[], WhisperContext] = lambda: WhisperContext(model_path, **params)
         try:
             self._model = self._load()
         except Exception as err:  # the bindings raise bare Exceptions and RuntimeErrors
@@ -186,7 +186,7 @@ class WhisperCppEngine:
         encoding it at the wide context (a short clip at a full 30 s context: ~0.5 s).
         """
         if self._widest and needed * 3 <= self._widest:
-            del self._model  # free the old context before the new one takes its memory
+            self._model.close()  # free the old context before the new one takes its memory
             self._model = self._load()
             self._widest = 0
         self._widest = max(self._widest, needed)
@@ -205,7 +205,7 @@ class WhisperCppEngine:
                 prompted = bool(self._prompt) and not ctx and duration >= self._prompt_min_s
                 short = duration < self._shrink_below_s
                 raw = self._model.transcribe(
-                    audio, audio_ctx=ctx, extract_probability=True,
+                    audio, audio_ctx=ctx,
                     **decoding(self._short_beam_size if short else self._beam_size),
                     initial_prompt=self._prompt if prompted else "",
                     max_tokens=max(_MIN_MAX_TOKENS, math.ceil(duration * MAX_TOKENS_PER_S)))
@@ -217,7 +217,7 @@ class WhisperCppEngine:
             if text:
                 start = min(max(seg.t0 / 100, 0.0), duration)
                 end = min(max(seg.t1 / 100, start), duration)
-                probability = float(seg.probability)
+                probability = seg.probability
                 logprob = math.log(probability) if probability > 0 else math.nan
                 segment = Heard(start, end, text, probability=probability,
                                 avg_logprob=logprob)

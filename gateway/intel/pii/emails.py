@@ -4,6 +4,7 @@ dot com")."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from gateway.intel.pii.spans import CUE_START, Finding, Token, inside, tokens
 
@@ -29,7 +30,7 @@ _NOT_LOCAL = frozenset(
     "me us you him her them it i we they he she a an the and or is are was be am look "
     "here there online website site web page that this out home work in on up visit find "
     "go check available listed email mail contact reach call to for from with by my our your "
-    "their his its it's that's address send write please just so also try use".split()
+    "their his its it's that's address send write please just so also try use copy".split()
 )
 _TLD = "(?:" + "|".join(sorted(_TLDS)) + ")"
 _DOMAIN = re.compile(rf"[a-z0-9-]+(?:\.[a-z0-9-]+)*\.{_TLD}")
@@ -63,6 +64,18 @@ _PROVIDER_DOMAIN = re.compile(
     r"(?:\.(?:com|net|me)|\s+dot\s+(?:com|net|me)|,?\s+not\s+(?:com|come|calm|net)))\b",
     re.IGNORECASE | re.ASCII,
 )
+# Cues of an address after which a name may be left apart from its domain.
+_LOCAL_CUE = re.compile(
+    CUE_START + r"(?:copy|send\s+(?:it|this|that|them)(?:\s+over)?\s+to|write\s+to|right\s+to"
+    r"|e-?mail(?:\s+(?:is|me\s+at|it\s+to))?|address\s+is)\b",
+    re.IGNORECASE,
+)
+_LOCAL_REACH = 60
+_BETWEEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9.'_-]*")
+_NAME_LIKE = re.compile(r"(?!I\b|I'|The\b|A\b)[A-Z][a-z]+[0-9]*|[A-Za-z]+\.[A-Za-z]+")
+_SENTENCE_OR_PLACEHOLDER = re.compile(r"[.?!](?:\s|$)|[,\[@]")
+_CLAUSE = frozenset("i i'll i'm we we'll you you'll they and but if when".split())
+_MAX_NAME_GAP = 5
 _NAME_WORD = re.compile(r"[A-Za-z0-9._-]+")
 _PROVIDER_HINT = re.compile(r"mail|male|yahoo|look|aol|cloud|proton|comcast|msn|gmx", re.IGNORECASE)
 _DOTTED = re.compile(
@@ -97,7 +110,32 @@ def find_emails(text: str) -> list[Finding]:
         taken = [(f.start, f.end) for f in found]
         found += [f for f in extra if not any(
             f.start < end and start < f.end for start, end in taken)]
-    return sorted(found, key=lambda f: f.start)
+    return [_with_name_before(text, f) for f in sorted(found, key=lambda f: f.start)]
+
+
+def _with_name_before(text: str, finding: Finding) -> Finding:
+    """``finding`` with the name the recognizer left a few words before it, after a cue of an
+    address ("Please copy Murphy for the 7 at email.com", "My e-mail is max.mor for that
+    gmail.com"): from the first name-like word (capitalised, or dotted like "max.mor") after
+    the cue; never across a sentence end, a comma, a placeholder or a new clause ("I'll",
+    "we"), nor to an address written out whole."""
+    if "@" in text[finding.start : finding.end]:
+        return finding  # written out whole: "jo@x.com"
+    cues = list(_LOCAL_CUE.finditer(text, max(0, finding.start - _LOCAL_REACH), finding.start))
+    if not cues:
+        return finding
+    cue = cues[-1]  # the nearest
+    words = list(_BETWEEN.finditer(text, cue.end(), finding.start))
+    if not words or _SENTENCE_OR_PLACEHOLDER.search(text, cue.end(), finding.start) or any(
+        w.group().lower() in _CLAUSE for w in words
+    ):
+        return finding
+    first = next((w for w in words if _NAME_LIKE.fullmatch(w.group())), None)
+    if first is None or len(words) - words.index(first) > _MAX_NAME_GAP:
+        return finding
+    user = "".join(w.group().lower() for w in words[words.index(first) :])
+    address = user + (finding.normalized if "@" in finding.normalized else f"@{finding.normalized}")
+    return replace(finding, start=first.start(), normalized=address)
 
 
 def _announced_domains(text: str) -> list[Finding]:
@@ -198,7 +236,13 @@ def _spoken_email(text: str, words: list[Token], at: int) -> tuple[Finding, int]
         return None
     domain = _domain_after(text, words, at)
     local = _local_before(text, words, at)
-    if domain is None or local is None:
+    if local is None:
+        return None
+    if domain is None and not misheard and _article_before_written_domain(text, words, at) and (
+        _name_like(text, words[local[1] : at])
+    ):  # "Sure, Chloe at the Avo.com": an article heard before a written domain
+        domain = _domain_after(text, words, at + 1)
+    if domain is None:
         return None
     written = (text[words[at + 1].start : words[domain[1]].end],  # both written out, no
                text[words[local[1]].start : words[at - 1].end])  # spaces: "Lucas.2 and x.com"
@@ -208,6 +252,20 @@ def _spoken_email(text: str, words: list[Token], at: int) -> tuple[Finding, int]
     if text.startswith("[", words[end].end):  # glued to a placeholder, as in the written form
         return None
     return Finding("email", words[first].start, words[end].end, f"{user}@{name}"), end + 1
+
+
+def _article_before_written_domain(text: str, words: list[Token], at: int) -> bool:
+    """True for "the" right after the "at" at index ``at`` and before a written label."""
+    return at + 2 < len(words) and words[at + 1].low == "the" and _dotted(text, words[at + 2])
+
+
+def _name_like(text: str, local: list[Token]) -> bool:
+    """True for a user part that reads as a name, not an ordinary word: a capital not at the
+    start of the text ("Sure, Chloe"), a digit ("toward 22") or a symbol ("m-rocks")."""
+    return any(
+        any(ch.isdigit() for ch in t.text) or _symbol(t) or t.text[0].isupper() and t.start > 0
+        for t in local
+    )
 
 
 def _domain_after(text: str, words: list[Token], at: int) -> tuple[str, int] | None:

@@ -20,10 +20,15 @@ TENS = {
     "eighty": 8, "ninety": 9,
 }  # fmt: skip
 REPEAT = {"double": 2, "triple": 3}
+# "hundred" and "thousand": a phone number's groups are read with them too ("six thousand six
+# hundred eighty two"); their zeros are written only when no smaller number follows.
+SCALES = frozenset({"hundred", "thousand"})
 ZERO_LETTERS = {"oh", "o"}
-# Words of money: "hundred" before a ten in their sentence is an amount ("eight hundred sixty").
+# Words of money: "hundred" before a ten, or any "thousand", in their sentence is an amount
+# ("eight hundred sixty", "forty two thousand five").
 _MONEY_WORDS = re.compile(
-    r"\b(?:thousand|million|dollars?|bucks|cents|paid|costs?|prices?|priced)\b", re.IGNORECASE
+    r"\b(?:million|dollars?|bucks|cents|paid|pay|costs?|prices?|priced|budget|loan)\b",
+    re.IGNORECASE,
 )
 # Words tiny.en writes for a digit read out in noise ("nine one nine" -> "time one time",
 # "seven" -> "salmon", "five" -> "high"), learned from synthesized speech (bench/pii_synth.py;
@@ -39,19 +44,37 @@ def is_number_word(low: str) -> bool:
     """True for a lower-case word that is, or stands for, digits."""
     return low.isascii() and (
         low.isdigit() or low in ONES or low in TEENS or low in TENS or low in REPEAT
-        or low == "hundred"
+        or low in SCALES
     )
 
 
 def is_spoken_amount(text: str, run: list[Token]) -> bool:
     """True for numbers said the way amounts and years are: "hundred" followed by a ten or a
-    teen in a sentence of money ("thirty six thousand eight hundred sixty-three dollars") or
-    after a teen ("nineteen hundred eighty"). A phone number's groups are said that way too
-    ("six hundred eighty three, seven hundred ..."): without money or a year they stay digits."""
+    teen, or any "thousand", in a sentence of money ("thirty six thousand eight hundred
+    sixty-three dollars"), and "hundred" after a teen ("nineteen hundred eighty"). A phone
+    number's groups are said that way too ("six hundred eighty three, six thousand six hundred
+    eighty two"): without money or a year they stay digits."""
     money = _MONEY_WORDS.search(text) is not None
+    if any(t.low == "thousand" for t in run) and (money or _thousands_of_an_amount(run)):
+        return True
     return any(
         b.low == "hundred" and (c.low in TENS or c.low in TEENS) and (money or a.low in TEENS)
         for a, b, c in zip([Token("", 0, 0), *run], run, run[1:], strict=False)
+    )
+
+
+def _thousands_of_an_amount(run: list[Token]) -> bool:
+    """True for "thousand" after more than one digit or before a ten or a teen: "forty nine
+    thousand", "three hundred six thousand", "two thousand twenty". A phone number's group
+    says one digit before it and a hundred or a digit after: "six thousand six hundred"."""
+    lows = ["", "", *(t.low for t in run), ""]
+    return any(
+        low == "thousand" and (
+            lows[i - 1] in TENS or lows[i - 1] in TEENS or lows[i + 1] in TENS
+            or lows[i + 1] in TEENS or lows[i - 2] in TENS or lows[i - 2] in SCALES
+            or len(lows[i - 1]) > 1 and lows[i - 1].isdigit()
+        )
+        for i, low in enumerate(lows)
     )
 
 
@@ -86,5 +109,7 @@ def digits(run: list[Token]) -> str:
                 out.append(f"{TENS[low]}0")
         elif low == "hundred":
             out.append("" if nxt in TENS or nxt in TEENS else "00")
+        elif low == "thousand":
+            out.append("" if nxt.isdigit() or nxt in ONES or nxt in TEENS or nxt in TENS else "000")
         i += step
     return "".join(out)

@@ -17,7 +17,9 @@ digits ("I-1", "OI-14", "6th") are passed over. A cluster is a phone number when
   cue as the recognizer mishears it ("my hunger", "meet me at") needs four digits.
 
 Numbers grouped in thousands ("7,071") are amounts, unless they follow a phone number (its last
-digits) or a cue announces seven digits or more.
+digits), a cue announces seven digits or more, or they stand among other digit groups with no
+word between ("458, 99,000, 229": eight digits or more, no money, no amount read in two as
+"58,000, 911").
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from dataclasses import replace
 from typing import NamedTuple
 
 from gateway.intel.pii.numbers import (
+    SCALES,
     ZERO_LETTERS,
     digits,
     is_misheard_digit,
@@ -42,7 +45,8 @@ from gateway.intel.pii.phones import (
     amounts,
     codes,
     cue_ends,
-    is_unit,
+    guards,
+    money_before,
     number_kind,
 )
 from gateway.intel.pii.spans import Finding, Span, Token, inside, tokens
@@ -95,6 +99,16 @@ _DANGLING = re.compile(r"-\s*")
 _GROUPED_END = re.compile(r"[0-9],[0-9]{3}$")
 _IN_YEAR = frozenset({"in", "since"})
 _YEAR_NEXT = re.compile(r"\s+(?:19|20)[0-9]{2}\b")
+# Digit groups joined by a comma or a space only, some of them grouped in thousands: "458,
+# 99,000, 229", "345856, 174,000".
+_MIXED_GROUPS = re.compile(
+    r"(?<![\w$.,-])[0-9]+(?:,[0-9]{3})*(?:,?[ ]+[0-9]+(?:,[0-9]{3})*)+(?![\w%]|[.,][0-9])",
+    re.ASCII,
+)
+_GROUP_SEPARATOR = re.compile(r",?[ ]+")
+MIN_MIXED_DIGITS = 8
+_NEXT_WORD = re.compile(r"\s+([A-Za-z]+)")
+_DASHED = re.compile(r"(?<![0-9-])[0-9](?:-[0-9]){2,}(?![0-9])")
 _SINCE = re.compile(r"\b(?:in|since|from|until|till|by|year)\s+$", re.IGNORECASE)
 
 
@@ -107,10 +121,15 @@ def find_phones_in_context(
     words = tokens(text, PHONE_TOKEN)
     if not phones and not any(is_number_word(t.low) for t in words):
         return []  # no number, no cluster (most sentences)
-    taken = blocked + amounts(text) + codes(text)
+    # An amount or a code that overlaps another identifier is that identifier's: "$Q12-12 Oak
+    # Street" holds an address, and no code once the address is redacted.
+    taken = blocked + [
+        span for span in amounts(text) + codes(text) if not inside(Token("", *span), blocked)
+    ]
     cues = Cues(cue_ends(text), cue_ends(text, MISHEARD_CUE))
     found = _grown(text, words, phones, cues, taken)
-    grouped = _with_grouped_numbers(text, words, found, cues, blocked)
+    grouped = _with_mixed_groups(text, words,
+                                 _with_grouped_numbers(text, words, found, cues, blocked), blocked)
     if grouped != found:  # what follows a grouped number may be its tail
         found = _grown(text, words, grouped, cues, taken)
     found = [_with_code_before(text, _with_glued_letters(text, f), taken) for f in found]
@@ -161,6 +180,51 @@ def _with_grouped_numbers(
         ):
             found.append(Finding(number_kind(text, start, end, number), start, end, number))
     return found
+
+
+def _with_mixed_groups(
+    text: str, words: list[Token], found: list[Finding], blocked: list[Span]
+) -> list[Finding]:
+    """``found`` with the runs of digit groups, some grouped in thousands and some not, that
+    hold :data:`MIN_MIXED_DIGITS` digits or more: a phone number the recognizer read partly as
+    thousands ("458, 99,000, 229", "200, 8,000, 800, 31"). An amount read in two ("58,000,
+    911"), a run after a word of money ("$", "paid"), of years only besides the amounts ("2019,
+    12,000"), or counting something ("12,000, 500 of them", "167,000 242 panels", "58,000, 911
+    in 1991") stays."""
+    for run in _MIXED_GROUPS.finditer(text):
+        start, end = run.span()
+        groups = _GROUP_SEPARATOR.split(run.group())
+        bare = [g for g in groups if "," not in g and not YEAR.fullmatch(g)]
+        number = "".join(ch for ch in run.group() if ch.isdigit())
+        after = next((t for t in words if t.start >= end), None)
+        if (
+            len(number) < MIN_MIXED_DIGITS or not bare or _thousands_and_rest(groups)
+            or all("," not in g for g in groups)
+            or inside(Token("", start, end), blocked) or money_before(text, start)
+            or after is not None and _counts(text, after)
+        ):
+            continue
+        merged = [f for f in found if f.start < end and start < f.end]
+        found = [f for f in found if f not in merged]
+        start = min([start, *(f.start for f in merged)])
+        end = max([end, *(f.end for f in merged)])
+        found.append(Finding(number_kind(text, start, end, number), start, end, number))
+    return found
+
+
+def _thousands_and_rest(groups: list[str]) -> bool:
+    """True for a number grouped in thousands and up to three digits after it: one amount
+    read in two, "58,000, 911"."""
+    return len(groups) == 2 and "," in groups[0] and len(groups[1]) <= 3
+
+
+def _counts(text: str, word: Token) -> bool:
+    """True for a word that makes the number before it a count, a time or a quantity: "of",
+    "panels", "tonight", "dollars", "in 1991"."""
+    low = word.low
+    return low == "of" or low in _TIME_WORDS or low in _COUNTED or guards(text, word, []) or (
+        _PLURAL.fullmatch(low) is not None
+    ) or low in _IN_YEAR and _YEAR_NEXT.match(text, word.end) is not None
 
 
 def _tail_of(
@@ -220,7 +284,7 @@ def _clusters(text: str, words: list[Token], phones: list[Span], taken: list[Spa
     for token in words:
         in_phone = inside(token, phones)
         unit = not in_phone and (
-            is_unit(text, token)
+            guards(text, token, taken)
             or previous is not None and _GROUPED_END.search(text, 0, previous.end) is not None
             and _PLURAL.fullmatch(token.low) is not None  # "2,437 systems": a count
             or token.low in _IN_YEAR and _YEAR_NEXT.match(text, token.end) is not None
@@ -312,9 +376,9 @@ def _phone_like(text: str, cluster: list[Token]) -> bool:
     if is_spoken_amount(text, cluster):  # "eight hundred sixty-three and nineteen hundred ..."
         return False
     cluster = [t for t in cluster if not YEAR.fullmatch(t.text)]  # "in 2019, 2020 and 2021"
-    if _read_out(text, cluster) or _misheard_ordinals(text, cluster):
+    if _read_out(text, cluster) or _misheard_ordinals(text, cluster) or _dashed(text, cluster):
         return True
-    real = len(digits([t for t in cluster if t.low != "hundred"]))  # "two hundred": 2
+    real = len(digits([t for t in cluster if t.low not in SCALES]))  # "two hundred": 2
     weak = sum(
         1 if is_misheard_digit(t.low) else len(t.text) for t in cluster if weak_digit(text, t)
     )
@@ -327,6 +391,18 @@ def _phone_like(text: str, cluster: list[Token]) -> bool:
         if not weak_digit(text, token):
             groups[-1].append(token)
     return max(len(digits(group)) for group in groups) >= MIN_CONTEXT_DIGITS
+
+
+def _dashed(text: str, cluster: list[Token]) -> bool:
+    """True for five or more digits of which three or more single ones are written joined by
+    dashes, as the recognizer writes digits read out ("8-6-2, number 1-3"), unless the last
+    counts something ("as easy as 1-2-3" is three digits, "the 2-1-0 plan for 25 homes")."""
+    if not cluster or len(digits(cluster)) < MIN_READ_OUT_DIGITS or not _DASHED.search(
+        text, cluster[0].start, cluster[-1].end
+    ):
+        return False
+    after = _NEXT_WORD.match(text, cluster[-1].end)
+    return after is None or not _counts(text, Token(after.group(1), after.start(1), after.end(1)))
 
 
 def _misheard_ordinals(text: str, cluster: list[Token]) -> bool:

@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import re
 
-from gateway.intel.pii.numbers import ZERO_LETTERS, digits, is_number_word, is_spoken_amount
+from gateway.intel.pii.numbers import (
+    SCALES,
+    ZERO_LETTERS,
+    digits,
+    is_number_word,
+    is_spoken_amount,
+)
 from gateway.intel.pii.spans import (
     CUE_START,
     PLACEHOLDER,
@@ -44,7 +50,7 @@ _FILLERS = {"dash", "hyphen"}
 _UNITS = frozenset(
     "minutes minute hours hour days day weeks week months month years year dollars dollar "
     "bucks cents percent times panels kilowatts kilowatt watts watt kwh kw amps amp volts "
-    "thousand million per".split()
+    "million per".split()
 )
 _CLOCK = frozenset("am pm o'clock oclock".split())
 _NUMBER_NEXT = re.compile(r"\s+[0-9]")
@@ -91,7 +97,7 @@ def find_phones(text: str, taken: list[Span]) -> list[Finding]:
     for token, following in zip(words, words[1:] + words[-1:], strict=True):
         usable = not inside(token, blocked) and (
             is_number_word(token.low) or token.low in _FILLERS
-        ) and not is_unit(text, following) and not is_unit(text, token)
+        ) and not guards(text, following, blocked) and not is_unit(text, token)
         if usable and (not run or _PHONE_GAP.fullmatch(text[run[-1].end : token.start])):
             run.append(token)
             continue
@@ -110,6 +116,13 @@ def cue_ends(text: str, cue: re.Pattern[str] = PHONE_CUE) -> list[int]:
             _OTHER_NUMBER.search(text, 0, m.start()) or _NUMBER_OF.match(text, m.end())
         )
     ]
+
+
+def guards(text: str, token: Token, taken: list[Span]) -> bool:
+    """True for a unit or clock word (see :func:`is_unit`) that guards the number before it;
+    a word inside another identifier guards nothing ("5 12 2019 pm@x.com": the "pm" is an
+    address's, which leaves "[EMAIL]" after the number once redacted)."""
+    return is_unit(text, token) and not inside(token, taken)
 
 
 def is_unit(text: str, token: Token) -> bool:
@@ -145,14 +158,19 @@ def codes(text: str) -> list[Span]:
 
 def _money_or_round(text: str, amount: re.Match[str]) -> bool:
     found = amount.group()
-    return found.startswith("$") or "." in found or found.endswith("00") or bool(
-        _MONEY_BEFORE.search(text, max(0, amount.start() - _MONEY_REACH), amount.start())
+    return found.startswith("$") or "." in found or found.endswith("00") or money_before(
+        text, amount.start()
     )
+
+
+def money_before(text: str, start: int) -> bool:
+    """True when a word of money ("costs", "paid", "budget") comes shortly before ``start``."""
+    return bool(_MONEY_BEFORE.search(text, max(0, start - _MONEY_REACH), start))
 
 
 def _phone_from_run(text: str, run: list[Token]) -> list[Finding]:
     """Turn a run of number-like tokens into a phone finding if it holds enough digits."""
-    while run and (run[0].low in _FILLERS or run[0].low == "hundred"):
+    while run and (run[0].low in _FILLERS or run[0].low in SCALES):
         run = run[1:]
     while run and (run[-1].low in _FILLERS or run[-1].low in {"double", "triple"}):
         run = run[:-1]

@@ -1,0 +1,40 @@
+"""The held-out paraphrase set (written from docs/taxonomy.md before the tagger was tuned again)
+is well formed: it has the columns ``bench/tags.py --split test`` reads (``split`` ``test``,
+tags joined by ``;``), covers every tag, and holds only tags the taxonomy defines, each from a
+speaker that can earn it. No row is tagged here."""
+
+from __future__ import annotations
+
+import csv
+from collections import Counter
+from pathlib import Path
+
+from gateway.intel.redactor import PLACEHOLDERS
+from gateway.intel.scope import allowed
+from gateway.intel.tagger import RULES
+
+HELDOUT = Path(__file__).parents[1] / "tests/data/tag-heldout.tsv"
+MIN_PER_TAG = 16  # sentences whose only tag it is
+MIN_TWO_TAGS = 20
+MIN_NONE = 60
+
+
+def gold(row: dict[str, str]) -> set[str]:
+    return {t for t in row["tags"].split(";") if t}
+
+
+def test_heldout_set_loads_and_covers_every_tag() -> None:
+    with HELDOUT.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle, delimiter="\t"))
+    assert rows and {row["split"] for row in rows} == {"test"}
+    sentence_tags = {rule.tag for rule in RULES}
+    defined = sentence_tags | {f"pii.{kind}" for kind in PLACEHOLDERS}
+    tags = [gold(row) for row in rows]
+    assert set().union(*tags) <= defined
+    assert all(allowed(tag, row["speaker"]) for row, found in zip(rows, tags, strict=True)
+               for tag in found)
+    assert len({row["id"] for row in rows}) == len(rows)
+    alone = Counter(next(iter(found)) for found in tags if len(found) == 1)
+    assert {tag: alone[tag] for tag in sentence_tags if alone[tag] < MIN_PER_TAG} == {}
+    assert sum(1 for found in tags if len(found) == 2) >= MIN_TWO_TAGS
+    assert sum(1 for found in tags if not found) >= MIN_NONE
