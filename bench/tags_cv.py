@@ -138,12 +138,12 @@ def cross_validate(embed: CachedEmbed, rows: list[dict[str, str]], conditions: d
                    heads: list[Head], settings: dict[str, float]) -> dict[str, tuple[list[Any],
                                                                                     list[Any]]]:
     """For every condition, the rows and their tags, each row tagged by the tagger that did
-    not learn it; ``pairs``: the typed two-tag sentences of :func:`paired`."""
+    not learn it; ``pairs``: the typed two-tag sentences of :func:`paired`; ``p-cut``: the same
+    as two segments (:func:`split_pairs`)."""
     found: dict[str, list[set[str]]] = {name: [set() for _ in rows] for name in conditions}
     index = {r["id"]: i for i, r in enumerate(rows)}
     pairs: list[dict[str, str]] = []
     pair_tags: list[set[str]] = []
-    pairs_cut: list[dict[str, str]] = []
     pair_cut_tags: list[set[str]] = []
     for fold, head in zip(folds(rows, len(heads)), heads, strict=True):
         tagger = SemanticTagger(embed, head=head, **settings)
@@ -151,14 +151,14 @@ def cross_validate(embed: CachedEmbed, rows: list[dict[str, str]], conditions: d
             tags = tag_rows([transcripts[index[r["id"]]] for r in fold], tagger)
             for row, got in zip(fold, tags, strict=True):
                 found[name][index[row["id"]]] = got
-        pairs += paired(fold)
-        pair_tags += tag_rows(typed(paired(fold)), tagger)
-        pairs_cut += paired(fold)
-        pair_cut_tags += tag_rows(split_pairs(paired(fold)), tagger)
+        fold_pairs = paired(fold)
+        pairs += fold_pairs
+        pair_tags += tag_rows(typed(fold_pairs), tagger)
+        pair_cut_tags += tag_rows(split_pairs(fold_pairs), tagger)
     result: dict[str, tuple[list[Any], list[Any]]] = {
         name: (rows, got) for name, got in found.items()}
     result["pairs"] = (pairs, pair_tags)
-    result["p-cut"] = (pairs_cut, pair_cut_tags)
+    result["p-cut"] = (pairs, pair_cut_tags)
     return result
 
 
