@@ -11,9 +11,11 @@ Pure logic: :func:`load` reads the file, the rest works on strings.
 from __future__ import annotations
 
 import json
+import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 CONTINUATION = "##"
@@ -136,20 +138,21 @@ def pre_tokenize(text: str) -> list[str]:
 def _split_special(text: str, special: Mapping[str, int]) -> list[tuple[str, bool]]:
     """``text`` cut around the special tokens written in it, leftmost and longest first."""
     pieces: list[tuple[str, bool]] = []
-    start = plain = 0
-    while start < len(text):
-        match = max((token for token in special if text.startswith(token, start)),
-                    key=len, default=None)
-        if match is None:
-            start += 1
-            continue
-        if plain < start:
-            pieces.append((text[plain:start], False))
-        pieces.append((match, True))
-        start = plain = start + len(match)
+    plain = 0
+    for match in _special_pattern(tuple(special)).finditer(text):
+        if plain < match.start():
+            pieces.append((text[plain : match.start()], False))
+        pieces.append((match.group(), True))
+        plain = match.end()
     if plain < len(text):
         pieces.append((text[plain:], False))
     return pieces
+
+
+@lru_cache(maxsize=4)
+def _special_pattern(tokens: tuple[str, ...]) -> re.Pattern[str]:
+    """The special tokens, longest first, so a match at a place is the longest there."""
+    return re.compile("|".join(re.escape(t) for t in sorted(tokens, key=len, reverse=True)))
 
 
 def _is_other(char: str) -> bool:
