@@ -270,7 +270,7 @@ def test_a_strong_rule_counts_only_where_the_head_allows_its_tag(
 def test_a_refusal_counts_lower_and_a_stall_higher_than_other_tags(
     semantic_tagger: SemanticTagger,
 ) -> None:
-    texts = ["Could the badge wait in your car?",  # the head: opt-out at 0.4 to 0.5
+    texts = ["Could the badge stay in your coat?",  # the head: opt-out at 0.4 to 0.5
              "We'll be here through the holidays."]  # the head: timing at 0.5 to 0.6, no stall
     uniform = SemanticTagger(semantic_tagger.embed, head=semantic_tagger.head,
                              tag_thresholds={})
@@ -388,6 +388,15 @@ def test_vectors_are_unit_length(text_models: Path) -> None:
     vectors = Embedder.load(text_models)(SENTENCES)
     assert vectors.shape == (4, 384)
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+
+
+def test_a_sentence_gets_the_same_vector_whatever_is_embedded_beside_it(
+    text_models: Path,
+) -> None:
+    embed = Embedder.load(text_models)
+    alone = embed([SENTENCES[0]])[0]
+    for others in (["Hi."], SENTENCES[1:], [SENTENCES[0] * 3]):
+        assert np.array_equal(embed([*others, SENTENCES[0]])[-1], alone)
 
 
 def test_a_preview_in_its_own_process_scores_as_the_tagger_does(

@@ -4,6 +4,11 @@
 tokenizes with the model's own ``tokenizer.json`` (:mod:`gateway.semantic.wordpiece`), runs the
 int8 ONNX graph and mean-pools the last hidden state over the real tokens, then L2-normalises, as
 sentence-transformers does for this model. onnxruntime is imported only here.
+
+Each text runs through the graph alone: dynamic int8 quantization scales a call's activations
+by their range over the whole call, so a text batched with others (or padded to their length)
+got another vector (cosine 0.985 with "Hi." beside it), and its tags depended on its neighbours.
+One text a call is as fast here (1.7-1.9 ms a sentence either way on the validation set).
 """
 
 from __future__ import annotations
@@ -22,7 +27,8 @@ from gateway.semantic.catalogue import DEFAULT, InstalledTextModel, resolve
 log = logging.getLogger(__name__)
 
 Vectors = npt.NDArray[np.float32]
-BATCH = 8  # sentences per model call: larger batches gain little and hold more memory
+#: How a text becomes its vector; a head trained on vectors made otherwise is trained again.
+RECIPE = "one text a call, mean-pooled, unit length"
 
 
 class Embedder:
@@ -47,27 +53,19 @@ class Embedder:
         return cls(resolve(models_dir, name), threads)
 
     def __call__(self, texts: Sequence[str]) -> Vectors:
-        """One unit vector per text, shape (len(texts), dimensions)."""
-        if not texts:
-            return np.zeros((0, self.dimensions), dtype=np.float32)
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # less padding
+        """One unit vector per text, shape (len(texts), dimensions); each text's own, whatever
+        else is in ``texts``."""
         vectors = np.empty((len(texts), self.dimensions), dtype=np.float32)
-        for start in range(0, len(order), BATCH):
-            chunk = order[start : start + BATCH]
-            vectors[chunk] = self._batch([texts[i] for i in chunk])
+        for row, text in enumerate(texts):
+            vectors[row] = self._one(text)
         return vectors
 
-    def _batch(self, texts: Sequence[str]) -> Vectors:
-        encoded = [self._tokenizer.encode(text).ids for text in texts]
-        width = max(len(e) for e in encoded)
-        ids = np.full((len(encoded), width), self._tokenizer.pad_id, dtype=np.int64)
-        mask = np.zeros_like(ids)
-        for row, e in enumerate(encoded):
-            ids[row, : len(e)] = e
-            mask[row, : len(e)] = 1
+    def _one(self, text: str) -> Vectors:
+        ids = np.array([self._tokenizer.encode(text).ids], dtype=np.int64)
+        mask = np.ones_like(ids)
         hidden = self._session.run(None, {"input_ids": ids, "attention_mask": mask,
                                           "token_type_ids": np.zeros_like(ids)})[0]
-        return pool(np.asarray(hidden, dtype=np.float32), mask)
+        return pool(np.asarray(hidden, dtype=np.float32), mask)[0]
 
 
 def pool(hidden: npt.NDArray[np.float32], mask: npt.NDArray[np.int64]) -> Vectors:

@@ -47,9 +47,13 @@ def load_tagger(models_dir: Path, engine: str = SEMANTIC, model: str = DEFAULT,
 
 def _head(embed: Embedder, folder: Path) -> Head:
     """The head trained on the built-in examples, kept beside the model (keyed by the model,
-    the examples and the training settings), so a start does not train it again."""
+    how it makes vectors, the examples and the training settings), so a start does not train
+    it again."""
     examples = builtin_examples()
-    key = hashlib.sha256(f"{CATALOGUE[embed.name].onnx_sha256} {training_key(examples)}".encode())
+    from gateway.semantic.embedder import RECIPE
+
+    model = CATALOGUE[embed.name].onnx_sha256
+    key = hashlib.sha256(f"{model} {RECIPE} {training_key(examples)}".encode())
     path = folder / f"head-{key.hexdigest()[:16]}.npz"
     try:
         with np.load(path, allow_pickle=False) as saved:

@@ -60,10 +60,6 @@ class WordPiece:
         body = ids[: max(self.max_length - 2, 0)]
         return Encoding((self.special["[CLS]"], *body, self.special["[SEP]"]))
 
-    @property
-    def pad_id(self) -> int:
-        return self.special.get("[PAD]", 0)
-
     def _word_ids(self, word: str) -> list[int]:
         if len(word) > self.max_word_chars:
             return [self.vocab[self.unknown]]
