@@ -65,7 +65,8 @@ class Embedder:
         mask = np.ones_like(ids)
         hidden = self._session.run(None, {"input_ids": ids, "attention_mask": mask,
                                           "token_type_ids": np.zeros_like(ids)})[0]
-        return pool(np.asarray(hidden, dtype=np.float32), mask)[0]
+        vector: Vectors = pool(np.asarray(hidden, dtype=np.float32), mask)[0]
+        return vector
 
 
 def pool(hidden: npt.NDArray[np.float32], mask: npt.NDArray[np.int64]) -> Vectors:
