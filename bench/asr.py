@@ -39,7 +39,7 @@ import soundfile
 from support import run_isolated
 
 from gateway.config import SpeechConfig
-from gateway.intel.lexicon import DEFAULT_COMPETITORS
+from gateway.intel.lexicon import PRIMED_COMPETITORS
 from gateway.speech import catalogue
 from gateway.speech.analyze import analyze_files
 from gateway.speech.audio import SAMPLE_RATE, load_audio
@@ -161,7 +161,7 @@ def synthesize(work: Path, conversation_tsv: Path | None = None) -> dict[str, An
 def build_engine(config: dict[str, Any], models: Path, threads: int) -> Any:
     path = catalogue.resolve(models, config["model"], config["quant"])
     prompt = {None: None, True: vocabulary_prompt(VOCABULARY, COMPETITORS),
-              "built-in": vocabulary_prompt([], list(DEFAULT_COMPETITORS))}[config.get("prompt")]
+              "built-in": vocabulary_prompt([], list(PRIMED_COMPETITORS))}[config.get("prompt")]
     if config["engine"] == "faster-whisper":
         from gateway.speech.fasterwhisper import FasterWhisperEngine
 

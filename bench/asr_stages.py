@@ -23,7 +23,7 @@ import numpy as np
 import soundfile
 
 from gateway.config import SpeechConfig
-from gateway.intel.lexicon import DEFAULT_COMPETITORS
+from gateway.intel.lexicon import PRIMED_COMPETITORS
 from gateway.speech import guards as guard_module
 from gateway.speech.audio import SAMPLE_RATE, Audio, load_audio
 from gateway.speech.factory import vocabulary_prompt
@@ -36,7 +36,7 @@ SNR_DB = 10.0
 EDGE_S = 0.3  # quiet before and after each utterance
 FLOOR = 0.002  # a faint noise floor, as a real room has
 BATCH_GAP_S = 1.0
-PROMPT = vocabulary_prompt([], list(DEFAULT_COMPETITORS))  # a fresh gateway's prompt
+PROMPT = vocabulary_prompt([], list(PRIMED_COMPETITORS))  # a fresh gateway's prompt
 
 
 @dataclass(frozen=True, slots=True)

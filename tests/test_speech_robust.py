@@ -187,9 +187,9 @@ def test_a_prompted_window_is_cut_into_its_sentences(
     """With the vocabulary prompt whisper.cpp writes one segment per 30 s window; the engine
     cuts it at sentence ends, in order, each within the window; loud noise stays silent."""
     from gateway.config import Config
-    from gateway.speech.factory import competitors, vocabulary_prompt
+    from gateway.speech.factory import primed_competitors, vocabulary_prompt
 
-    prompt = vocabulary_prompt(["Powerwall"], competitors(Config()))
+    prompt = vocabulary_prompt(["Powerwall"], primed_competitors(Config()))
     prompted = WhisperCppEngine(model_path, threads=1, initial_prompt=prompt,
                                 shrink_ctx_below_s=20.0)
     gap = np.zeros(SAMPLE_RATE, np.float32)

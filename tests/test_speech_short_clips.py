@@ -17,7 +17,7 @@ from conftest import synthesize
 
 from gateway.config import Config
 from gateway.speech.audio import Audio, load_audio
-from gateway.speech.factory import competitors, vocabulary_prompt
+from gateway.speech.factory import primed_competitors, vocabulary_prompt
 from gateway.speech.guards import longest_repeat
 from gateway.speech.pipeline import SpeechPipeline
 from gateway.speech.wer import normalise
@@ -37,7 +37,7 @@ def full_context_pipeline(model_path: Path) -> SpeechPipeline:
     that every window runs at full context (``speech.shrink_window_below_s = 0``)."""
     config = Config()
     engine = WhisperCppEngine(
-        model_path, threads=1, initial_prompt=vocabulary_prompt([], competitors(config)),
+        model_path, threads=1, initial_prompt=vocabulary_prompt([], primed_competitors(config)),
         beam_size=config.speech.beam_size, shrink_ctx_below_s=0.0)
     return SpeechPipeline(engine, vad_aggressiveness=config.speech.vad_aggressiveness)
 

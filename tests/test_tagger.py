@@ -182,6 +182,35 @@ def test_words_that_merely_sound_near_a_short_name_are_no_competitor(text: str) 
     assert "competitor.mention" not in classify(text)
 
 
+@pytest.mark.parametrize(
+    "text",
+    ["We already pay Culligan for our water.", "Lennox put in our last furnace.",
+     "The Pella rep was here Tuesday.", "ADT monitors the house now.",
+     "We looked at West Shore Home for the tub.", "Our neighbors have Simply Safe."],
+)
+def test_other_trades_national_brands_are_competitors(text: str) -> None:
+    assert "competitor.mention" in classify(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["We took the train in.", "Our neighbor Mr. Anderson recommended you.",
+     "The company was on the brink.", "A carrier pigeon would be faster.",
+     "We want a champion of a roof."],
+)
+def test_everyday_words_near_a_trade_brand_are_no_competitor(text: str) -> None:
+    assert "competitor.mention" not in classify(text)
+
+
+def test_the_recognizer_is_primed_with_the_primed_names_only() -> None:
+    from gateway.config import Config
+    from gateway.speech.factory import competitors, primed_competitors, vocabulary_prompt
+
+    prompt = vocabulary_prompt([], primed_competitors(Config()))
+    assert "Sunrun" in prompt and "Culligan" not in prompt  # each primed name costs memory
+    assert "Culligan" in competitors(Config())
+
+
 def test_confidence_grows_with_evidence() -> None:
     weak = classify("That seems expensive.")["objection.price"]
     strong = classify("That is way too expensive, more than we can afford.")["objection.price"]

@@ -8,12 +8,33 @@ written in plain English; the tagger normalises and stems them the same way as t
 
 from __future__ import annotations
 
-DEFAULT_COMPETITORS: tuple[str, ...] = (
+#: Sellers the recognizer is also primed with (its initial prompt's "Other companies"; each
+#: name there costs whisper.cpp memory, see the README's Memory notes).
+PRIMED_COMPETITORS: tuple[str, ...] = (
     "Tesla", "SunPower", "Sunrun", "Vivint", "Sunnova", "Trinity Solar", "Momentum Solar",
     "Freedom Forever", "Palmetto", "Blue Raven", "Titan Solar", "ADT Solar", "Sunlight Financial",
     "Home Depot", "Lowe's", "Renewal by Andersen", "Window Nation", "Power Home Remodeling",
     "LeafFilter", "Bath Fitter",
 )  # fmt: skip
+
+#: National brands of the other home-improvement trades (security, windows, roofing and siding,
+#: HVAC, water treatment, baths, gutters, solar and backup power): found in the text, not primed.
+#: Names that are everyday words or common names ("Ring", "Carrier", "Champion", "Goodman",
+#: "Marvin", "Jacuzzi") are left out: a site that sells against them adds them itself.
+TRADE_BRANDS: tuple[str, ...] = (
+    "ADT", "SimpliSafe", "Brinks", "Brinks Home", "Frontpoint",
+    "Pella", "Andersen Windows", "Milgard", "Simonton", "Window World", "Champion Windows",
+    "Owens Corning", "CertainTeed", "James Hardie", "Erie Home",
+    "Trane", "Lennox", "Rheem", "Daikin", "American Standard", "Service Experts",
+    "One Hour Heating",
+    "Culligan", "Kinetico", "RainSoft", "EcoWater",
+    "Re-Bath", "West Shore Home", "Bath Planet",
+    "LeafGuard", "Gutter Helmet",
+    "SolarCity", "SunPro", "Generac", "Sears Home Services",
+)  # fmt: skip
+
+#: Every competitor name the tagger knows without a site's own.
+DEFAULT_COMPETITORS: tuple[str, ...] = PRIMED_COMPETITORS + TRADE_BRANDS
 
 NEGATORS = ("not", "no", "never", "without", "hardly", "neither", "nor", "nobody")
 

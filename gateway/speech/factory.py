@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gateway.config import Config
-from gateway.intel.lexicon import DEFAULT_COMPETITORS
+from gateway.intel.lexicon import DEFAULT_COMPETITORS, PRIMED_COMPETITORS
 from gateway.speech import catalogue
 from gateway.speech.engine import Engine
 from gateway.speech.errors import EngineError
@@ -44,10 +44,18 @@ def model_path(config: Config) -> Path:
 
 
 def competitors(config: Config) -> list[str]:
-    """The built-in competitor names plus the site's own."""
-    names = list(DEFAULT_COMPETITORS)
-    names += [n for n in config.tagger.competitors if n not in names]
-    return names
+    """The competitor names the tagger knows: the built-in ones plus the site's own."""
+    return _with_site(DEFAULT_COMPETITORS, config)
+
+
+def primed_competitors(config: Config) -> list[str]:
+    """The competitor names the recognizer is primed with: the built-in primed ones plus the
+    site's own."""
+    return _with_site(PRIMED_COMPETITORS, config)
+
+
+def _with_site(names: Sequence[str], config: Config) -> list[str]:
+    return [*names, *(n for n in config.tagger.competitors if n not in names)]
 
 
 def vocabulary_prompt(vocabulary: Sequence[str], brands: Sequence[str]) -> str:
@@ -65,7 +73,7 @@ def build_engine(config: Config) -> Engine:
     path = model_path(config)
     prompt = None
     if config.speech.vocabulary_prompt:
-        prompt = vocabulary_prompt(config.speech.vocabulary, competitors(config)) or None
+        prompt = vocabulary_prompt(config.speech.vocabulary, primed_competitors(config)) or None
     name = model_name(config)
     multilingual = name in catalogue.MULTILINGUAL or bool(config.speech.model_path)
     if config.speech.language != "en" and not multilingual:
