@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 from bert_reference import encode, read_safetensors
 
@@ -270,14 +271,21 @@ def test_a_strong_rule_counts_only_where_the_head_allows_its_tag(
 def test_a_refusal_counts_lower_and_a_stall_higher_than_other_tags(
     semantic_tagger: SemanticTagger,
 ) -> None:
-    texts = ["Could the badge wait in your car?",  # the head: opt-out at 0.4 to 0.5
-             "We'll be here through the holidays."]  # the head: timing at 0.5 to 0.6, no stall
+    classes = semantic_tagger.head.classes
+
+    def likely(tag: str, probability: float) -> npt.NDArray[np.float32]:
+        row = np.full(len(classes), (1 - probability) / (len(classes) - 1), dtype=np.float32)
+        row[classes.index(tag)] = probability
+        return row
+
+    rows = np.stack([likely("consent.opt_out", 0.45), likely("objection.timing", 0.55),
+                     likely("financing", 0.55), likely("objection.timing", 0.6)])
     uniform = SemanticTagger(semantic_tagger.embed, head=semantic_tagger.head,
                              tag_thresholds={})
-    assert [list(found) for found in uniform.classify_many(texts, [])] == [
-        [], ["objection.timing"]]
-    assert [list(found) for found in semantic_tagger.classify_many(texts, [])] == [
-        ["consent.opt_out"], []]
+    assert [list(found) for found in uniform.head_tags(rows)] == [
+        [], ["objection.timing"], ["financing"], ["objection.timing"]]
+    assert [list(found) for found in semantic_tagger.head_tags(rows)] == [
+        ["consent.opt_out"], [], ["financing"], ["objection.timing"]]
 
 
 def test_examples_are_read_with_the_sentence_a_heard_one_came_from() -> None:
@@ -292,7 +300,24 @@ def test_examples_are_read_with_the_sentence_a_heard_one_came_from() -> None:
 def test_the_built_in_examples_cover_every_tag_in_balance() -> None:
     counts = Counter(e.tag for e in builtin_examples())
     assert set(counts) == {*TAXONOMY, "none"}
-    assert all(55 <= counts[tag] <= 85 for tag in TAXONOMY), counts
+    assert all(60 <= counts[tag] <= 90 for tag in TAXONOMY), counts
+
+
+def test_each_class_nearest_example_is_found_across_blocks_of_examples() -> None:
+    rng = np.random.default_rng(7)
+    block = semantic_module.EXAMPLE_BLOCK
+    examples = rng.normal(size=(2 * block + 11, 8)).astype(np.float32)
+    examples /= np.linalg.norm(examples, axis=1, keepdims=True)
+    labels = rng.integers(0, 3, len(examples))
+    head = semantic_module.train_head(examples, [str(i) for i in labels], ("0", "1", "2"), 1.0)
+    # sentences that are examples at the blocks' edges: each is its own class's nearest
+    sentences = head.examples[[0, block - 1, block, 2 * block, -1]]
+    cosines = sentences @ head.examples.T
+    nearest = np.stack([cosines[:, head.labels == c].max(axis=1) for c in range(3)], axis=1)
+    shifted = np.exp((nearest - nearest.max(axis=1, keepdims=True))
+                     / semantic_module.NEIGHBOUR_TEMPERATURE)
+    np.testing.assert_allclose(head.probabilities(sentences),
+                               shifted / shifted.sum(axis=1, keepdims=True), rtol=1e-5)
 
 
 def test_a_sentence_cut_by_a_window_break_is_read_whole(semantic_tagger: SemanticTagger) -> None:
