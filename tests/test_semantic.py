@@ -303,23 +303,6 @@ def test_the_built_in_examples_cover_every_tag_in_balance() -> None:
     assert all(60 <= counts[tag] <= 90 for tag in TAXONOMY), counts
 
 
-def test_each_class_nearest_example_is_found_across_blocks_of_examples() -> None:
-    rng = np.random.default_rng(7)
-    block = semantic_module.EXAMPLE_BLOCK
-    examples = rng.normal(size=(2 * block + 11, 8)).astype(np.float32)
-    examples /= np.linalg.norm(examples, axis=1, keepdims=True)
-    labels = rng.integers(0, 3, len(examples))
-    head = semantic_module.train_head(examples, [str(i) for i in labels], ("0", "1", "2"), 1.0)
-    # sentences that are examples at the blocks' edges: each is its own class's nearest
-    sentences = head.examples[[0, block - 1, block, 2 * block, -1]]
-    cosines = sentences @ head.examples.T
-    nearest = np.stack([cosines[:, head.labels == c].max(axis=1) for c in range(3)], axis=1)
-    shifted = np.exp((nearest - nearest.max(axis=1, keepdims=True))
-                     / semantic_module.NEIGHBOUR_TEMPERATURE)
-    np.testing.assert_allclose(head.probabilities(sentences),
-                               shifted / shifted.sum(axis=1, keepdims=True), rtol=1e-5)
-
-
 def test_a_sentence_cut_by_a_window_break_is_read_whole(semantic_tagger: SemanticTagger) -> None:
     segments = [Segment(28.0, 30.0, "whatever we do the board", "customer"),
                 Segment(30.1, 32.0, "has the last word", "customer")]

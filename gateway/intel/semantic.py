@@ -51,10 +51,6 @@ LEARNING_RATE = 20.0
 L2 = 1e-5
 NEIGHBOUR_WEIGHT = 0.4  # the nearest examples' share of a class's probability
 NEIGHBOUR_TEMPERATURE = 0.05  # of the softmax over each class's nearest example's cosine
-# The examples a sentence is compared with in one product: a single sentence against ~1000
-# examples at once crosses OpenBLAS's threading threshold (m * n * k over 262,144 with 384
-# dimensions), and on a busy box its threads doubled the time of a sentence tagged alone.
-EXAMPLE_BLOCK = 640
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,10 +98,7 @@ class Head:
         if not self.neighbours:
             return logistic
         starts = np.searchsorted(self.labels, np.arange(len(self.classes)))
-        cosines = np.concatenate([vectors @ self.examples[start:start + EXAMPLE_BLOCK].T
-                                  for start in range(0, len(self.examples), EXAMPLE_BLOCK)],
-                                 axis=1)
-        nearest: Vectors = np.maximum.reduceat(cosines, starts, axis=1)
+        nearest: Vectors = np.maximum.reduceat(vectors @ self.examples.T, starts, axis=1)
         vote = _softmax(nearest / NEIGHBOUR_TEMPERATURE)
         blended: Vectors = ((1 - self.neighbours) * logistic
                             + self.neighbours * vote).astype(np.float32)
