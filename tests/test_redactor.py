@@ -184,6 +184,7 @@ IDENTIFIER_LIKE = pieces(
     "underscore ", ", ", "-", "5", "12", "@", ".", "[PHONE]", "[EMAIL]", " ", "$", "1,000",
     "[ADDRESS]", "x.com", "number ", "call me at ", "pm ", "2019 ", "email ", "pm@",
     "years ", "%", "thousand ", "I ", "time ", "my ", "copy ", "Jo ", "the ", ".net ",
+    ". ", "608 ", "not ", "net ", "Ryan ", "send it to ", "Call ",
 )
 
 
@@ -518,6 +519,22 @@ GLUED_EMAILS = [
      "max.morforthat@gmail.com"),
     ("Send it to Ethan K. Madison then at www.com", "Send it to [EMAIL]",
      "ethank.madisonthen@www.com"),
+    # A written domain a few garbled words after a cue of an address, in the same sentence; a
+    # name apart from it is kept across a comma.
+    ("My work address is right on that greenfield.org.",
+     "My work address is right on that [EMAIL].", "greenfield.org"),
+    ("Email the quote to me and then we have to be beacon.net, please.",
+     "Email the quote to me and then we have to be [EMAIL], please.", "beacon.net"),
+    ("My e-mail is Dana, the one with summit roofing.net.",
+     "My e-mail is Dana, the one with summit [EMAIL].", "roofing.net"),
+    # ... also said with its "dot" heard as "not" or "that".
+    ("Please copy the new solar energy not com on that.",
+     "Please copy the new solar [EMAIL] on that.", "energy.com"),
+    # A name, "at", up to three garbled words and a domain said with its "dot" misheard.
+    ("Email the quote to Ryan Stone at the proof in that net, please.",
+     "Email the quote to [EMAIL], please.", "ryanstone@theproofin.net"),
+    ("Sure, it is Maya Lin at blue ridge not com.", "Sure, it is Maya [EMAIL].",
+     "lin@blueridge.com"),
 ]
 
 NOT_EMAILS = [
@@ -538,6 +555,19 @@ NOT_EMAILS = [
     "Prices at the tesla.com store are lower.",  # "the" before a domain: only after a name
     "Our price at the sunrun.com store.",
     "We met them at the Sunrun.com booth.",
+    # A domain after a cue of an address that names a site, or in another sentence.
+    "Send it to me, I read about it on sunrun.com yesterday.",
+    "Please copy our website acme.com into the form.",
+    "Email me at home. I compared it with tesla.com too.",
+    "Send it to the office, sunrun.com is cheaper.",
+    "Email the quote to me, I saw the offer from sunrun.com.",
+    "My email is down, check our site acme.com.",
+    # "not com" or "that net" with no name and "at" before, or not ending a word.
+    "We met at the expo, not com.",
+    "Tell Sam at the office that networking is key.",
+    "We met Ryan at the expo, that dot com booth.",
+    "I am at home, not net.",
+    "The internet is not complete.",
 ]
 
 
@@ -577,6 +607,41 @@ def test_at_and_dot_in_ordinary_speech_are_kept(text: str) -> None:
 )
 def test_names_apart_from_an_address_are_kept(text: str, expected: str) -> None:
     assert redact(text).text == expected
+
+
+# Short groups a few words from a phone number, also across a sentence end, are its pieces.
+PIECES = [
+    ("My normal is 608. I double 2, 2, 3, 1, 0.", "My normal is [PHONE]. I [PHONE].",
+     ["608", "222310"]),
+    ("My number is 415 772 9031. I said 55.", "My number is [PHONE]. I said [PHONE].",
+     ["4157729031", "55"]),
+    ("Ninety one, okay. 415 772 9031", "[PHONE], okay. [PHONE]", ["91", "4157729031"]),
+]
+NOT_PIECES = [  # what follows a phone number and must stay: "My number is 415 772 9031. ..."
+    "Call 911 if it's urgent.", "We need 24 panels.", "The house is from 1998.",
+    "It costs 3,000.", "It's 45 a month.", "Come at 10 pm.", "We want the X500 model.",
+    "It has a 30 year warranty.", "The 2 of us are home.", "It's 15% off.", "On the 14th.",
+    "See you at 10:30.", "I have 3 kids.", "Call after 10.",
+    "We talked about the roof and 40 more.",
+    "We live at 12 Oak Street.", "Give us 50 of them.", "Dial 411 for that.",
+]
+
+
+@pytest.mark.parametrize(("text", "expected", "numbers"), PIECES)
+def test_short_groups_next_to_a_phone_number_are_its_pieces(
+    text: str, expected: str, numbers: list[str]
+) -> None:
+    result = redact(text)
+    assert result.text == expected
+    assert [(f.kind, f.normalized) for f in result.findings] == [("phone", n) for n in numbers]
+
+
+@pytest.mark.parametrize("after", NOT_PIECES)
+def test_numbers_of_their_own_after_a_phone_number_are_kept(after: str) -> None:
+    result = redact(f"My number is 415 772 9031. {after}")
+    assert result.text.startswith("My number is [PHONE]. ")
+    assert [f.kind for f in result.findings if f.kind == "phone"] == ["phone"]
+    assert result.text.endswith(after) or "[ADDRESS]" in result.text
 
 
 # --- properties of the garbled phone numbers --------------------------------------------------
