@@ -519,14 +519,11 @@ GLUED_EMAILS = [
      "max.morforthat@gmail.com"),
     ("Send it to Ethan K. Madison then at www.com", "Send it to [EMAIL]",
      "ethank.madisonthen@www.com"),
-    # A written domain a few garbled words after a cue of an address, in the same sentence; a
-    # name apart from it is kept across a comma.
+    # A written domain a few garbled words after a cue of an address, in the same sentence.
     ("My work address is right on that greenfield.org.",
      "My work address is right on that [EMAIL].", "greenfield.org"),
     ("Email the quote to me and then we have to be beacon.net, please.",
      "Email the quote to me and then we have to be [EMAIL], please.", "beacon.net"),
-    ("My e-mail is Dana, the one with summit roofing.net.",
-     "My e-mail is Dana, the one with summit [EMAIL].", "roofing.net"),
     # ... also said with its "dot" heard as "not" or "that".
     ("Please copy the new solar energy not com on that.",
      "Please copy the new solar [EMAIL] on that.", "energy.com"),
@@ -535,6 +532,13 @@ GLUED_EMAILS = [
      "Email the quote to [EMAIL], please.", "ryanstone@theproofin.net"),
     ("Sure, it is Maya Lin at blue ridge not com.", "Sure, it is Maya [EMAIL].",
      "lin@blueridge.com"),
+    # A name right after a cue of an address, cut off by a comma, the rest garbled after it.
+    ("Send it to turner 40, I would have to be groofing.net.", "Send it to [EMAIL].",
+     "turner40@groofing.net"),
+    ("My e-mail is Nora Vance, and that's live.com.", "My e-mail is [EMAIL].",
+     "noravance@live.com"),
+    ("My e-mail is Dana, the one with summit roofing.net.", "My e-mail is [EMAIL].",
+     "dana@roofing.net"),
 ]
 
 NOT_EMAILS = [
@@ -603,6 +607,10 @@ def test_at_and_dot_in_ordinary_speech_are_kept(text: str) -> None:
         ("Send it to Tom and I will check gmail.com", "Send it to Tom and I will check [EMAIL]"),
         ("Please copy the chairman of gmail.com.", "Please copy the chairman of [EMAIL]."),
         ("Copy Dana on jo@gmail.com", "Copy Dana on [EMAIL]"),
+        ("Send it to the office, I use outlook.com", "Send it to the office, I use [EMAIL]"),
+        ("Send it to Tom, then. I will check gmail.com",
+         "Send it to Tom, then. I will check [EMAIL]"),
+        ("Send it to Tom, Ann, Bo and me at x.com", "Send it to Tom, Ann, Bo and me at [EMAIL]"),
     ],
 )
 def test_names_apart_from_an_address_are_kept(text: str, expected: str) -> None:

@@ -162,13 +162,37 @@ def _with_name_before(text: str, finding: Finding) -> Finding:
     if not words or _SENTENCE_OR_PLACEHOLDER.search(text, cue.end(), finding.start) or any(
         w.group().lower() in _CLAUSE for w in words
     ):
-        return finding
+        return _with_name_after_cue(text, finding, cue)
     first = next((w for w in words if _NAME_LIKE.fullmatch(w.group())), None)
     if first is None or len(words) - words.index(first) > _MAX_NAME_GAP:
         return finding
     user = "".join(w.group().lower() for w in words[words.index(first) :])
     address = user + (finding.normalized if "@" in finding.normalized else f"@{finding.normalized}")
     return replace(finding, start=first.start(), normalized=address)
+
+
+def _with_name_after_cue(text: str, finding: Finding, cue: re.Match[str]) -> Finding:
+    """``finding`` from the name said right after a cue of an address and cut off by a comma,
+    the rest of the address garbled after it ("Send it to turner 40, I'd have to be
+    groofing.net", "My email is Liam Andres, course to ask on mynenergy.com"): one to three
+    words, one of them a name (capitalised, dotted or with a digit), at most
+    :data:`_MAX_CUE_WORDS` words after the one comma; never across a sentence end or a
+    placeholder, nor with a name after "and" ("Send it to Tom and I will check gmail.com")."""
+    comma = text.find(",", cue.end(), finding.start)
+    if comma < 0 or text.count(",", comma + 1, finding.start) or _SENTENCE_END_OR_MARK.search(
+        text, cue.end(), finding.start
+    ):
+        return finding  # "Send it to Tom, Ann, Bo and me at x.com": a list of names
+    name = list(_BETWEEN.finditer(text, cue.end(), comma))
+    if not 1 <= len(name) <= _MAX_LOCAL_WORDS or len(
+        _BETWEEN.findall(text, comma, finding.start)
+    ) > _MAX_CUE_WORDS or not any(
+        _NAME_LIKE.fullmatch(w.group()) or any(ch.isdigit() for ch in w.group()) for w in name
+    ) or any(w.group().lower() in _CLAUSE or w.group().lower() in _NOT_LOCAL for w in name):
+        return finding
+    user = "".join(w.group().lower() for w in name)
+    address = user + (finding.normalized if "@" in finding.normalized else f"@{finding.normalized}")
+    return replace(finding, start=name[0].start(), normalized=address)
 
 
 def _announced_domains(text: str) -> list[Finding]:
