@@ -386,6 +386,8 @@ GARBLED_PHONES = [
      "eighty two", "Reach me at [PHONE]", "6837836682"),
     ("ninety seven three hundred seventy nine one thousand one hundred ninety one, that's my cell",
      "[PHONE], that's my cell", "973791191"),
+    # "five" heard as "I" between digits read out one by one.
+    ("I left it 2, I 2, 7, I 0, 6, I 4, 0.", "I left it [PHONE].", "2270640"),
     # Digits written as ordinals, one of them no ordinal ("3th").
     ("it is all done on 8th, 7th, 6th, 3th, 1th.", "it is all done on [PHONE]th.", "87631"),
 ]
@@ -460,6 +462,9 @@ ORDINARY_NUMBERS = [
     "In 2019, 12,000 homes and 2020, 15,000.",
     "About 1,200, 1,500 and 1,800 a month.",
     "The 2,500 300 watt panels.",
+    # "I" between numbers that are no digits read out one by one.
+    "Order 30, you get some of your 400 with 6, I, or 2.",
+    "We had 3, I think 2, maybe 4.",
     "We paid 45,000 2,000 200 in fees.",
     # "thousand" after a ten, a teen or a hundred, or before a ten or a teen, or with money.
     "It was ten thousand three hundred sixty nine in two thousand twenty two.",

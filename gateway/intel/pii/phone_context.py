@@ -88,6 +88,8 @@ _SENTENCE_END = re.compile(r"[.?!]\s")  # searched in the gap between two words
 _LETTERS = re.compile(r"[A-Za-z]+")
 _ORDINAL = frozenset({"st", "nd", "rd", "th"})
 _NO_ORDINAL = re.compile(r"(?<![0-9])(?:[0-9]*[02-9])?[1-3]th\b", re.IGNORECASE)
+_DIGIT_BEFORE = re.compile(r"(?<![0-9])[0-9],?\s$")
+_DIGIT_AFTER = re.compile(r",?\s[0-9](?![0-9])")
 _GLUED_LETTERS = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{1,2}$")
 _DIGIT_LETTERS = frozenset({"i", "o", "l"})
 _JOINED_BEFORE = re.compile(r"(?:[0-9]|[A-Za-z0-9]-)$")
@@ -402,7 +404,14 @@ def weak_digit(text: str, token: Token) -> bool:
     that look like digits glued to digits ("I-1", "OI-14", "I6"), one digit a letter."""
     return is_misheard_digit(token.low) or (
         set(token.low) <= _DIGIT_LETTERS and _glued(text, token)
-    )
+    ) or token.text == "I" and _between_digits(text, token)
+
+
+def _between_digits(text: str, token: Token) -> bool:
+    """True for a word between two digits read out one by one: "2, I 2, 7, I 0" ("five" heard
+    as "I"); "400 with 6, I, or 2" is no such run."""
+    return bool(_DIGIT_BEFORE.search(text, max(0, token.start - 4), token.start)
+                and _DIGIT_AFTER.match(text, token.end))
 
 
 def _glued(text: str, token: Token) -> bool:
