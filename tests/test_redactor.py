@@ -537,6 +537,9 @@ GLUED_EMAILS = [
      "Email the quote to [EMAIL], please.", "ryanstone@theproofin.net"),
     ("Sure, it is Maya Lin at blue ridge not com.", "Sure, it is Maya [EMAIL].",
      "lin@blueridge.com"),
+    # An address joined with dashes, its "at" among them.
+    ("Sure, I'm a not-stone-at-greenfield.org.", "Sure, I'm a [EMAIL].",
+     "not-stone-at-greenfield.org"),
     # A name right after a cue of an address, cut off by a comma, the rest garbled after it.
     ("Send it to turner 40, I would have to be groofing.net.", "Send it to [EMAIL].",
      "turner40@groofing.net"),
@@ -577,6 +580,7 @@ NOT_EMAILS = [
     "We met Ryan at the expo, that dot com booth.",
     "I am at home, not net.",
     "The internet is not complete.",
+    "Read it on state-of-the-art.com, it is at-home-solar.net now.",
 ]
 
 

@@ -81,6 +81,7 @@ _ADDRESS_CUE = re.compile(
     re.IGNORECASE,
 )
 _MAX_CUE_WORDS = 8
+_DASHED_AT = re.compile(r"[a-z0-9]-at-[a-z0-9]")
 # A domain said with its "dot" heard as "not" or "that": "proofing not net", "energy dot com".
 _SPOKEN_DOMAIN = re.compile(
     r"(?<![A-Za-z0-9.@_-])[A-Za-z][A-Za-z0-9_-]*,?\s+(?:dot|not|that)\s+(?:com|net|org)\b",
@@ -251,15 +252,17 @@ def _domain_said(words: str) -> str:
 def _glued_addresses(text: str) -> list[Finding]:
     """A written domain that is somebody's address with its "at" lost: a name's capital before
     two more labels ("Ethan.res.com" for "ethan reyes dot com") or two top-level domains in a
-    row ("Lucas.prise.net.com", "Liam.co.io.com"); "Amazon.co.uk", "x.com.au" and "www.x.com"
-    stay."""
+    row ("Lucas.prise.net.com", "Liam.co.io.com"); also an address the recognizer joined with
+    dashes, its "at" among them ("not-stone-at-greenfield.org"). "Amazon.co.uk", "x.com.au"
+    and "www.x.com" stay."""
     found: list[Finding] = []
     for m in _DOTTED.finditer(text):
         labels = m.group().split(".")
         lows = [label.lower() for label in labels]
         doubled = lows[-2] in _TLDS and len(lows[-1]) > 2  # "co.io.com", not "com.au"
         named = labels[0][0].isupper() and lows[-2] not in _TLDS and lows[0] != "www"
-        if len(labels) >= 3 and (doubled or named):
+        dashed = _DASHED_AT.search(lows[0]) is not None
+        if len(labels) >= 3 and (doubled or named) or dashed:
             found.append(Finding("email", m.start(), m.end(), m.group().lower()))
     return found
 
