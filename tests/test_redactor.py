@@ -184,6 +184,7 @@ IDENTIFIER_LIKE = pieces(
     "underscore ", ", ", "-", "5", "12", "@", ".", "[PHONE]", "[EMAIL]", " ", "$", "1,000",
     "[ADDRESS]", "x.com", "number ", "call me at ", "pm ", "2019 ", "email ", "pm@",
     "years ", "%", "thousand ", "I ", "time ", "my ", "copy ", "Jo ", "the ", ".net ",
+    ". ", "608 ", "not ", "net ", "Ryan ", "send it to ", "Call ",
 )
 
 
@@ -385,6 +386,8 @@ GARBLED_PHONES = [
      "eighty two", "Reach me at [PHONE]", "6837836682"),
     ("ninety seven three hundred seventy nine one thousand one hundred ninety one, that's my cell",
      "[PHONE], that's my cell", "973791191"),
+    # "five" heard as "I" between digits read out one by one.
+    ("I left it 2, I 2, 7, I 0, 6, I 4, 0.", "I left it [PHONE].", "2270640"),
     # Digits written as ordinals, one of them no ordinal ("3th").
     ("it is all done on 8th, 7th, 6th, 3th, 1th.", "it is all done on [PHONE]th.", "87631"),
 ]
@@ -459,6 +462,9 @@ ORDINARY_NUMBERS = [
     "In 2019, 12,000 homes and 2020, 15,000.",
     "About 1,200, 1,500 and 1,800 a month.",
     "The 2,500 300 watt panels.",
+    # "I" between numbers that are no digits read out one by one.
+    "Order 30, you get some of your 400 with 6, I, or 2.",
+    "We had 3, I think 2, maybe 4.",
     "We paid 45,000 2,000 200 in fees.",
     # "thousand" after a ten, a teen or a hundred, or before a ten or a teen, or with money.
     "It was ten thousand three hundred sixty nine in two thousand twenty two.",
@@ -518,6 +524,29 @@ GLUED_EMAILS = [
      "max.morforthat@gmail.com"),
     ("Send it to Ethan K. Madison then at www.com", "Send it to [EMAIL]",
      "ethank.madisonthen@www.com"),
+    # A written domain a few garbled words after a cue of an address, in the same sentence.
+    ("My work address is right on that greenfield.org.",
+     "My work address is right on that [EMAIL].", "greenfield.org"),
+    ("Email the quote to me and then we have to be beacon.net, please.",
+     "Email the quote to me and then we have to be [EMAIL], please.", "beacon.net"),
+    # ... also said with its "dot" heard as "not" or "that".
+    ("Please copy the new solar energy not com on that.",
+     "Please copy the new solar [EMAIL] on that.", "energy.com"),
+    # A name, "at", up to three garbled words and a domain said with its "dot" misheard.
+    ("Email the quote to Ryan Stone at the proof in that net, please.",
+     "Email the quote to [EMAIL], please.", "ryanstone@theproofin.net"),
+    ("Sure, it is Maya Lin at blue ridge not com.", "Sure, it is Maya [EMAIL].",
+     "lin@blueridge.com"),
+    # An address joined with dashes, its "at" among them.
+    ("Sure, I'm a not-stone-at-greenfield.org.", "Sure, I'm a [EMAIL].",
+     "not-stone-at-greenfield.org"),
+    # A name right after a cue of an address, cut off by a comma, the rest garbled after it.
+    ("Send it to turner 40, I would have to be groofing.net.", "Send it to [EMAIL].",
+     "turner40@groofing.net"),
+    ("My e-mail is Nora Vance, and that's live.com.", "My e-mail is [EMAIL].",
+     "noravance@live.com"),
+    ("My e-mail is Dana, the one with summit roofing.net.", "My e-mail is [EMAIL].",
+     "dana@roofing.net"),
 ]
 
 NOT_EMAILS = [
@@ -538,6 +567,20 @@ NOT_EMAILS = [
     "Prices at the tesla.com store are lower.",  # "the" before a domain: only after a name
     "Our price at the sunrun.com store.",
     "We met them at the Sunrun.com booth.",
+    # A domain after a cue of an address that names a site, or in another sentence.
+    "Send it to me, I read about it on sunrun.com yesterday.",
+    "Please copy our website acme.com into the form.",
+    "Email me at home. I compared it with tesla.com too.",
+    "Send it to the office, sunrun.com is cheaper.",
+    "Email the quote to me, I saw the offer from sunrun.com.",
+    "My email is down, check our site acme.com.",
+    # "not com" or "that net" with no name and "at" before, or not ending a word.
+    "We met at the expo, not com.",
+    "Tell Sam at the office that networking is key.",
+    "We met Ryan at the expo, that dot com booth.",
+    "I am at home, not net.",
+    "The internet is not complete.",
+    "Read it on state-of-the-art.com, it is at-home-solar.net now.",
 ]
 
 
@@ -573,10 +616,49 @@ def test_at_and_dot_in_ordinary_speech_are_kept(text: str) -> None:
         ("Send it to Tom and I will check gmail.com", "Send it to Tom and I will check [EMAIL]"),
         ("Please copy the chairman of gmail.com.", "Please copy the chairman of [EMAIL]."),
         ("Copy Dana on jo@gmail.com", "Copy Dana on [EMAIL]"),
+        ("Send it to the office, I use outlook.com", "Send it to the office, I use [EMAIL]"),
+        ("Send it to Tom, then. I will check gmail.com",
+         "Send it to Tom, then. I will check [EMAIL]"),
+        ("Send it to Tom, Ann, Bo and me at x.com", "Send it to Tom, Ann, Bo and me at [EMAIL]"),
     ],
 )
 def test_names_apart_from_an_address_are_kept(text: str, expected: str) -> None:
     assert redact(text).text == expected
+
+
+# Short groups a few words from a phone number, also across a sentence end, are its pieces.
+PIECES = [
+    ("My normal is 608. I double 2, 2, 3, 1, 0.", "My normal is [PHONE]. I [PHONE].",
+     ["608", "222310"]),
+    ("My number is 415 772 9031. I said 55.", "My number is [PHONE]. I said [PHONE].",
+     ["4157729031", "55"]),
+    ("Ninety one, okay. 415 772 9031", "[PHONE], okay. [PHONE]", ["91", "4157729031"]),
+]
+NOT_PIECES = [  # what follows a phone number and must stay: "My number is 415 772 9031. ..."
+    "Call 911 if it's urgent.", "We need 24 panels.", "The house is from 1998.",
+    "It costs 3,000.", "It's 45 a month.", "Come at 10 pm.", "We want the X500 model.",
+    "It has a 30 year warranty.", "The 2 of us are home.", "It's 15% off.", "On the 14th.",
+    "See you at 10:30.", "I have 3 kids.", "Call after 10.",
+    "We talked about the roof and 40 more.",
+    "We live at 12 Oak Street.", "Give us 50 of them.", "Dial 411 for that.",
+]
+
+
+@pytest.mark.parametrize(("text", "expected", "numbers"), PIECES)
+def test_short_groups_next_to_a_phone_number_are_its_pieces(
+    text: str, expected: str, numbers: list[str]
+) -> None:
+    result = redact(text)
+    assert result.text == expected
+    assert [(f.kind, f.normalized) for f in result.findings] == [("phone", n) for n in numbers]
+
+
+@pytest.mark.parametrize("after", NOT_PIECES)
+def test_numbers_of_their_own_after_a_phone_number_are_kept(after: str) -> None:
+    result = redact(f"My number is 415 772 9031. {after}")
+    assert result.text.startswith("My number is [PHONE]. ")
+    assert [f.kind for f in result.findings if f.kind == "phone"] == ["phone"]
+    assert result.text.endswith(after) or "[ADDRESS]" in result.text
 
 
 # --- properties of the garbled phone numbers --------------------------------------------------
@@ -754,7 +836,7 @@ def test_synthesized_sentences_with_ordinary_numbers_are_kept(said: str) -> None
 @pytest.mark.parametrize(("batch", "sizes"), [(1, (60, 30, 60)), (2, (60, 30, 60)),
                                              (3, (60, 30, 60)), (4, (25, 12, 25)),
                                              (5, (25, 12, 25)), (6, (25, 12, 25)),
-                                             (7, (25, 12, 25))])
+                                             (7, (25, 12, 25)), (8, (25, 12, 25))])
 def test_synthesized_rows_are_the_sentences_the_script_speaks(
     batch: int, sizes: tuple[int, int, int]
 ) -> None:

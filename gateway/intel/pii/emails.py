@@ -71,9 +71,42 @@ _LOCAL_CUE = re.compile(
     re.IGNORECASE,
 )
 _LOCAL_REACH = 60
+# Cues after which the sentence spells out somebody's address: "my e-mail is", "e-mail the quote
+# to", "address is", "copy", "send it to", "write to". A written domain a few garbled words
+# after one is that address ("My work address is right on that greenfield.org"), unless it
+# reads as a site ("our website acme.com", "the sunrun.com page", "sunrun.com is cheaper").
+_ADDRESS_CUE = re.compile(
+    CUE_START + r"(?:e-?mail(?:\s+address)?\s+is|e-?mail\s+(?:me|it|the\s+[a-z]+)\s+(?:at|to)"
+    r"|address\s+is|copy|send\s+(?:it|this|that|them)(?:\s+over)?\s+to|write\s+to)\b",
+    re.IGNORECASE,
+)
+_MAX_CUE_WORDS = 8
+_DASHED_AT = re.compile(r"[a-z0-9]-at-[a-z0-9]")
+# A domain said with its "dot" heard as "not" or "that": "proofing not net", "energy dot com".
+_SPOKEN_DOMAIN = re.compile(
+    r"(?<![A-Za-z0-9.@_-])[A-Za-z][A-Za-z0-9_-]*,?\s+(?:dot|not|that)\s+(?:com|net|org)\b",
+    re.IGNORECASE | re.ASCII,
+)
+_MISHEARD_DOT = re.compile(r",?\s+(?:dot|not|that)\s+(?=(?:com|net|org)$)")
+# A name (capitalised, not the first word) then "at" and up to three garbled words before such a
+# domain: "Ruby Warden at the proof in Not Net". Without a name before the "at" it is a place:
+# "We met at the expo dot com booth".
+_NAME_AT_SPOKEN_DOMAIN = re.compile(
+    r"(?<=[a-z,] )(?P<name>[A-Z][a-z]+[0-9]*)\s+at\s+(?P<domain>(?:[A-Za-z0-9'-]+\s+){0,3}?"
+    r"[A-Za-z][A-Za-z0-9_-]*,?\s+(?:dot|not|that)\s+(?:com|net|org))\b",
+    re.ASCII,
+)
+_SITE_BEFORE = frozenset(
+    "our your their website site web page link visit check see compare on from than like".split()
+)
+_SITE_AFTER = re.compile(
+    r"\s*(?:page|site|website|store|booth|link|prices?|deals?|is|are|has|was|offers?|sells?)\b",
+    re.IGNORECASE,
+)
 _BETWEEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9.'_-]*")
 _NAME_LIKE = re.compile(r"(?!I\b|I'|The\b|A\b)[A-Z][a-z]+[0-9]*|[A-Za-z]+\.[A-Za-z]+")
 _SENTENCE_OR_PLACEHOLDER = re.compile(r"[.?!](?:\s|$)|[,\[@]")
+_SENTENCE_END_OR_MARK = re.compile(r"[.?!](?:\s|$)|[\[@]")
 _CLAUSE = frozenset("i i'll i'm we we'll you you'll they and but if when".split())
 _MAX_NAME_GAP = 5
 _NAME_WORD = re.compile(r"[A-Za-z0-9._-]+")
@@ -106,7 +139,8 @@ def find_emails(text: str) -> list[Finding]:
             continue
         finding, index = spoken
         found.append(finding)
-    for extra in (_announced_domains(text), _provider_domains(text), _glued_addresses(text)):
+    for extra in (_announced_domains(text), _provider_domains(text), _glued_addresses(text),
+                  _named_spoken_domains(text), _domains_after_cue(text)):
         taken = [(f.start, f.end) for f in found]
         found += [f for f in extra if not any(
             f.start < end and start < f.end for start, end in taken)]
@@ -129,13 +163,37 @@ def _with_name_before(text: str, finding: Finding) -> Finding:
     if not words or _SENTENCE_OR_PLACEHOLDER.search(text, cue.end(), finding.start) or any(
         w.group().lower() in _CLAUSE for w in words
     ):
-        return finding
+        return _with_name_after_cue(text, finding, cue)
     first = next((w for w in words if _NAME_LIKE.fullmatch(w.group())), None)
     if first is None or len(words) - words.index(first) > _MAX_NAME_GAP:
         return finding
     user = "".join(w.group().lower() for w in words[words.index(first) :])
     address = user + (finding.normalized if "@" in finding.normalized else f"@{finding.normalized}")
     return replace(finding, start=first.start(), normalized=address)
+
+
+def _with_name_after_cue(text: str, finding: Finding, cue: re.Match[str]) -> Finding:
+    """``finding`` from the name said right after a cue of an address and cut off by a comma,
+    the rest of the address garbled after it ("Send it to turner 40, I'd have to be
+    groofing.net", "My email is Liam Andres, course to ask on mynenergy.com"): one to three
+    words, one of them a name (capitalised, dotted or with a digit), at most
+    :data:`_MAX_CUE_WORDS` words after the one comma; never across a sentence end or a
+    placeholder, nor with a name after "and" ("Send it to Tom and I will check gmail.com")."""
+    comma = text.find(",", cue.end(), finding.start)
+    if comma < 0 or text.count(",", comma + 1, finding.start) or _SENTENCE_END_OR_MARK.search(
+        text, cue.end(), finding.start
+    ):
+        return finding  # "Send it to Tom, Ann, Bo and me at x.com": a list of names
+    name = list(_BETWEEN.finditer(text, cue.end(), comma))
+    if not 1 <= len(name) <= _MAX_LOCAL_WORDS or len(
+        _BETWEEN.findall(text, comma, finding.start)
+    ) > _MAX_CUE_WORDS or not any(
+        _NAME_LIKE.fullmatch(w.group()) or any(ch.isdigit() for ch in w.group()) for w in name
+    ) or any(w.group().lower() in _CLAUSE or w.group().lower() in _NOT_LOCAL for w in name):
+        return finding
+    user = "".join(w.group().lower() for w in name)
+    address = user + (finding.normalized if "@" in finding.normalized else f"@{finding.normalized}")
+    return replace(finding, start=name[0].start(), normalized=address)
 
 
 def _announced_domains(text: str) -> list[Finding]:
@@ -154,18 +212,57 @@ def _announced_domains(text: str) -> list[Finding]:
     ]
 
 
+def _domains_after_cue(text: str) -> list[Finding]:
+    """A written domain at most :data:`_MAX_CUE_WORDS` words after a cue of an address
+    (:data:`_ADDRESS_CUE`) in the same sentence, with no placeholder or other address between:
+    the address with its name and "at" garbled ("Email the quote to me and I do you have to be
+    proofing.net"), also said with its "dot" misheard ("Please copy sun right energy not com").
+    A domain named as a site stays ("Send it to our website acme.com")."""
+    found: list[Finding] = []
+    for cue in _ADDRESS_CUE.finditer(text):
+        domains = [_DOTTED.search(text, cue.end()), _SPOKEN_DOMAIN.search(text, cue.end())]
+        for m in sorted((d for d in domains if d), key=lambda d: d.start())[:1]:
+            between = _BETWEEN.findall(text, cue.end(), m.start())
+            if len(between) > _MAX_CUE_WORDS or _SENTENCE_END_OR_MARK.search(
+                text, cue.end(), m.start()
+            ):
+                break
+            before = between[-1].lower() if between else ""
+            if before not in _SITE_BEFORE and not _SITE_AFTER.match(text, m.end()):
+                found.append(Finding("email", m.start(), m.end(), _domain_said(m.group())))
+            break
+    return found
+
+
+def _named_spoken_domains(text: str) -> list[Finding]:
+    """A name, "at" and a domain said with its "dot" misheard (:data:`_NAME_AT_SPOKEN_DOMAIN`):
+    "Ryan Stone at the proof in that net"."""
+    return [
+        Finding("email", m.start(), m.end(),
+                f"{m.group('name').lower()}@{_domain_said(m.group('domain'))}")
+        for m in _NAME_AT_SPOKEN_DOMAIN.finditer(text)
+    ]
+
+
+def _domain_said(words: str) -> str:
+    """A domain as said, written: "the proof in that net" -> "theproofin.net"."""
+    return "".join(_MISHEARD_DOT.sub(".", words.lower()).replace(",", "").split())
+
+
 def _glued_addresses(text: str) -> list[Finding]:
     """A written domain that is somebody's address with its "at" lost: a name's capital before
     two more labels ("Ethan.res.com" for "ethan reyes dot com") or two top-level domains in a
-    row ("Lucas.prise.net.com", "Liam.co.io.com"); "Amazon.co.uk", "x.com.au" and "www.x.com"
-    stay."""
+    row ("Lucas.prise.net.com", "Liam.co.io.com"); also an address the recognizer joined with
+    dashes, its "at" among them ("not-stone-at-greenfield.org"). "Amazon.co.uk", "x.com.au"
+    and "www.x.com" stay."""
     found: list[Finding] = []
     for m in _DOTTED.finditer(text):
         labels = m.group().split(".")
         lows = [label.lower() for label in labels]
         doubled = lows[-2] in _TLDS and len(lows[-1]) > 2  # "co.io.com", not "com.au"
         named = labels[0][0].isupper() and lows[-2] not in _TLDS and lows[0] != "www"
-        if len(labels) >= 3 and (doubled or named):
+        dashed = _DASHED_AT.search(lows[0]) is not None
+        if len(labels) >= 3 and (doubled or named) or dashed:
             found.append(Finding("email", m.start(), m.end(), m.group().lower()))
     return found
 

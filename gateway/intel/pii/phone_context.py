@@ -59,6 +59,9 @@ MIN_READ_OUT_DIGITS = 5
 MIN_DENSE_DIGITS = 4
 MAX_TAIL_WORDS = 5
 MIN_MISHEARD_CUE_DIGITS = 4
+MIN_PIECE_DIGITS = 2
+MAX_PIECE_WORDS = 3
+"""Other words allowed between a phone number and a short group cut off from it."""
 
 # Words that may stand between a cue and its number without counting as other words.
 _FILLERS = frozenset(
@@ -67,6 +70,8 @@ _FILLERS = frozenset(
 )
 # After these words a number means something else: "call me at 212 555 0199 after six".
 _ENDS = frozenset("but if after before around until till by from between".split())
+# A short number right after these is called by itself: "Call 911", "dial 411".
+_CALLED = frozenset("call dial".split())
 # Numbers around these are dates: "212 in May, 198 in June" (as the recognizer writes them:
 # capitalized, so "I may" is no month).
 _DATE_WORDS = frozenset(
@@ -83,6 +88,8 @@ _SENTENCE_END = re.compile(r"[.?!]\s")  # searched in the gap between two words
 _LETTERS = re.compile(r"[A-Za-z]+")
 _ORDINAL = frozenset({"st", "nd", "rd", "th"})
 _NO_ORDINAL = re.compile(r"(?<![0-9])(?:[0-9]*[02-9])?[1-3]th\b", re.IGNORECASE)
+_DIGIT_BEFORE = re.compile(r"(?<![0-9])[0-9],?\s$")
+_DIGIT_AFTER = re.compile(r",?\s[0-9](?![0-9])")
 _GLUED_LETTERS = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{1,2}$")
 _DIGIT_LETTERS = frozenset({"i", "o", "l"})
 _JOINED_BEFORE = re.compile(r"(?:[0-9]|[A-Za-z0-9]-)$")
@@ -133,6 +140,7 @@ def find_phones_in_context(
     if grouped != found:  # what follows a grouped number may be its tail
         found = _grown(text, words, grouped, cues, taken)
     found = [_with_code_before(text, _with_glued_letters(text, f), taken) for f in found]
+    found += _pieces_nearby(text, words, found, taken)
     return sorted(found, key=lambda f: f.start)
 
 
@@ -245,6 +253,66 @@ def _tail_of(
     return [last]
 
 
+def _pieces_nearby(
+    text: str, words: list[Token], found: list[Finding], taken: list[Span]
+) -> list[Finding]:
+    """Short digit groups (two to four digits) at most :data:`MAX_PIECE_WORDS` words before or
+    after a phone number found, also across one sentence end: pieces of it the recognizer cut
+    off ("My normal is 608. I double 2, 2, 3, 1, 0."). A year, a time, an amount, a count of
+    things, a code or model ("X500", "Q61"), a number called by itself ("Call 911") or one
+    after a word like "after" stays. Pieces never make more pieces: a placeholder is no phone
+    number, so redacting again finds nothing new."""
+    phones = [f for f in found if f.kind == "phone"]
+    if not phones:
+        return []
+    spans = [(f.start, f.end) for f in found]
+    pieces: list[Finding] = []
+    for cluster in _clusters(text, words, spans, taken):
+        if any(inside(t, spans) for t in cluster):
+            continue
+        number = digits(cluster)
+        if not MIN_PIECE_DIGITS <= len(number) <= MAX_TIME_DIGITS or _own_number(
+            text, words, cluster
+        ):
+            continue
+        start, end = cluster[0].start, cluster[-1].end
+        if any(_close(text, words, (f.start, f.end), (start, end), taken) for f in phones):
+            pieces.append(Finding("phone", start, end, number))
+    return pieces
+
+
+def _own_number(text: str, words: list[Token], cluster: list[Token]) -> bool:
+    """True for a short group that is a number of its own: a year, money, a count of things
+    ("24 panels", "45 a month"), letters glued to it ("X500", "14th"), or called by itself
+    ("Call 911")."""
+    start, end = cluster[0].start, cluster[-1].end
+    after = next((t for t in words if t.start >= end), None)
+    before = [t for t in words if t.end <= start]
+    return (
+        any(YEAR.fullmatch(t.text) for t in cluster) or money_before(text, start)
+        or text[start - 1 : start].isalpha() or text[end : end + 1].isalpha()
+        or after is not None and _counts(text, after)
+        or bool(before) and before[-1].low in _CALLED
+    )
+
+
+def _close(text: str, words: list[Token], phone: Span, piece: Span, taken: list[Span]) -> bool:
+    """True when at most :data:`MAX_PIECE_WORDS` words and one sentence end stand between a
+    phone number and a piece, none of them an identifier or a word like "after"."""
+    if phone[1] <= piece[0]:
+        gap = phone[1], piece[0]
+    elif piece[1] <= phone[0]:
+        gap = piece[1], phone[0]
+    else:
+        return False
+    between = [t for t in words if gap[0] <= t.start and t.end <= gap[1]]
+    return (
+        len(between) <= MAX_PIECE_WORDS
+        and len(_SENTENCE_END.findall(text, *gap)) <= 1
+        and not any(t.text.startswith("[") or inside(t, taken) or t.low in _ENDS for t in between)
+    )
+
+
 def _with_glued_letters(text: str, finding: Finding) -> Finding:
     """``finding`` with the one or two letters glued before its first digit: "M7", "I12"."""
     glued = _GLUED_LETTERS.search(text, 0, finding.start)
@@ -336,7 +404,14 @@ def weak_digit(text: str, token: Token) -> bool:
     that look like digits glued to digits ("I-1", "OI-14", "I6"), one digit a letter."""
     return is_misheard_digit(token.low) or (
         set(token.low) <= _DIGIT_LETTERS and _glued(text, token)
-    )
+    ) or token.text == "I" and _between_digits(text, token)
+
+
+def _between_digits(text: str, token: Token) -> bool:
+    """True for a word between two digits read out one by one: "2, I 2, 7, I 0" ("five" heard
+    as "I"); "400 with 6, I, or 2" is no such run."""
+    return bool(_DIGIT_BEFORE.search(text, max(0, token.start - 4), token.start)
+                and _DIGIT_AFTER.match(text, token.end))
 
 
 def _glued(text: str, token: Token) -> bool:
