@@ -9,9 +9,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from gateway.intel import Segment, annotate, classify
-from gateway.intel.tagger import stem, tokenize
+from gateway.intel.tagger import edit_distance, stem, tokenize
 
 DEV = Path(__file__).parents[1] / "../shared/data/dev-utterances.tsv"
 HELDOUT = Path(__file__).parent / "data" / "heldout-utterances.tsv"
@@ -209,6 +211,25 @@ def test_the_recognizer_is_primed_with_the_primed_names_only() -> None:
     prompt = vocabulary_prompt([], primed_competitors(Config()))
     assert "Sunrun" in prompt and "Culligan" not in prompt  # each primed name costs memory
     assert "Culligan" in competitors(Config())
+
+
+def full_edit_distance(a: str, b: str) -> int:
+    """Levenshtein distance over the whole table (the plain textbook form)."""
+    previous = list(range(len(b) + 1))
+    for i, letter in enumerate(a, 1):
+        current = [i]
+        for j, other in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1,
+                               previous[j - 1] + (letter != other)))
+        previous = current
+    return previous[-1]
+
+
+@given(st.text("abcd", max_size=12), st.text("abcd", max_size=12), st.integers(0, 3))
+def test_the_banded_edit_distance_is_levenshtein_up_to_its_limit(
+    a: str, b: str, limit: int,
+) -> None:
+    assert edit_distance(a, b, limit) == min(full_edit_distance(a, b), limit + 1)
 
 
 def test_confidence_grows_with_evidence() -> None:

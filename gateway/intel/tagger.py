@@ -295,17 +295,23 @@ def near_names(keys: frozenset[str]) -> dict[str, tuple[tuple[str, int], ...]]:
 
 
 def edit_distance(a: str, b: str, limit: int) -> int:
-    """Levenshtein distance of ``a`` and ``b``, or ``limit + 1`` once it exceeds ``limit``."""
-    previous = list(range(len(b) + 1))
+    """Levenshtein distance of ``a`` and ``b``, or ``limit + 1`` once it exceeds ``limit``
+    (only the band of cells within ``limit`` of the diagonal is computed)."""
+    beyond = limit + 1
+    if abs(len(a) - len(b)) > limit:
+        return beyond
+    previous = [min(j, beyond) for j in range(len(b) + 1)]
     for i, letter in enumerate(a, 1):
-        current = [i]
-        for j, other in enumerate(b, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1,
-                               previous[j - 1] + (letter != other)))
-        if min(current) > limit:
-            return limit + 1
+        low, high = max(1, i - limit), min(len(b), i + limit)
+        current = [beyond] * (len(b) + 1)
+        current[0] = min(i, beyond)
+        for j in range(low, high + 1):
+            current[j] = min(previous[j] + 1, current[j - 1] + 1,
+                             previous[j - 1] + (letter != b[j - 1]))
+        if min(current[low - 1 : high + 1]) > limit:
+            return beyond
         previous = current
-    return previous[-1]
+    return min(previous[-1], beyond)
 
 
 _NEGATORS = frozenset(lexicon.NEGATORS)
