@@ -49,6 +49,7 @@ def run_program(body: Callable[[], int], *, verbose: bool = False) -> int:
     (2 for a bad config, 1 for any other gateway error, 130 for Ctrl-C)."""
     os.umask(0o077)  # keys, database and spool are the gateway's alone
     pin_allocator()
+    keep_blas_on_one_thread()
     configure_logging(verbose=verbose)  # journald fields under systemd, else stderr
     try:
         return int(body())
@@ -89,3 +90,14 @@ def pin_allocator() -> bool:
     if "MALLOC_ARENA_MAX" not in os.environ:
         mallopt(M_ARENA_MAX, ARENA_MAX)
     return True
+
+
+def keep_blas_on_one_thread() -> None:
+    """Have numpy's OpenBLAS compute on the calling thread alone.
+
+    OpenBLAS starts a thread per core for a large enough matrix product and keeps them spinning
+    between calls. The gateway's products (the tagger's head and nearest-example vote) are small
+    and the cores are whisper.cpp's: with ~960 examples the spinning cost ~40% more CPU per
+    segment (``bench/tags.py``). OpenBLAS reads this when numpy loads, which no program does
+    before its entry; ``OPENBLAS_NUM_THREADS`` in the environment still wins."""
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
