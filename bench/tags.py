@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import subprocess
 import tempfile
 import time
@@ -30,7 +31,11 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+# numpy's OpenBLAS on the calling thread, as every gateway program runs (gateway/entry.py);
+# OpenBLAS reads it when numpy loads, so it is set before the import.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
 
 from gateway.config import Config
 from gateway.entry import pin_allocator
