@@ -38,22 +38,24 @@ from gateway.intel import Segment, SemanticTagger
 from gateway.intel.redactor import redact
 from gateway.intel.semantic import Example, Head, Vectors, builtin_examples, fit
 from gateway.semantic import catalogue as text_catalogue
-from gateway.semantic.embedder import Embedder
+from gateway.semantic.embedder import RECIPE, Embedder
 
 DEV = DATA.parents[2] / "../shared/data/dev-utterances.tsv"
 VALIDATION = DATA.parent / "tag-validation.tsv"
 
 
 class CachedEmbed:
-    """The embedder, remembering every text it embedded (kept in ``path`` between runs)."""
+    """The embedder, remembering every text it embedded (kept in ``path`` between runs, with
+    the recipe that made the vectors: a file made another way is not read)."""
 
     def __init__(self, embed: Embedder, path: Path) -> None:
         self.embed, self.path = embed, path
         self.known: dict[str, Vectors] = {}
         if path.exists():
             with np.load(path, allow_pickle=False) as saved:
-                self.known = dict(zip((str(t) for t in saved["texts"]), saved["vectors"],
-                                      strict=True))
+                if "recipe" in saved and str(saved["recipe"]) == RECIPE:
+                    self.known = dict(zip((str(t) for t in saved["texts"]), saved["vectors"],
+                                          strict=True))
 
     def __call__(self, texts: Sequence[str]) -> Vectors:
         missing = [t for t in dict.fromkeys(texts) if t not in self.known]
@@ -64,7 +66,8 @@ class CachedEmbed:
     def save(self) -> None:
         texts = list(self.known)
         part = self.path.with_suffix(".part.npz")
-        np.savez(part, texts=np.array(texts), vectors=np.stack([self.known[t] for t in texts]))
+        np.savez(part, texts=np.array(texts), vectors=np.stack([self.known[t] for t in texts]),
+                 recipe=np.array(RECIPE))
         part.replace(self.path)
 
 
