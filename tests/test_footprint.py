@@ -1,5 +1,6 @@
-"""What keeps the gateway's processes small: the allocator pinned by every program's entry, checked
-in real child processes."""
+"""What keeps the gateway's processes small and off the cores whisper.cpp needs: the allocator
+pinned and numpy's OpenBLAS kept on one thread by every program's entry, checked in real child
+processes."""
 
 from __future__ import annotations
 
@@ -41,16 +42,48 @@ sys.exit(run_program(churn) if sys.argv[1] == "entry" else churn())
 """
 
 
-def heap_kept_kb(how: str) -> int:
+#: The same, multiplying two large matrices with numpy, then printing the process's threads.
+THREADS_PROBE = """
+import sys
+from pathlib import Path
+from gateway.entry import run_program
+
+def product():
+    import numpy as np
+    a = np.ones((600, 600))
+    a @ a
+    status = Path("/proc/self/status").read_text().splitlines()
+    print(next(line.split()[1] for line in status if line.startswith("Threads:")))
+    return 0
+
+sys.exit(run_program(product) if sys.argv[1] == "entry" else product())
+"""
+
+
+def probe_figure(probe: str, how: str) -> int:
+    """The number a probe program prints last, run ``bare`` or through the ``entry``."""
     env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
-    done = subprocess.run([sys.executable, "-c", HEAP_PROBE, how], env=env, cwd=ROOT,
+    done = subprocess.run([sys.executable, "-c", probe, how], env=env, cwd=ROOT,
                           capture_output=True, text=True, check=True, timeout=60)
     return int(done.stdout.split()[-1])
 
 
 def test_a_program_keeps_no_heap_after_a_large_block_passed_through() -> None:
-    assert heap_kept_kb("bare") >= 12 * 1024  # glibc left alone keeps the 1 MiB blocks' heap
-    assert heap_kept_kb("entry") < 1024  # the gateway's entry gives every block back
+    # glibc left alone keeps the 1 MiB blocks' heap; the gateway's entry gives every block back
+    assert probe_figure(HEAP_PROBE, "bare") >= 12 * 1024
+    assert probe_figure(HEAP_PROBE, "entry") < 1024
+
+
+def test_a_program_multiplies_matrices_on_its_own_thread() -> None:
+    assert probe_figure(THREADS_PROBE, "bare") >= 2  # OpenBLAS left alone starts its threads
+    assert probe_figure(THREADS_PROBE, "entry") == 1
+
+
+def test_the_command_line_imports_no_numpy_before_its_entry() -> None:
+    probe = "import sys, gateway.cli; print('numpy' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", probe], env={"PYTHONPATH": str(ROOT)},
+                          cwd=ROOT, capture_output=True, text=True, check=True, timeout=60)
+    assert done.stdout.strip() == "False"
 
 
 def test_the_web_ui_and_upload_server_load_no_model_runtime_nor_numpy(tmp_path: Path) -> None:
