@@ -836,7 +836,8 @@ def test_synthesized_sentences_with_ordinary_numbers_are_kept(said: str) -> None
 @pytest.mark.parametrize(("batch", "sizes"), [(1, (60, 30, 60)), (2, (60, 30, 60)),
                                              (3, (60, 30, 60)), (4, (25, 12, 25)),
                                              (5, (25, 12, 25)), (6, (25, 12, 25)),
-                                             (7, (25, 12, 25)), (8, (25, 12, 25))])
+                                             (7, (25, 12, 25)), (8, (25, 12, 25)),
+                                             (9, (16, 8, 18))])
 def test_synthesized_rows_are_the_sentences_the_script_speaks(
     batch: int, sizes: tuple[int, int, int]
 ) -> None:
