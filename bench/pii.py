@@ -65,6 +65,7 @@ NUMBER_WORDS = {
     "forty": "4", "fifty": "5", "sixty": "6", "seventy": "7", "eighty": "8", "ninety": "9",
 }  # fmt: skip
 PLACEHOLDER = re.compile(r"\[[A-Z]+\]")
+READ_OUT = {"double", "triple", "oh"}
 NOT_IDENTIFYING = {"at", "dot", "underscore", "dash", "com", "net", "org", "io", "me", "us"}
 
 
@@ -125,14 +126,38 @@ def pieces(identifier: str, kind: str) -> list[str]:
     return [w for w in named if w not in NUMBER_WORDS] + ([number] if number else [])
 
 
-def surviving(text: str, kind: str, secret: list[str]) -> list[str]:
-    """The pieces of ``secret`` still readable in ``text``."""
-    text = PLACEHOLDER.sub(" ", text)
+def own_numbers(said: str) -> set[tuple[str, str]]:
+    """The numbers the sentence itself holds beside its phone number, each with the word
+    before it: ("best", "1") for "..., that's the best one." The phone number is the longest run
+    of digits and digit words (with "double", "triple", "oh") in ``said``."""
+    said_words = words(said)
+    spoken = [w.isdigit() or w in NUMBER_WORDS or w in READ_OUT for w in said_words]
+    runs: list[tuple[int, int]] = []
+    for index, inside in enumerate(spoken):
+        if inside and (not runs or runs[-1][1] != index):
+            runs.append((index, index + 1))
+        elif inside:
+            runs[-1] = (runs[-1][0], index + 1)
+    phone = max(runs, key=lambda run: run[1] - run[0], default=(0, 0))
+    return {
+        (said_words[i - 1] if i else "", digits)
+        for i, w in enumerate(said_words)
+        if not phone[0] <= i < phone[1] and (digits := spoken_digits(w))
+    }
+
+
+def surviving(text: str, kind: str, secret: list[str], said: str = "") -> list[str]:
+    """The pieces of ``secret`` still readable in ``text``. A number of the sentence's own
+    that survives with the word said before it ("that's the best one") is not a piece of the
+    phone number; any other number whose digits occur in it is."""
     if kind == "phone":
-        numbers = re.findall(r"[0-9]+", text) + [
-            NUMBER_WORDS[w] for w in words(text) if w in NUMBER_WORDS
-        ]
-        return [n for n in numbers if n in secret[0]]
+        own = own_numbers(said)
+        tokens = re.findall(r"[0-9]+|[a-z]+", text.lower())  # "1th": "1", "th"
+        found = [(before, spoken_digits(w)) for before, w in
+                 zip(["", *tokens], tokens, strict=False)]
+        return [n for before, n in found
+                if n and n in secret[0] and (before, n) not in own]
+    text = PLACEHOLDER.sub(" ", text)
     return [w for w in words(text) for s in secret if s in w]
 
 
@@ -161,9 +186,9 @@ def score(rows: list[Row], show: bool) -> dict[str, int]:
             continue
         secret = pieces(row.identifier, row.kind)
         counts[f"{row.kind}_rows"] += 1
-        if surviving(row.heard, row.kind, secret):
+        if surviving(row.heard, row.kind, secret, row.said):
             counts[f"{row.kind}_heard"] += 1
-            left = surviving(redacted, row.kind, secret)
+            left = surviving(redacted, row.kind, secret, row.said)
             counts[f"{row.kind}_leaks"] += bool(left)
             tally = by_condition.setdefault(row.condition, [0, 0])
             tally[0] += 1
