@@ -547,6 +547,9 @@ GLUED_EMAILS = [
      "noravance@live.com"),
     ("My e-mail is Dana, the one with summit roofing.net.", "My e-mail is [EMAIL].",
      "dana@roofing.net"),
+    # A provider's address with its name and "at" heard as "and", after an earlier cue.
+    ("It is right on the underscore Price and outlook.com.", "It is right on the [EMAIL].",
+     "underscoreprice@outlook.com"),
 ]
 
 NOT_EMAILS = [
@@ -620,6 +623,8 @@ def test_at_and_dot_in_ordinary_speech_are_kept(text: str) -> None:
         ("Send it to Tom, then. I will check gmail.com",
          "Send it to Tom, then. I will check [EMAIL]"),
         ("Send it to Tom, Ann, Bo and me at x.com", "Send it to Tom, Ann, Bo and me at [EMAIL]"),
+        ("The file has an underscore in it and outlook.com opens it.",
+         "The file has an underscore in it and [EMAIL] opens it."),
     ],
 )
 def test_names_apart_from_an_address_are_kept(text: str, expected: str) -> None:

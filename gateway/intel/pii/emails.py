@@ -141,10 +141,23 @@ def find_emails(text: str) -> list[Finding]:
         found.append(finding)
     for extra in (_announced_domains(text), _provider_domains(text), _glued_addresses(text),
                   _named_spoken_domains(text), _domains_after_cue(text)):
-        taken = [(f.start, f.end) for f in found]
-        found += [f for f in extra if not any(
-            f.start < end and start < f.end for start, end in taken)]
+        for finding in extra:
+            found = _with_widest(found, finding)
     return [_with_name_before(text, f) for f in sorted(found, key=lambda f: f.start)]
+
+
+def _with_widest(found: list[Finding], finding: Finding) -> list[Finding]:
+    """``found`` with ``finding`` added where it overlaps nothing, or put in place of the
+    findings it overlaps when it covers them all: a provider's address with its name ("price
+    and outlook.com") wins over its bare domain found after an earlier cue."""
+    overlapping = [f for f in found if f.start < finding.end and finding.start < f.end]
+    if not overlapping:
+        return [*found, finding]
+    if all(finding.start <= f.start and f.end <= finding.end for f in overlapping) and any(
+        (f.start, f.end) != (finding.start, finding.end) for f in overlapping
+    ):
+        return [f for f in found if f not in overlapping] + [finding]
+    return found
 
 
 def _with_name_before(text: str, finding: Finding) -> Finding:
