@@ -547,6 +547,10 @@ GLUED_EMAILS = [
      "noravance@live.com"),
     ("My e-mail is Dana, the one with summit roofing.net.", "My e-mail is [EMAIL].",
      "dana@roofing.net"),
+    # A written domain right after "be" or "have to": the address's "at" garbled into a verb.
+    ("It's on the team, you have to be proofing.net.", "It's on the team, you have to be [EMAIL].",
+     "proofing.net"),
+    ("It's Cole 16, I had to look.com.", "It's Cole 16, I had to [EMAIL].", "look.com"),
     # A provider's address with its name and "at" heard as "and", after an earlier cue.
     ("It is right on the underscore Price and outlook.com.", "It is right on the [EMAIL].",
      "underscoreprice@outlook.com"),
@@ -561,6 +565,9 @@ NOT_EMAILS = [
     "We compared Tesla and Sunrun.com prices.",
     "We use Outlook and Gmail at work.",
     "I use Outlook to come up with the plan.",
+    "It has to be cheaper than sunrun.com.", "It will be Sunrun.com or Tesla.com.",
+    "You have to go to sunrun.com.", "We have sunrun.com open.", "It has to be sunrun.com prices.",
+    "I have to be at sunrun.com by ten.",
     "Our email is not coming through, not come on.",
     "Compare Amazon.co.uk with Sunrun.com.au, see www.Tesla.com too.",
     "The file is Report.final.pdf and the site is docs.acme.com.",

@@ -96,6 +96,14 @@ _NAME_AT_SPOKEN_DOMAIN = re.compile(
     r"[A-Za-z][A-Za-z0-9_-]*,?\s+(?:dot|not|that)\s+(?:com|net|org))\b",
     re.ASCII,
 )
+# A written domain, not capitalised as a brand is, right after "be" or "have to": the "at" of
+# an address garbled into a verb ("you have to be proofing.net", "I had to look.com"); a site
+# is named after other words ("It has to be cheaper than Sunrun.com", "I have acme.com open").
+_AFTER_LOST_AT = re.compile(
+    r"\b(?:be|(?:have|had|has)\s+to)\s+(?P<domain>(?<![A-Za-z0-9.@_-])[a-z][a-z0-9_-]*"
+    rf"(?:\.[a-z0-9_-]+)*\.{_TLD})(?![A-Za-z0-9\[-]|\.[A-Za-z0-9])",
+    re.IGNORECASE | re.ASCII,
+)
 _SITE_BEFORE = frozenset(
     "our your their website site web page link visit check see compare on from than like".split()
 )
@@ -140,7 +148,8 @@ def find_emails(text: str) -> list[Finding]:
         finding, index = spoken
         found.append(finding)
     for extra in (_announced_domains(text), _provider_domains(text), _glued_addresses(text),
-                  _named_spoken_domains(text), _domains_after_cue(text)):
+                  _named_spoken_domains(text), _domains_after_cue(text),
+                  _domains_after_lost_at(text)):
         for finding in extra:
             found = _with_widest(found, finding)
     return [_with_name_before(text, f) for f in sorted(found, key=lambda f: f.start)]
@@ -245,6 +254,16 @@ def _domains_after_cue(text: str) -> list[Finding]:
                 found.append(Finding("email", m.start(), m.end(), _domain_said(m.group())))
             break
     return found
+
+
+def _domains_after_lost_at(text: str) -> list[Finding]:
+    """A written domain right after "be" or "have to" (:data:`_AFTER_LOST_AT`) that is not named
+    as a site ("have to be sunrun.com prices"): an address whose name and "at" were garbled."""
+    return [
+        Finding("email", m.start("domain"), m.end("domain"), m.group("domain").lower())
+        for m in _AFTER_LOST_AT.finditer(text)
+        if m.group("domain")[0].islower() and not _SITE_AFTER.match(text, m.end())
+    ]
 
 
 def _named_spoken_domains(text: str) -> list[Finding]:
