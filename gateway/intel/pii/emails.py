@@ -54,9 +54,11 @@ _ADDRESSED = re.compile(
 # Mail providers: their domain is only ever said as part of somebody's address, so it is
 # hidden with whatever is glued before it even when the "at" and the name were lost ("You
 # steam over that hotmail.com").
+_NAME_PART = rf"(?![A-Za-z0-9._-]*\.{_TLD}(?![A-Za-z0-9]))[A-Za-z0-9._-]+"
 _PROVIDER_DOMAIN = re.compile(
     # "Ava and iCloud.com": "at" misheard; a name of up to three words ("Patel 70 well")
-    r"(?:(?P<name>(?:[A-Za-z0-9._-]+\s+){0,2}[A-Za-z0-9._-]+)\s+(?:at|and)\s+)?"
+    # (no written domain is a word of the name: "x.com call me at outlook.com" holds two)
+    r"(?:(?P<name>(?:" + _NAME_PART + r"\s+){0,2}" + _NAME_PART + r")\s+(?:at|and)\s+)?"
     r"(?P<domain>(?<![A-Za-z0-9.@_-])[A-Za-z0-9._-]*?(?:g[\s-]?mail|googlemail|yahoo"
     r"|hot\s?mail|out\s?look|aol|i[\s-]?cloud|proton\s?mail|proton|comcast|msn|ymail|gmx"
     r"|e-?mail|female)"  # "gmail" as tiny.en writes it in noise
