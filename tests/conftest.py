@@ -7,10 +7,12 @@ CI result can be reproduced and a change is not judged by a random draw.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -24,6 +26,19 @@ settings.register_profile("ci", derandomize=True, database=None, print_blob=True
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 T = TypeVar("T")
+
+
+def bench_script(name: str) -> Any:
+    """The module of one script in bench/ ("pii_synth" for bench/pii_synth.py), loaded once."""
+    if name in sys.modules:
+        return sys.modules[name]
+    path = Path(__file__).parents[1] / "bench" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    script = importlib.util.module_from_spec(spec)
+    sys.modules[name] = script  # a dataclass of the script looks its module up
+    spec.loader.exec_module(script)
+    return script
 
 
 def free_port() -> int:

@@ -3,24 +3,16 @@ spoken, neither more (a number the sentence itself holds) nor less."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import bench_script
 
-BENCH = Path(__file__).parents[1] / "bench" / "pii.py"
 SAID = "My mobile is four one five, seven seven two, one two three four, that's the best one."
 
 
 def bench() -> Any:
-    spec = importlib.util.spec_from_file_location("pii_bench", BENCH)
-    assert spec is not None and spec.loader is not None
-    script = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = script  # its dataclass looks its module up
-    spec.loader.exec_module(script)
-    return script
+    return bench_script("pii")
 
 
 def leaks(redacted: str, said: str = SAID) -> list[str]:

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import synthesize
+from conftest import bench_script, synthesize
 from hypothesis import example, given
 from hypothesis import strategies as st
 
@@ -815,17 +815,8 @@ def test_redaction_is_idempotent_around_other_identifiers(text: str) -> None:
 
 # --- synthesized development rows (tests/data/pii-asr-synth.tsv, made by bench/pii_synth.py) ---
 
-SYNTH_SCRIPT = Path(__file__).parents[1] / "bench" / "pii_synth.py"
-
-
 def synth_script() -> Any:
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("pii_synth", SYNTH_SCRIPT)
-    assert spec is not None and spec.loader is not None
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
-    return script
+    return bench_script("pii_synth")
 
 
 def synthesized(batch: int = 0) -> list[dict[str, str]]:
