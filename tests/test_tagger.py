@@ -13,7 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gateway.intel import Segment, annotate, classify
-from gateway.intel.tagger import edit_distance, stem, tokenize
+from gateway.intel.distance import edit_distance
+from gateway.intel.tagger import stem, tokenize
 
 DEV = Path(__file__).parents[1] / "../shared/data/dev-utterances.tsv"
 HELDOUT = Path(__file__).parent / "data" / "heldout-utterances.tsv"
@@ -230,6 +231,7 @@ def test_the_banded_edit_distance_is_levenshtein_up_to_its_limit(
     a: str, b: str, limit: int,
 ) -> None:
     assert edit_distance(a, b, limit) == min(full_edit_distance(a, b), limit + 1)
+    assert edit_distance(a, b) == full_edit_distance(a, b)  # no limit: the whole table
 
 
 def test_confidence_grows_with_evidence() -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from gateway.intel import lexicon
+from gateway.intel.distance import edit_distance
 from gateway.intel.rules import RULES as SPECS
 from gateway.intel.rules import R
 
@@ -274,7 +275,7 @@ def mentions_brand(tokens: Tokens, keys: frozenset[str]) -> bool:
     if not runs.isdisjoint(keys):
         return True
     near = near_names(keys)
-    return any(abs(len(run) - len(name)) <= budget and edit_distance(run, name, budget) <= budget
+    return any(edit_distance(run, name, budget) <= budget
                for run in runs for name, budget in near.get(run[:1], ()))
 
 
@@ -292,26 +293,6 @@ def near_names(keys: frozenset[str]) -> dict[str, tuple[tuple[str, int], ...]]:
         if budget:
             index.setdefault(name[0], []).append((name, budget))
     return {first: tuple(names) for first, names in index.items()}
-
-
-def edit_distance(a: str, b: str, limit: int) -> int:
-    """Levenshtein distance of ``a`` and ``b``, or ``limit + 1`` once it exceeds ``limit``
-    (only the band of cells within ``limit`` of the diagonal is computed)."""
-    beyond = limit + 1
-    if abs(len(a) - len(b)) > limit:
-        return beyond
-    previous = [min(j, beyond) for j in range(len(b) + 1)]
-    for i, letter in enumerate(a, 1):
-        low, high = max(1, i - limit), min(len(b), i + limit)
-        current = [beyond] * (len(b) + 1)
-        current[0] = min(i, beyond)
-        for j in range(low, high + 1):
-            current[j] = min(previous[j] + 1, current[j - 1] + 1,
-                             previous[j - 1] + (letter != b[j - 1]))
-        if min(current[low - 1 : high + 1]) > limit:
-            return beyond
-        previous = current
-    return min(previous[-1], beyond)
 
 
 _NEGATORS = frozenset(lexicon.NEGATORS)

@@ -23,6 +23,8 @@ import re
 from functools import cache
 from pathlib import Path
 
+from gateway.intel.distance import edit_distance
+
 _UNITS = {w: i for i, w in enumerate(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
     "fifteen sixteen seventeen eighteen nineteen".split())}
@@ -163,16 +165,6 @@ def _spelled_number(tokens: list[str], i: int) -> tuple[str, int]:
 def normalise(text: str) -> list[str]:
     """The words of ``text`` as compared for WER."""
     return _join_numbers(_tokens(text))
-
-
-def edit_distance(reference: list[str], hypothesis: list[str]) -> int:
-    """Word-level Levenshtein distance (substitutions, insertions, deletions)."""
-    row = list(range(len(hypothesis) + 1))
-    for i, r in enumerate(reference, 1):
-        prev, row[0] = row[0], i
-        for j, h in enumerate(hypothesis, 1):
-            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (r != h))
-    return row[-1]
 
 
 def wer(reference: str, hypothesis: str) -> float:
