@@ -191,9 +191,7 @@ def _with_name_before(text: str, finding: Finding) -> Finding:
     first = next((w for w in words if _NAME_LIKE.fullmatch(w.group())), None)
     if first is None or len(words) - words.index(first) > _MAX_NAME_GAP:
         return finding
-    user = "".join(w.group().lower() for w in words[words.index(first) :])
-    address = user + (finding.normalized if "@" in finding.normalized else f"@{finding.normalized}")
-    return replace(finding, start=first.start(), normalized=address)
+    return _with_name(finding, words[words.index(first) :])
 
 
 def _with_name_after_cue(text: str, finding: Finding, cue: re.Match[str]) -> Finding:
@@ -215,6 +213,12 @@ def _with_name_after_cue(text: str, finding: Finding, cue: re.Match[str]) -> Fin
         _NAME_LIKE.fullmatch(w.group()) or any(ch.isdigit() for ch in w.group()) for w in name
     ) or any(w.group().lower() in _CLAUSE or w.group().lower() in _NOT_LOCAL for w in name):
         return finding
+    return _with_name(finding, name)
+
+
+def _with_name(finding: Finding, name: list[re.Match[str]]) -> Finding:
+    """``finding`` (a domain, or an address) widened back to the words of ``name`` and read
+    as their address: "Murphy for the 7" + "email.com" -> "murphyforthe7@email.com"."""
     user = "".join(w.group().lower() for w in name)
     address = user + (finding.normalized if "@" in finding.normalized else f"@{finding.normalized}")
     return replace(finding, start=name[0].start(), normalized=address)
