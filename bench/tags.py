@@ -72,28 +72,31 @@ def speak(text: str, voice: str, work: Path) -> np.ndarray:
     return load_audio(wav).samples
 
 
-def pink_noise(seconds: float, work: Path, seed: int) -> np.ndarray:
+def sox_noise(seconds: float, work: Path, seed: int, colour: str = "pink") -> np.ndarray:
+    """``seconds`` of sox's noise of that colour (pink, brown, white), shifted by ``seed``."""
     path = work / "noise.wav"
     subprocess.run(["sox", "-R", "-n", "-r", "16000", "-c", "1", "-b", "16", str(path), "synth",
-                    f"{seconds:.2f}", "pinknoise", "vol", "0.5"], check=True)
+                    f"{seconds:.2f}", f"{colour}noise", "vol", "0.5"], check=True)
     noise = load_audio(path).samples
     return np.roll(noise, seed * 997)
 
 
-def clips(rows: list[dict[str, str]], work: Path, snr_db: float | None) -> list[np.ndarray]:
-    """Each row spoken (voices in turn), padded with 0.3 s, optionally with pink noise."""
+def clips(rows: list[dict[str, str]], work: Path, snr_db: float | None,
+          voices: tuple[str, ...] = VOICES, noise: str = "pink") -> list[np.ndarray]:
+    """Each row spoken (``voices`` in turn), padded with 0.3 s, optionally with ``noise`` (a
+    sox noise colour) at ``snr_db``."""
     rng = np.random.default_rng(11)
     found = []
     for index, row in enumerate(rows):
-        samples = speak(row["text"], VOICES[index % len(VOICES)], work)
+        samples = speak(row["text"], voices[index % len(voices)], work)
         pad = np.zeros(int(0.3 * SAMPLE_RATE), np.float32)
         clip = np.concatenate([pad, samples, pad])
         clip += rng.normal(0.0, 0.002, len(clip)).astype(np.float32)
         if snr_db is not None:
-            noise = pink_noise(len(clip) / SAMPLE_RATE + 0.1, work, index)[: len(clip)]
+            hiss = sox_noise(len(clip) / SAMPLE_RATE + 0.1, work, index, noise)[: len(clip)]
             speech_power = float(np.mean(samples**2))
-            gain = np.sqrt(speech_power / max(float(np.mean(noise**2)), 1e-12))
-            clip = clip + noise * gain * 10 ** (-snr_db / 20)
+            gain = np.sqrt(speech_power / max(float(np.mean(hiss**2)), 1e-12))
+            clip = clip + hiss * gain * 10 ** (-snr_db / 20)
         found.append(np.clip(clip, -1.0, 1.0).astype(np.float32))
     return found
 
@@ -110,7 +113,8 @@ def transcribe(pipeline: Any, rows: list[dict[str, str]], audio: list[np.ndarray
 
 
 def heard(pipeline: Any, rows: list[dict[str, str]], work: Path, snr_db: float | None,
-          cache: Path | None = None) -> list[list[Segment]]:
+          cache: Path | None = None, voices: tuple[str, ...] = VOICES, noise: str = "pink",
+          ) -> list[list[Segment]]:
     """What the pipeline hears of each row (spoken as in :func:`clips`), kept in ``cache`` (a
     JSON file, reused when it holds the same texts) so a rerun does not transcribe again."""
     texts = [r["text"] for r in rows]
@@ -118,7 +122,7 @@ def heard(pipeline: Any, rows: list[dict[str, str]], work: Path, snr_db: float |
         saved = json.loads(cache.read_text())
         if saved["texts"] == texts:
             return [[Segment(*s) for s in parts] for parts in saved["segments"]]
-    found = transcribe(pipeline, rows, clips(rows, work, snr_db))
+    found = transcribe(pipeline, rows, clips(rows, work, snr_db, voices, noise))
     if cache is not None:
         cache.write_text(json.dumps({"texts": texts, "segments": [
             [[s.start, s.end, s.text, s.speaker] for s in parts] for parts in found]}))

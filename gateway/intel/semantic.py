@@ -3,13 +3,15 @@
 Pure logic: the embedding model is passed in as ``embed`` (texts -> unit vectors, see
 :mod:`gateway.semantic.embedder`). At construction the tagger embeds its labelled example
 sentences (``data/tag-examples.tsv``: a tag, or ``none``, and a sentence; and
-``data/tag-examples-heard.tsv`` when present: the same sentences as the recognizer heard
-them, written by ``bench/tags_heard.py``; not shipped, as it did not help in cross-validation)
-and trains a small softmax head over the tags and ``none`` on them, deterministically
-(full-batch gradient descent from zero); the head's probabilities are blended with a vote of
-each class's nearest example (a softmax over the cosine of the closest example of each
-class), which keeps a sentence close to one example from being outvoted by the linear
-boundary. A text earns the head's most likely class when that
+``data/tag-examples-heard.tsv``: the same sentences as the recognizer heard them where it
+slipped, spoken by other voices and with another noise than the benchmarks use, written by
+``bench/tags_heard.py``; they teach the head and the nearest-example vote tiny.en's usual
+mishearings, "long terms" for "loan terms", and count :data:`HEARD_WEIGHT` of a written one
+in the head's training) and trains a small softmax head over the tags and ``none`` on them,
+deterministically (full-batch gradient descent from zero); the head's probabilities are
+blended with a vote of each class's nearest example (a softmax over the cosine of the closest
+example of each class), which keeps a sentence close to one example from being outvoted by
+the linear boundary. A text earns the head's most likely class when that
 is a tag at or above the threshold, and so does each of its sentences or clauses (a text
 saying two things earns both tags); the keyword rules (:mod:`gateway.intel.tagger`) stay
 beside it: a rule that fires (at the rules' own threshold) adds its tag too, a second tag or
@@ -38,6 +40,7 @@ Embed = Callable[[Sequence[str]], Vectors]
 NONE = "none"
 EXAMPLES = "tag-examples.tsv"  # in gateway/intel/data/
 HEARD_EXAMPLES = "tag-examples-heard.tsv"  # the same, as the recognizer heard them
+HEARD_WEIGHT = 0.25  # a heard example's weight in the head's training (a written one's: 1)
 THRESHOLD = 0.5  # the head's probability for its most likely tag (of 11 classes)
 RULE_THRESHOLD = 0.5  # a rule's confidence that adds its tag on its own (its own threshold)
 RULE_FLOOR = 0.03  # the head's probability a strong rule's tag needs to be kept
@@ -112,19 +115,24 @@ def _softmax(logits: Vectors) -> Vectors:
 
 
 def train_head(vectors: Vectors, labels: Sequence[str], classes: Sequence[str],
-               neighbours: float = 0.0) -> Head:
-    """Fit a multinomial logistic head, each class weighted by the inverse of its count;
-    ``neighbours``: the nearest examples' share of its probabilities."""
+               neighbours: float = 0.0, example_weights: Sequence[float] | None = None,
+               ) -> Head:
+    """Fit a multinomial logistic head, each class weighted by the inverse of its count and
+    each example by its ``example_weights`` (default 1); ``neighbours``: the nearest
+    examples' share of its probabilities."""
     index = {c: i for i, c in enumerate(classes)}
     targets = np.zeros((len(labels), len(classes)), dtype=np.float32)
     for row, label in enumerate(labels):
         targets[row, index[label]] = 1.0
-    counts = targets.sum(axis=0)
-    sample = (targets @ (len(labels) / (len(classes) * np.maximum(counts, 1.0))))[:, None]
+    own = np.ones(len(labels), np.float32) if example_weights is None else np.asarray(
+        example_weights, np.float32)
+    counts = own @ targets  # each class's weight
+    total = float(own.sum())
+    sample = (own * (targets @ (total / (len(classes) * np.maximum(counts, 1e-6)))))[:, None]
     weights = np.zeros((vectors.shape[1], len(classes)), dtype=np.float32)
     bias = np.zeros(len(classes), dtype=np.float32)
     for _ in range(EPOCHS):
-        error = (_softmax(vectors @ weights + bias) - targets) * sample / len(labels)
+        error = (_softmax(vectors @ weights + bias) - targets) * sample / total
         weights -= LEARNING_RATE * (vectors.T @ error + L2 * weights)
         bias -= LEARNING_RATE * error.sum(axis=0)
     indices = targets.argmax(axis=1).astype(np.int64)
@@ -137,16 +145,18 @@ def fit(embed: Embed, examples: Sequence[Example]) -> Head:
     """Embed the examples and train the head on them (classes: the tags, then ``none``)."""
     tags = tuple(sorted({e.tag for e in examples} - {NONE}))
     vectors = embed([e.text for e in examples])
-    return train_head(vectors, [e.tag for e in examples], (*tags, NONE), NEIGHBOUR_WEIGHT)
+    return train_head(vectors, [e.tag for e in examples], (*tags, NONE), NEIGHBOUR_WEIGHT,
+                      [HEARD_WEIGHT if e.source else 1.0 for e in examples])
 
 
 def training_key(examples: Sequence[Example]) -> str:
     """A digest of everything a trained head depends on, except the model (for a cache)."""
     digest = hashlib.sha256(
-        f"grouped {EPOCHS} {LEARNING_RATE} {L2} {NEIGHBOUR_WEIGHT} {NEIGHBOUR_TEMPERATURE}\n"
+        f"grouped {EPOCHS} {LEARNING_RATE} {L2} {NEIGHBOUR_WEIGHT} {NEIGHBOUR_TEMPERATURE} "
+        f"heard {HEARD_WEIGHT}\n"
         .encode())  # "grouped": the examples are kept grouped by class
     for example in examples:
-        digest.update(f"{example.tag}\t{example.text}\n".encode())
+        digest.update(f"{example.tag}\t{example.text}\t{bool(example.source)}\n".encode())
     return digest.hexdigest()
 
 
