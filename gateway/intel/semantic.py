@@ -5,9 +5,9 @@ Pure logic: the embedding model is passed in as ``embed`` (texts -> unit vectors
 sentences (``data/tag-examples.tsv``: a tag, or ``none``, and a sentence; and
 ``data/tag-examples-heard.tsv``: the same sentences as the recognizer heard them where it
 slipped, spoken by other voices and with another noise than the benchmarks use, written by
-``bench/tags_heard.py``; they teach the head and the nearest-example vote tiny.en's usual
-mishearings, "long terms" for "loan terms", and count :data:`HEARD_WEIGHT` of a written one
-in the head's training) and trains a small softmax head over the tags and ``none`` on them,
+``bench/tags_heard.py``; they show the head and the nearest-example vote sentences as
+tiny.en garbles them, and count :data:`HEARD_WEIGHT` of a written one in the head's
+training) and trains a small softmax head over the tags and ``none`` on them,
 deterministically (full-batch gradient descent from zero); the head's probabilities are
 blended with a vote of each class's nearest example (a softmax over the cosine of the closest
 example of each class), which keeps a sentence close to one example from being outvoted by
