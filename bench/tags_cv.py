@@ -36,7 +36,8 @@ from tags import DATA, gold, heard, load_pipeline, scores, split_rows, tag_rows
 
 from gateway.intel import Segment, SemanticTagger
 from gateway.intel.redactor import redact
-from gateway.intel.semantic import Example, Head, Vectors, builtin_examples, fit
+from gateway.intel.semantic import Example, Head, builtin_examples, fit
+from gateway.intel.softmax import Vectors
 from gateway.semantic import catalogue as text_catalogue
 from gateway.semantic.embedder import RECIPE, Embedder
 

@@ -172,8 +172,11 @@ def test_the_trained_head_is_kept_beside_the_model_and_trained_again_when_its_se
     np.testing.assert_array_equal(reloaded.head.labels, trained.head.labels)
     assert reloaded.head.neighbours == trained.head.neighbours == semantic_module.NEIGHBOUR_WEIGHT
     vector = trained.embed([sentence])
-    np.testing.assert_allclose(reloaded.head.probabilities(vector),
-                               trained.head.probabilities(vector), atol=1e-6)
+    np.testing.assert_allclose(reloaded.head.probabilities(vector, [sentence]),
+                               trained.head.probabilities(vector, [sentence]), atol=1e-6)
+    assert reloaded.head.spelling is not None and trained.head.spelling is not None
+    np.testing.assert_array_equal(reloaded.head.spelling.weights, trained.head.spelling.weights)
+    assert reloaded.head.spelling_share == semantic_module.SPELLING_WEIGHT > 0
     monkeypatch.setattr(semantic_module, "NEIGHBOUR_WEIGHT", 0.2)
     load_tagger.cache_clear()
     retrained = load_tagger(models)

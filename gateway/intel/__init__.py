@@ -29,7 +29,8 @@ from gateway.intel.trackers import (
 from gateway.intel.types import Segment, Tag
 
 if TYPE_CHECKING:
-    from gateway.intel.semantic import SemanticTagger, Vectors
+    from gateway.intel.semantic import SemanticTagger
+    from gateway.intel.softmax import Vectors
 
 __all__ = [
     "DEFAULT_COMPETITORS",

@@ -11,7 +11,10 @@ training) and trains a small softmax head over the tags and ``none`` on them,
 deterministically (full-batch gradient descent from zero); the head's probabilities are
 blended with a vote of each class's nearest example (a softmax over the cosine of the closest
 example of each class), which keeps a sentence close to one example from being outvoted by
-the linear boundary. A text earns the head's most likely class when that
+the linear boundary; and then with a second softmax over the text's spelling (hashed
+character n-grams, :mod:`gateway.intel.spelling`), trained on the same examples, which counts
+the pieces of a half-heard word and a class's telling words where the embedding blurs them.
+A text earns the head's most likely class when that
 is a tag at or above the threshold, and so does each of its sentences or clauses (a text
 saying two things earns both tags); the keyword rules (:mod:`gateway.intel.tagger`) stay
 beside it: a rule that fires (at the rules' own threshold) adds its tag too, a second tag or
@@ -25,16 +28,19 @@ import csv
 import hashlib
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 
 import numpy as np
 import numpy.typing as npt
 
+from gateway.intel import softmax as training
+from gateway.intel import spelling
+from gateway.intel.softmax import Vectors, softmax, train_softmax
+from gateway.intel.spelling import SpellingHead, train_spelling
 from gateway.intel.tagger import classify as rule_tags
 from gateway.intel.tagger import tokenize
 
-Vectors = npt.NDArray[np.float32]
 Embed = Callable[[Sequence[str]], Vectors]
 
 NONE = "none"
@@ -49,11 +55,9 @@ PART_THRESHOLD = 0.5  # the probability a tag of one clause of a longer text nee
 # kept as they helped the validation set too: a refusal to be recorded is said in many ways
 # and costs little to over-read; "not now" is near many plain statements of time.
 TAG_THRESHOLDS: dict[str, float] = {"consent.opt_out": 0.4, "objection.timing": 0.6}
-EPOCHS = 400
-LEARNING_RATE = 20.0
-L2 = 1e-5
 NEIGHBOUR_WEIGHT = 0.4  # the nearest examples' share of a class's probability
 NEIGHBOUR_TEMPERATURE = 0.05  # of the softmax over each class's nearest example's cosine
+SPELLING_WEIGHT = 0.25  # the spelling head's share of a class's probability
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,9 +89,10 @@ def read_examples(text: str) -> tuple[Example, ...]:
 @dataclass(frozen=True)
 class Head:
     """A softmax over the tags and ``none``, p = softmax(x . w + b), blended (``neighbours``:
-    their share) with a softmax over the cosine of each class's nearest example; and the
-    embedded examples it was trained on (also the background a smart tracker's examples are
-    told apart from) with the class index of each."""
+    their share) with a softmax over the cosine of each class's nearest example, and then
+    (``spelling_share``) with the ``spelling`` head's probabilities for the same texts; and
+    the embedded examples it was trained on (also the background a smart tracker's examples
+    are told apart from) with the class index of each."""
 
     classes: tuple[str, ...]
     weights: Vectors  # (dimensions, classes)
@@ -95,65 +100,70 @@ class Head:
     examples: Vectors  # (examples, dimensions), grouped by class in the order of ``classes``
     labels: npt.NDArray[np.int64]  # (examples,): the index of each example's class, ascending
     neighbours: float = 0.0
+    spelling: SpellingHead | None = None
+    spelling_share: float = 0.0
 
-    def probabilities(self, vectors: Vectors) -> Vectors:
-        logistic = _softmax(vectors @ self.weights + self.bias)
+    def meaning(self, vectors: Vectors) -> Vectors:
+        """Each class's probability for the texts embedded as ``vectors``, by their meaning
+        alone (the linear head blended with the nearest examples' vote)."""
+        found = softmax(vectors @ self.weights + self.bias)
         if not self.neighbours:
-            return logistic
+            return found
         starts = np.searchsorted(self.labels, np.arange(len(self.classes)))
         nearest: Vectors = np.maximum.reduceat(vectors @ self.examples.T, starts, axis=1)
-        vote = _softmax(nearest / NEIGHBOUR_TEMPERATURE)
-        blended: Vectors = ((1 - self.neighbours) * logistic
-                            + self.neighbours * vote).astype(np.float32)
-        return blended
+        return _blend(found, softmax(nearest / NEIGHBOUR_TEMPERATURE), self.neighbours)
+
+    def probabilities(self, vectors: Vectors, texts: Sequence[str] = (),
+                      meaning: Vectors | None = None) -> Vectors:
+        """Each class's probability for the texts embedded as ``vectors``: their
+        :meth:`meaning` (given, when the caller has it) blended with the spelling head's
+        reading of ``texts``, when there is a spelling head."""
+        found = self.meaning(vectors) if meaning is None else meaning
+        if self.spelling is None or not self.spelling_share:
+            return found
+        if len(texts) != len(vectors):
+            raise ValueError("the spelling head needs the texts of the vectors")
+        return _blend(found, self.spelling.probabilities(texts), self.spelling_share)
 
 
-def _softmax(logits: Vectors) -> Vectors:
-    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
-    probabilities: Vectors = (shifted / shifted.sum(axis=1, keepdims=True)).astype(np.float32)
-    return probabilities
+def _blend(first: Vectors, second: Vectors, share: float) -> Vectors:
+    """``second`` weighted ``share``, ``first`` the rest."""
+    blended: Vectors = ((1 - share) * first + share * second).astype(np.float32)
+    return blended
 
 
 def train_head(vectors: Vectors, labels: Sequence[str], classes: Sequence[str],
                neighbours: float = 0.0, example_weights: Sequence[float] | None = None,
                ) -> Head:
-    """Fit a multinomial logistic head, each class weighted by the inverse of its count and
-    each example by its ``example_weights`` (default 1); ``neighbours``: the nearest
-    examples' share of its probabilities."""
+    """Fit a multinomial logistic head on embeddings (see :func:`train_softmax`: classes
+    balanced, each example weighted by its ``example_weights``, default 1); ``neighbours``:
+    the nearest examples' share of its probabilities."""
+    weights, bias = train_softmax(vectors, labels, classes, example_weights)
     index = {c: i for i, c in enumerate(classes)}
-    targets = np.zeros((len(labels), len(classes)), dtype=np.float32)
-    for row, label in enumerate(labels):
-        targets[row, index[label]] = 1.0
-    own = np.ones(len(labels), np.float32) if example_weights is None else np.asarray(
-        example_weights, np.float32)
-    counts = own @ targets  # each class's weight
-    total = float(own.sum())
-    sample = (own * (targets @ (total / (len(classes) * np.maximum(counts, 1e-6)))))[:, None]
-    weights = np.zeros((vectors.shape[1], len(classes)), dtype=np.float32)
-    bias = np.zeros(len(classes), dtype=np.float32)
-    for _ in range(EPOCHS):
-        error = (_softmax(vectors @ weights + bias) - targets) * sample / total
-        weights -= LEARNING_RATE * (vectors.T @ error + L2 * weights)
-        bias -= LEARNING_RATE * error.sum(axis=0)
-    indices = targets.argmax(axis=1).astype(np.int64)
+    indices = np.asarray([index[label] for label in labels], np.int64)
     order = np.argsort(indices, kind="stable")
-    return Head(tuple(classes), weights.astype(np.float32), bias.astype(np.float32),
-                vectors[order], indices[order], neighbours)
+    return Head(tuple(classes), weights, bias, vectors[order], indices[order], neighbours)
 
 
 def fit(embed: Embed, examples: Sequence[Example]) -> Head:
-    """Embed the examples and train the head on them (classes: the tags, then ``none``)."""
-    tags = tuple(sorted({e.tag for e in examples} - {NONE}))
-    vectors = embed([e.text for e in examples])
-    return train_head(vectors, [e.tag for e in examples], (*tags, NONE), NEIGHBOUR_WEIGHT,
-                      [HEARD_WEIGHT if e.source else 1.0 for e in examples])
+    """Embed the examples and train the head, and its spelling head, on them (classes: the
+    tags, then ``none``)."""
+    tags = (*sorted({e.tag for e in examples} - {NONE}), NONE)
+    texts = [e.text for e in examples]
+    labels = [e.tag for e in examples]
+    weights = [HEARD_WEIGHT if e.source else 1.0 for e in examples]
+    head = train_head(embed(texts), labels, tags, NEIGHBOUR_WEIGHT, weights)
+    return replace(head, spelling=train_spelling(texts, labels, tags, weights),
+                   spelling_share=SPELLING_WEIGHT)
 
 
 def training_key(examples: Sequence[Example]) -> str:
     """A digest of everything a trained head depends on, except the model (for a cache)."""
     digest = hashlib.sha256(
-        f"grouped {EPOCHS} {LEARNING_RATE} {L2} {NEIGHBOUR_WEIGHT} {NEIGHBOUR_TEMPERATURE} "
-        f"heard {HEARD_WEIGHT}\n"
+        f"grouped {training.EPOCHS} {training.LEARNING_RATE} {training.L2} "
+        f"{NEIGHBOUR_WEIGHT} {NEIGHBOUR_TEMPERATURE} heard {HEARD_WEIGHT} "
+        f"spelling {SPELLING_WEIGHT} {spelling.WIDTH} {spelling.SIZES} {spelling.EPOCHS} "
+        f"{spelling.LEARNING_RATE}\n"
         .encode())  # "grouped": the examples are kept grouped by class
     for example in examples:
         digest.update(f"{example.tag}\t{example.text}\t{bool(example.source)}\n".encode())
@@ -209,20 +219,23 @@ class SemanticTagger:
             vectors = self.embed(texts)
         elif len(vectors) < len(texts):
             vectors = np.concatenate([vectors, self.embed(texts[len(vectors):])])
-        probabilities = self.head.probabilities(vectors)
+        meaning = self.head.meaning(vectors)
+        probabilities = self.head.probabilities(vectors, texts, meaning)
         index = {c: i for i, c in enumerate(self.head.classes)}
         parts = [clauses(text) if self.part_threshold < 1 else [] for text in texts]
         flat = [part for found in parts for part in found]
-        part_tags = iter(self.head_tags(self.head.probabilities(self.embed(flat)),
+        part_tags = iter(self.head_tags(self.head.probabilities(self.embed(flat), flat),
                                         self.part_threshold) if flat else [])
         found: list[dict[str, float]] = []
-        for text, tags, row, own in zip(texts, self.head_tags(probabilities), probabilities,
-                                        parts, strict=True):
+        for text, tags, row, own in zip(texts, self.head_tags(probabilities), meaning, parts,
+                                        strict=True):
             for _ in own:
                 tags = combine(tags, next(part_tags), 0.0)
             if not tokenize(text).words:
                 found.append({})
                 continue
+            # The rules read words, as the spelling head does: whether the text's meaning
+            # allows a rule's tag is the embedding's to say.
             rules = {tag: c for tag, c in rule_tags(text, competitors).items()
                      if tag not in index or row[index[tag]] >= self.rule_floor}
             found.append(combine(tags, rules))

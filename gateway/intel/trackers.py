@@ -27,7 +27,7 @@ from gateway.errors import GatewayError
 from gateway.intel.tagger import tokenize
 
 if TYPE_CHECKING:  # numpy only for the types: the web UI parses trackers without loading it
-    from gateway.intel.semantic import Vectors
+    from gateway.intel.softmax import Vectors
 
 PREFIX = "tracker."
 CONFIDENCE = 0.9

@@ -12,6 +12,7 @@ import numpy as np
 
 from gateway.files import TEMP_SUFFIX, atomic_path
 from gateway.intel.semantic import Head, SemanticTagger, builtin_examples, fit, training_key
+from gateway.intel.spelling import SpellingHead
 from gateway.semantic.catalogue import CATALOGUE, DEFAULT, TextModelError
 
 if TYPE_CHECKING:
@@ -60,16 +61,23 @@ def _head(embed: Embedder, folder: Path) -> Head:
             return Head(tuple(str(c) for c in saved["classes"]),
                         saved["weights"].astype(np.float32), saved["bias"].astype(np.float32),
                         saved["examples"].astype(np.float32), saved["labels"].astype(np.int64),
-                        float(saved["neighbours"]))
+                        float(saved["neighbours"]),
+                        SpellingHead(saved["spelling_weights"].astype(np.float32),
+                                     saved["spelling_bias"].astype(np.float32)),
+                        float(saved["spelling_share"]))
     except (OSError, ValueError, KeyError):
         pass
     head = fit(embed, examples)
+    if head.spelling is None:  # fit trains one
+        raise TypeError("a head without its spelling head")
     try:
         for stale in [*folder.glob("head-*.npz"), *folder.glob(f".head-*{TEMP_SUFFIX}")]:
             stale.unlink()
         with atomic_path(path) as tmp, tmp.open("wb") as out:
             np.savez(out, classes=np.array(head.classes), weights=head.weights, bias=head.bias,
-                     examples=head.examples, labels=head.labels, neighbours=head.neighbours)
+                     examples=head.examples, labels=head.labels, neighbours=head.neighbours,
+                     spelling_weights=head.spelling.weights, spelling_bias=head.spelling.bias,
+                     spelling_share=head.spelling_share)
     except OSError as exc:
         log.info("cannot keep the trained head in %s (%s)", folder, exc.strerror)
     return head
