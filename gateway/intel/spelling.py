@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 import zlib
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -93,26 +92,38 @@ def _sum_runs(products: Vectors, starts: Indices, count: int) -> Vectors:
     return out
 
 
+def _padded(text: str) -> bytes:
+    """A text lower-cased, reduced to letters, digits, apostrophes and single spaces, with a
+    space at each end (ASCII, so a byte is a character)."""
+    kept = _SPACES.sub(" ", _NOT_KEPT.sub(" ", text.lower())).strip()
+    return f" {kept} ".encode("ascii")
+
+
 def ngrams(text: str) -> list[str]:
-    """The character n-grams of a text, lower-cased and padded with a space at each end."""
-    padded = " " + _SPACES.sub(" ", _NOT_KEPT.sub(" ", text.lower())).strip() + " "
+    """The character n-grams of a text (:func:`_padded`), shortest first."""
+    padded = _padded(text).decode("ascii")
     return [padded[i:i + n] for n in SIZES for i in range(len(padded) - n + 1)]
 
 
 def spelling_features(texts: Sequence[str]) -> SparseRows:
     """Each text's hashed n-gram counts, scaled to unit length."""
-    columns: list[int] = []
-    values: list[float] = []
-    starts = [0]
+    hashes: list[int] = []
+    lengths: list[int] = []
     for text in texts:
-        counts = Counter(zlib.crc32(gram.encode()) % WIDTH for gram in ngrams(text))
-        norm = float(np.sqrt(sum(c * c for c in counts.values()))) or 1.0
-        for column in sorted(counts):
-            columns.append(column)
-            values.append(counts[column] / norm)
-        starts.append(len(columns))
-    return SparseRows(np.asarray(columns, np.int64), np.asarray(values, np.float32),
-                      np.asarray(starts, np.int64), WIDTH)
+        padded = _padded(text)
+        found = [zlib.crc32(padded[i:i + n]) for n in SIZES
+                 for i in range(len(padded) - n + 1)]
+        hashes += found
+        lengths.append(len(found))
+    rows = np.repeat(np.arange(len(texts), dtype=np.int64), lengths)
+    keys, counts = np.unique(rows * WIDTH + np.asarray(hashes, np.int64) % WIDTH,
+                             return_counts=True)
+    rows = keys // WIDTH
+    norms = np.sqrt(np.bincount(rows, weights=counts.astype(np.float64) ** 2,
+                                minlength=len(texts)))
+    starts = np.zeros(len(texts) + 1, np.int64)
+    starts[1:] = np.cumsum(np.bincount(rows, minlength=len(texts)))
+    return SparseRows(keys % WIDTH, (counts / norms[rows]).astype(np.float32), starts, WIDTH)
 
 
 @dataclass(frozen=True)
