@@ -675,6 +675,43 @@ def test_numbers_of_their_own_after_a_phone_number_are_kept(after: str) -> None:
     assert result.text.endswith(after) or "[ADDRESS]" in result.text
 
 
+# Five or more lone digits, outnumbering the words among them, are a number read out digit by
+# digit with noise between (no cue needed).
+SCATTERED = [
+    ("It's 4, I think 1, 5, 7, 7, 2.", "It's [PHONE].", "415772"),
+    ("So we did 8 to 3, I did 6, 0, 9 here.", "So we did [PHONE] here.", "83609"),
+    ("Well 9, 8 and 1, 6, uh 0, 3 after lunch.", "Well [PHONE] after lunch.", "981603"),
+]
+NOT_SCATTERED = [
+    "Steps 1, 2, 3, 4 and 5 are in the manual.", "Models 1, 3, 5, 7 and 9 are black.",
+    "We have 3 kids, 2 cars and 4 acres.", "The 2 of us and our 3 kids, 1 dog and 2 cats.",
+    "Between 2 and 3 weeks, maybe 4 or 5 days, 6 at most.",
+    "Call 911, then 2 or 3 of us come by at 4.",
+    "Pick 5 of the 9 options, or 6 of the 8, or 7 of 7.",
+    "Houses 2, 4, 6, 8 and 10 on the street.",
+    "A 30 year warranty, 25 on the panels, 10 on the inverter, 5 on labor.",
+    "It was 2 in 2019, 3 in 2020, 4 in 2021 and 5 in 2022.",
+    "We rate it 4 out of 5, they rate it 3 out of 5, so 7 out of 10.",
+    "Meet on June 3, 4 or 5, at 1 or 2 pm.", "It costs $5, $6, $7, $8 or $9 a panel.",
+    "We got 4, 5, 6, 8 and 9 percent quotes.", "Ratings of 4.5, 3.9 and 2.",
+    "It's two thousand one hundred, five, six or seven.",
+]
+
+
+@pytest.mark.parametrize(("text", "expected", "digits"), SCATTERED)
+def test_lone_digits_read_out_among_noise_are_a_phone_number(
+    text: str, expected: str, digits: str
+) -> None:
+    result = redact(text)
+    assert result.text == expected
+    assert [(f.kind, f.normalized) for f in result.findings] == [("phone", digits)]
+
+
+@pytest.mark.parametrize("text", NOT_SCATTERED)
+def test_lists_counts_and_decimals_of_small_numbers_are_kept(text: str) -> None:
+    assert redact(text).findings == ()
+
+
 # --- properties of the garbled phone numbers --------------------------------------------------
 
 CUES = ["my number is", "call me at", "my cell is", "text me at", "reach me at", "my mobile is",
