@@ -712,6 +712,33 @@ def test_lists_counts_and_decimals_of_small_numbers_are_kept(text: str) -> None:
     assert redact(text).findings == ()
 
 
+# A mail provider's name misheard by a letter or two, its "dot" heard as another word.
+MISHEARD_PROVIDERS = [
+    ("Sure, Ava and hotmale not come.", "Sure, [EMAIL].", "ava@hotmail.com"),
+    ("It's jo at gmall on the com.", "It's [EMAIL].", "jo@gmail.com"),
+    ("Use Ben and outlook to come.", "Use [EMAIL].", "ben@outlook.com"),
+    ("It's yahooo that com, thanks.", "It's [EMAIL], thanks.", "yahoo.com"),
+]
+NOT_MISHEARD_PROVIDERS = [
+    "The outlook, come spring, is good.", "The market outlook to come is strong.",
+    "Send me an email, come by later.", "Check your email on the net.", "Yahoo, come on!",
+    "The loud not come.", "Please copy cloud to come.", "It is in the cloud, not come on.",
+    "Tell Sam at the clouds to come.", "Our hotel on the coast is not come yet.",
+]
+
+
+@pytest.mark.parametrize(("text", "expected", "address"), MISHEARD_PROVIDERS)
+def test_a_misheard_providers_address_is_replaced(text: str, expected: str, address: str) -> None:
+    result = redact(text)
+    assert result.text == expected
+    assert [(f.kind, f.normalized) for f in result.findings] == [("email", address)]
+
+
+@pytest.mark.parametrize("text", NOT_MISHEARD_PROVIDERS)
+def test_words_near_a_providers_name_are_kept(text: str) -> None:
+    assert redact(text).findings == ()
+
+
 # --- properties of the garbled phone numbers --------------------------------------------------
 
 CUES = ["my number is", "call me at", "my cell is", "text me at", "reach me at", "my mobile is",
