@@ -185,7 +185,8 @@ IDENTIFIER_LIKE = pieces(
     "[ADDRESS]", "x.com", "number ", "call me at ", "pm ", "2019 ", "email ", "pm@",
     "years ", "%", "thousand ", "I ", "time ", "my ", "copy ", "Jo ", "the ", ".net ",
     ". ", "608 ", "not ", "net ", "Ryan ", "send it to ", "Call ",
-    "be ", "have to ", "and ", "outlook.com ", "underscore Price ",
+    "be ", "have to ", "and ", "outlook.com ", "underscore Price ", "hotmale ", "come ", "on ",
+    "3, ", "7 ",
 )
 
 
@@ -193,6 +194,8 @@ IDENTIFIER_LIKE = pieces(
 @example("five five 2019 1,000five at x.com")  # once cut an address out of "1,000five"
 @example("5 12 2019 pm@x.com")  # an address's "pm" once guarded the number before it
 @example("outlook.com call me at outlook.com ")  # the first was once taken as the second's name
+@example("pm@x.comfive and outlook.com ")  # "comfive" was once taken as the second's name
+@example("email five outlook.com , outlook.com ")  # a name once covered the other address
 def test_redaction_is_idempotent_on_identifier_like_text(text: str) -> None:
     once = redact(text).text
     assert redact(once).text == once

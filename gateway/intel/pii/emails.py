@@ -7,7 +7,7 @@ import re
 from dataclasses import replace
 
 from gateway.intel.distance import edit_distance
-from gateway.intel.pii.spans import CUE_START, Finding, Token, inside, tokens
+from gateway.intel.pii.spans import CUE_START, Finding, Token, inside, merged, tokens
 
 # Not right after a digit group's comma: no address is cut out of a number ("1,000x.com").
 NOT_IN_A_NUMBER = r"(?<![0-9],)"
@@ -59,7 +59,9 @@ _NAME_PART = rf"(?![A-Za-z0-9._-]*\.{_TLD}(?![A-Za-z0-9]))[A-Za-z0-9._-]+"
 _PROVIDER_DOMAIN = re.compile(
     # "Ava and iCloud.com": "at" misheard; a name of up to three words ("Patel 70 well")
     # (no written domain is a word of the name: "x.com call me at outlook.com" holds two)
-    r"(?:(?P<name>(?:" + _NAME_PART + r"\s+){0,2}" + _NAME_PART + r")\s+(?:at|and)\s+)?"
+    # (the name starts a word: "pm@x.comfive and outlook.com" holds no name "comfive")
+    r"(?:(?<![A-Za-z0-9'._@-])(?P<name>(?:" + _NAME_PART + r"\s+){0,2}" + _NAME_PART
+    + r")\s+(?:at|and)\s+)?"
     r"(?P<domain>(?<![A-Za-z0-9.@_-])[A-Za-z0-9._-]*?(?:g[\s-]?mail|googlemail|yahoo"
     r"|hot\s?mail|out\s?look|aol|i[\s-]?cloud|proton\s?mail|proton|comcast|msn|ymail|gmx"
     r"|e-?mail|female)"  # "gmail" as tiny.en writes it in noise
@@ -68,10 +70,10 @@ _PROVIDER_DOMAIN = re.compile(
     re.IGNORECASE | re.ASCII,
 )
 # A word, then "com", "net" or "org" (or "come" after a word said for "dot"), at most two
-# words said for "dot" between: a provider's domain when the word is a provider's name misheard (see
-# _misheard_providers), with the name said before an "at" or "and".
+# words said for "dot" between: a provider's domain when the word is a provider's name
+# misheard (see _misheard_providers), with the name said before an "at" or "and".
 _PROVIDER_SHAPED = re.compile(
-    r"(?:(?<![A-Za-z0-9'._-])(?P<name>(?:" + _NAME_PART + r"\s+){0,2}" + _NAME_PART
+    r"(?:(?<![A-Za-z0-9'._@-])(?P<name>(?:" + _NAME_PART + r"\s+){0,2}" + _NAME_PART
     + r")\s+(?:at|and)\s+)?(?<![A-Za-z0-9.@_-])(?P<domain>(?P<word>[A-Za-z]{4,})"
     r",?\s+(?:(?:dot|not|that|to|the|on)\s+){0,2}(?P<tld>com|come|net|org))\b",
     re.IGNORECASE | re.ASCII,
@@ -174,7 +176,9 @@ def find_emails(text: str) -> list[Finding]:
                   _domains_after_lost_at(text)):
         for finding in extra:
             found = _with_widest(found, finding)
-    return [_with_name_before(text, f) for f in sorted(found, key=lambda f: f.start)]
+    # a name taken back before an address may reach into another address ("quote at
+    # Lucas.gov that Icloud.com"): the two are joined
+    return merged([_with_name_before(text, f) for f in found])
 
 
 def _with_widest(found: list[Finding], finding: Finding) -> list[Finding]:
