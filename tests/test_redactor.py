@@ -185,7 +185,8 @@ IDENTIFIER_LIKE = pieces(
     "[ADDRESS]", "x.com", "number ", "call me at ", "pm ", "2019 ", "email ", "pm@",
     "years ", "%", "thousand ", "I ", "time ", "my ", "copy ", "Jo ", "the ", ".net ",
     ". ", "608 ", "not ", "net ", "Ryan ", "send it to ", "Call ",
-    "be ", "have to ", "and ", "outlook.com ", "underscore Price ",
+    "be ", "have to ", "and ", "outlook.com ", "underscore Price ", "hotmale ", "come ", "on ",
+    "3, ", "7 ",
 )
 
 
@@ -193,6 +194,8 @@ IDENTIFIER_LIKE = pieces(
 @example("five five 2019 1,000five at x.com")  # once cut an address out of "1,000five"
 @example("5 12 2019 pm@x.com")  # an address's "pm" once guarded the number before it
 @example("outlook.com call me at outlook.com ")  # the first was once taken as the second's name
+@example("pm@x.comfive and outlook.com ")  # "comfive" was once taken as the second's name
+@example("email five outlook.com , outlook.com ")  # a name once covered the other address
 def test_redaction_is_idempotent_on_identifier_like_text(text: str) -> None:
     once = redact(text).text
     assert redact(once).text == once
@@ -673,6 +676,70 @@ def test_numbers_of_their_own_after_a_phone_number_are_kept(after: str) -> None:
     assert result.text.startswith("My number is [PHONE]. ")
     assert [f.kind for f in result.findings if f.kind == "phone"] == ["phone"]
     assert result.text.endswith(after) or "[ADDRESS]" in result.text
+
+
+# Five or more lone digits, outnumbering the words among them, are a number read out digit by
+# digit with noise between (no cue needed).
+SCATTERED = [
+    ("It's 4, I think 1, 5, 7, 7, 2.", "It's [PHONE].", "415772"),
+    ("So we did 8 to 3, I did 6, 0, 9 here.", "So we did [PHONE] here.", "83609"),
+    ("Well 9, 8 and 1, 6, uh 0, 3 after lunch.", "Well [PHONE] after lunch.", "981603"),
+]
+NOT_SCATTERED = [
+    "Steps 1, 2, 3, 4 and 5 are in the manual.", "Models 1, 3, 5, 7 and 9 are black.",
+    "We have 3 kids, 2 cars and 4 acres.", "The 2 of us and our 3 kids, 1 dog and 2 cats.",
+    "Between 2 and 3 weeks, maybe 4 or 5 days, 6 at most.",
+    "Call 911, then 2 or 3 of us come by at 4.",
+    "Pick 5 of the 9 options, or 6 of the 8, or 7 of 7.",
+    "Houses 2, 4, 6, 8 and 10 on the street.",
+    "A 30 year warranty, 25 on the panels, 10 on the inverter, 5 on labor.",
+    "It was 2 in 2019, 3 in 2020, 4 in 2021 and 5 in 2022.",
+    "We rate it 4 out of 5, they rate it 3 out of 5, so 7 out of 10.",
+    "Meet on June 3, 4 or 5, at 1 or 2 pm.", "It costs $5, $6, $7, $8 or $9 a panel.",
+    "We got 4, 5, 6, 8 and 9 percent quotes.", "Ratings of 4.5, 3.9 and 2.",
+    "It's two thousand one hundred, five, six or seven.",
+]
+
+
+@pytest.mark.parametrize(("text", "expected", "digits"), SCATTERED)
+def test_lone_digits_read_out_among_noise_are_a_phone_number(
+    text: str, expected: str, digits: str
+) -> None:
+    result = redact(text)
+    assert result.text == expected
+    assert [(f.kind, f.normalized) for f in result.findings] == [("phone", digits)]
+
+
+@pytest.mark.parametrize("text", NOT_SCATTERED)
+def test_lists_counts_and_decimals_of_small_numbers_are_kept(text: str) -> None:
+    assert redact(text).findings == ()
+
+
+# A mail provider's name misheard by a letter or two, its "dot" heard as another word.
+MISHEARD_PROVIDERS = [
+    ("Sure, Ava and hotmale not come.", "Sure, [EMAIL].", "ava@hotmail.com"),
+    ("It's jo at gmall on the com.", "It's [EMAIL].", "jo@gmail.com"),
+    ("Use Ben and outlook to come.", "Use [EMAIL].", "ben@outlook.com"),
+    ("It's yahooo that com, thanks.", "It's [EMAIL], thanks.", "yahoo.com"),
+]
+NOT_MISHEARD_PROVIDERS = [
+    "The outlook, come spring, is good.", "The market outlook to come is strong.",
+    "Send me an email, come by later.", "Check your email on the net.", "Yahoo, come on!",
+    "The loud not come.", "Please copy cloud to come.", "It is in the cloud, not come on.",
+    "Tell Sam at the clouds to come.", "Our hotel on the coast is not come yet.",
+]
+
+
+@pytest.mark.parametrize(("text", "expected", "address"), MISHEARD_PROVIDERS)
+def test_a_misheard_providers_address_is_replaced(text: str, expected: str, address: str) -> None:
+    result = redact(text)
+    assert result.text == expected
+    assert [(f.kind, f.normalized) for f in result.findings] == [("email", address)]
+
+
+@pytest.mark.parametrize("text", NOT_MISHEARD_PROVIDERS)
+def test_words_near_a_providers_name_are_kept(text: str) -> None:
+    assert redact(text).findings == ()
 
 
 # --- properties of the garbled phone numbers --------------------------------------------------

@@ -27,7 +27,7 @@ from gateway.intel.pii.phones import (
     find_phones,
     luhn_valid,
 )
-from gateway.intel.pii.spans import Finding, Kind
+from gateway.intel.pii.spans import Finding, Kind, merged
 
 __all__ = [
     "ADDRESS_PLACEHOLDER", "CARD_PLACEHOLDER", "EMAIL_PLACEHOLDER", "MIN_PHONE_DIGITS",
@@ -92,7 +92,7 @@ def redact_segments(texts: Sequence[str], follows: Sequence[bool]) -> list[Redac
                 found[left].append(_clipped(texts[left], finding, 0))
             if finding.end > offset:
                 found[right].append(_clipped(texts[right], finding, offset))
-    return [_replaced(text, _merged(findings)) for text, findings in zip(texts, found, strict=True)]
+    return [_replaced(text, merged(findings)) for text, findings in zip(texts, found, strict=True)]
 
 
 def _open_cue(text: str) -> str:
@@ -116,19 +116,6 @@ def _clipped(text: str, finding: Finding, offset: int) -> Finding:
     while end > start and text[end - 1] in " ,":  # "415," | "772": the comma stays
         end -= 1
     return replace(finding, start=start, end=max(start, end))
-
-
-def _merged(findings: list[Finding]) -> list[Finding]:
-    """``findings`` with overlapping ones joined (the earlier one's kind), empty ones dropped."""
-    out: list[Finding] = []
-    for finding in sorted(findings, key=lambda f: (f.start, -f.end)):
-        if finding.start >= finding.end:
-            continue
-        if out and finding.start < out[-1].end:
-            out[-1] = replace(out[-1], end=max(out[-1].end, finding.end))
-        else:
-            out.append(finding)
-    return out
 
 
 def _replaced(text: str, findings: list[Finding]) -> Redaction:

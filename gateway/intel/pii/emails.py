@@ -6,7 +6,8 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from gateway.intel.pii.spans import CUE_START, Finding, Token, inside, tokens
+from gateway.intel.distance import edit_distance
+from gateway.intel.pii.spans import CUE_START, Finding, Token, inside, merged, tokens
 
 # Not right after a digit group's comma: no address is cut out of a number ("1,000x.com").
 NOT_IN_A_NUMBER = r"(?<![0-9],)"
@@ -58,7 +59,9 @@ _NAME_PART = rf"(?![A-Za-z0-9._-]*\.{_TLD}(?![A-Za-z0-9]))[A-Za-z0-9._-]+"
 _PROVIDER_DOMAIN = re.compile(
     # "Ava and iCloud.com": "at" misheard; a name of up to three words ("Patel 70 well")
     # (no written domain is a word of the name: "x.com call me at outlook.com" holds two)
-    r"(?:(?P<name>(?:" + _NAME_PART + r"\s+){0,2}" + _NAME_PART + r")\s+(?:at|and)\s+)?"
+    # (the name starts a word: "pm@x.comfive and outlook.com" holds no name "comfive")
+    r"(?:(?<![A-Za-z0-9'._@-])(?P<name>(?:" + _NAME_PART + r"\s+){0,2}" + _NAME_PART
+    + r")\s+(?:at|and)\s+)?"
     r"(?P<domain>(?<![A-Za-z0-9.@_-])[A-Za-z0-9._-]*?(?:g[\s-]?mail|googlemail|yahoo"
     r"|hot\s?mail|out\s?look|aol|i[\s-]?cloud|proton\s?mail|proton|comcast|msn|ymail|gmx"
     r"|e-?mail|female)"  # "gmail" as tiny.en writes it in noise
@@ -66,6 +69,24 @@ _PROVIDER_DOMAIN = re.compile(
     r"(?:\.(?:com|net|me)|\s+dot\s+(?:com|net|me)|,?\s+not\s+(?:com|come|calm|net)))\b",
     re.IGNORECASE | re.ASCII,
 )
+# A word, then "com", "net" or "org" (or "come" after a word said for "dot"), at most two
+# words said for "dot" between: a provider's domain when the word is a provider's name
+# misheard (see _misheard_providers), with the name said before an "at" or "and".
+_PROVIDER_SHAPED = re.compile(
+    r"(?:(?<![A-Za-z0-9'._@-])(?P<name>(?:" + _NAME_PART + r"\s+){0,2}" + _NAME_PART
+    + r")\s+(?:at|and)\s+)?(?<![A-Za-z0-9.@_-])(?P<domain>(?P<word>[A-Za-z]{4,})"
+    r",?\s+(?:(?:dot|not|that|to|the|on)\s+){0,2}(?P<tld>com|come|net|org))\b",
+    re.IGNORECASE | re.ASCII,
+)
+# Mail providers whose name the recognizer mishears ("hotmate", "yahu"), with the letters a
+# misheard name may differ by; "email" and "mail" are words, never a misheard "gmail".
+_PROVIDERS = {"gmail": 1, "yahoo": 1, "hotmail": 2, "outlook": 2, "icloud": 1}
+_PROVIDER_LOOKALIKES = frozenset({"email", "mail"})
+# Ordinary words a provider's name is, or is near: a domain only after a name and "at" or
+# "and" ("Ben and outlook to come"; "the market outlook to come" is no address).
+_WORD_PROVIDERS = frozenset({"outlook", "outlooks", "cloud", "clouds"})
+_TLD_SAID = re.compile(r"\b(?:com|come|net|org)\b", re.IGNORECASE)
+_LETTERS = re.compile(r"[A-Za-z]")
 # Cues of an address after which a name may be left apart from its domain.
 _LOCAL_CUE = re.compile(
     CUE_START + r"(?:copy|send\s+(?:it|this|that|them)(?:\s+over)?\s+to|write\s+to|right\s+to"
@@ -149,12 +170,15 @@ def find_emails(text: str) -> list[Finding]:
             continue
         finding, index = spoken
         found.append(finding)
-    for extra in (_announced_domains(text), _provider_domains(text), _glued_addresses(text),
+    for extra in (_announced_domains(text), _provider_domains(text), _misheard_providers(text),
+                  _glued_addresses(text),
                   _named_spoken_domains(text), _domains_after_cue(text),
                   _domains_after_lost_at(text)):
         for finding in extra:
             found = _with_widest(found, finding)
-    return [_with_name_before(text, f) for f in sorted(found, key=lambda f: f.start)]
+    # a name taken back before an address may reach into another address ("quote at
+    # Lucas.gov that Icloud.com"): the two are joined
+    return merged([_with_name_before(text, f) for f in found])
 
 
 def _with_widest(found: list[Finding], finding: Finding) -> list[Finding]:
@@ -320,6 +344,44 @@ def _provider_domains(text: str) -> list[Finding]:
         else:
             found.append(Finding("email", m.start("domain"), m.end(), domain))
     return found
+
+
+def _misheard_providers(text: str) -> list[Finding]:
+    """A mail provider's domain whose name the recognizer misheard by a letter or two and whose
+    "dot" it heard as another word ("hotmate on the com", "outlook to come"), with the name
+    before an "at" or "and": read as the provider's address (edit distance, see
+    :data:`_PROVIDERS`)."""
+    found: list[Finding] = []
+    if not _TLD_SAID.search(text):  # the pattern is slow to fail
+        return found
+    for m in _PROVIDER_SHAPED.finditer(text):
+        word, tld = m.group("word").lower(), m.group("tld").lower()
+        provider = _provider_misheard(word)
+        name = _name_words(text, m)
+        dot_said = _LETTERS.search(text, m.end("word"), m.start("tld")) is not None
+        if provider is None or word in _WORD_PROVIDERS and not name or (
+            tld == "come" and not dot_said
+        ):  # "the outlook, come spring": no address
+            continue
+        domain = f"{provider}.{'com' if tld == 'come' else tld}"
+        if name:
+            user = "".join(w.group().lower() for w in name)
+            found.append(Finding("email", name[0].start(), m.end(), f"{user}@{domain}"))
+        else:
+            found.append(Finding("email", m.start("domain"), m.end(), domain))
+    return found
+
+
+def _provider_misheard(word: str) -> str | None:
+    """The mail provider ``word`` is, or is a mishearing of (as long as its name, give or take
+    a letter, and within its :data:`_PROVIDERS` letters of it), if any."""
+    if word in _PROVIDER_LOOKALIKES:
+        return None
+    return next(
+        (name for name, limit in _PROVIDERS.items()
+         if abs(len(word) - len(name)) <= 1 and edit_distance(word, name, limit) <= limit),
+        None,
+    )
 
 
 def _name_words(text: str, match: re.Match[str]) -> list[re.Match[str]]:

@@ -116,6 +116,8 @@ _GROUP_SEPARATOR = re.compile(r",?[ ]+")
 MIN_MIXED_DIGITS = 8
 _NEXT_WORD = re.compile(r"\s+([A-Za-z]+)")
 _DASHED = re.compile(r"(?<![0-9-])[0-9](?:-[0-9]){2,}(?![0-9])")
+_DECIMAL_BEFORE = re.compile(r"[0-9]\.$")
+_DECIMAL_AFTER = re.compile(r"\.[0-9]")
 _SINCE = re.compile(r"\b(?:in|since|from|until|till|by|year)\s+$", re.IGNORECASE)
 
 
@@ -453,6 +455,8 @@ def _phone_like(text: str, cluster: list[Token]) -> bool:
     cluster = [t for t in cluster if not YEAR.fullmatch(t.text)]  # "in 2019, 2020 and 2021"
     if _read_out(text, cluster) or _misheard_ordinals(text, cluster) or _dashed(text, cluster):
         return True
+    if _scattered_digits(text, cluster):
+        return True
     real = len(digits([t for t in cluster if t.low not in SCALES]))  # "two hundred": 2
     weak = sum(
         1 if is_misheard_digit(t.low) else len(t.text) for t in cluster if weak_digit(text, t)
@@ -466,6 +470,33 @@ def _phone_like(text: str, cluster: list[Token]) -> bool:
         if not weak_digit(text, token):
             groups[-1].append(token)
     return max(len(digits(group)) for group in groups) >= MIN_CONTEXT_DIGITS
+
+
+def _scattered_digits(text: str, cluster: list[Token]) -> bool:
+    """True for :data:`MIN_READ_OUT_DIGITS` or more lone digits (not decimals, not with
+    "hundred" or "thousand") that are at least as many as all the other words among them: a
+    number read out digit by digit with the noise between the digits heard as words ("I'm only
+    day 1 to 6, I day, I 7, 1, 3"). Ordinary talk seldom names five single-digit numbers in
+    one breath: counting ("steps 1, 2, 3, 4 and 5", "models 1, 3, 5, 7 and 9") stays, and a
+    unit, a time or a date among them ends the cluster."""
+    if not cluster or any(t.low in SCALES for t in cluster):
+        return False
+    lone = [
+        t for t in cluster
+        if not weak_digit(text, t) and len(digits([t])) == 1 and not _decimal(text, t)
+    ]
+    spanned = tokens(text[cluster[0].start : cluster[-1].end], PHONE_TOKEN)
+    others = [t for t in spanned if not (t.low.isdigit() or is_number_word(t.low))]
+    values = [int(digits([t])) for t in lone]
+    steps = {b - a for a, b in zip(values, values[1:], strict=False)}
+    counting = len(steps) == 1 and 0 not in steps  # "1, 2, 3, 4 and 5", "1, 3, 5, 7, 9"
+    return len(lone) >= MIN_READ_OUT_DIGITS and len(lone) >= len(others) and not counting
+
+
+def _decimal(text: str, token: Token) -> bool:
+    """True for the digits of a decimal number: the "3" and the "7" of "3.7"."""
+    before = _DECIMAL_BEFORE.search(text, max(0, token.start - 2), token.start)
+    return bool(before or _DECIMAL_AFTER.match(text, token.end))
 
 
 def _dashed(text: str, cluster: list[Token]) -> bool:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 Kind = Literal["phone", "email", "card", "ssn", "address"]
@@ -50,3 +50,17 @@ def tokens(text: str, pattern: re.Pattern[str] = WORDS) -> list[Token]:
 def inside(token: Token, spans: list[Span]) -> bool:
     """True when ``token`` overlaps one of ``spans``."""
     return any(start < token.end and token.start < end for start, end in spans)
+
+
+def merged(findings: list[Finding]) -> list[Finding]:
+    """``findings`` in order with overlapping ones joined (the earlier one's kind and form),
+    empty ones dropped."""
+    out: list[Finding] = []
+    for finding in sorted(findings, key=lambda f: (f.start, -f.end)):
+        if finding.start >= finding.end:
+            continue
+        if out and finding.start < out[-1].end:
+            out[-1] = replace(out[-1], end=max(out[-1].end, finding.end))
+        else:
+            out.append(finding)
+    return out
