@@ -219,16 +219,18 @@ class SemanticTagger:
             vectors = self.embed(texts)
         elif len(vectors) < len(texts):
             vectors = np.concatenate([vectors, self.embed(texts[len(vectors):])])
-        meaning = self.head.meaning(vectors)
-        probabilities = self.head.probabilities(vectors, texts, meaning)
-        index = {c: i for i, c in enumerate(self.head.classes)}
         parts = [clauses(text) if self.part_threshold < 1 else [] for text in texts]
         flat = [part for found in parts for part in found]
-        part_tags = iter(self.head_tags(self.head.probabilities(self.embed(flat), flat),
-                                        self.part_threshold) if flat else [])
+        # the texts and their parts in one pass through the heads
+        vectors = np.concatenate([vectors[:len(texts)], self.embed(flat)]) if flat else vectors
+        meaning = self.head.meaning(vectors)
+        probabilities = self.head.probabilities(vectors, [*texts, *flat], meaning)
+        whole = len(texts)
+        index = {c: i for i, c in enumerate(self.head.classes)}
+        part_tags = iter(self.head_tags(probabilities[whole:], self.part_threshold))
         found: list[dict[str, float]] = []
-        for text, tags, row, own in zip(texts, self.head_tags(probabilities), meaning, parts,
-                                        strict=True):
+        for text, tags, row, own in zip(texts, self.head_tags(probabilities[:whole]),
+                                        meaning[:whole], parts, strict=True):
             for _ in own:
                 tags = combine(tags, next(part_tags), 0.0)
             if not tokenize(text).words:
