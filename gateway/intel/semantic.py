@@ -47,17 +47,16 @@ NONE = "none"
 EXAMPLES = "tag-examples.tsv"  # in gateway/intel/data/
 HEARD_EXAMPLES = "tag-examples-heard.tsv"  # the same, as the recognizer heard them
 HEARD_WEIGHT = 0.25  # a heard example's weight in the head's training (a written one's: 1)
-THRESHOLD = 0.5  # the head's probability for its most likely tag (of 11 classes)
+THRESHOLD = 0.4  # the head's probability for its most likely tag (of 11 classes)
 RULE_THRESHOLD = 0.5  # a rule's confidence that adds its tag on its own (its own threshold)
 RULE_FLOOR = 0.03  # the head's probability a strong rule's tag needs to be kept
 PART_THRESHOLD = 0.5  # the probability a tag of one clause of a longer text needs
 # Tags whose threshold (whole text and clause alike) differs, chosen by cross-validation and
-# kept as they helped the validation set too: a refusal to be recorded is said in many ways
-# and costs little to over-read; "not now" is near many plain statements of time.
-TAG_THRESHOLDS: dict[str, float] = {"consent.opt_out": 0.4, "objection.timing": 0.6}
+# kept as it helped the validation set too: "not now" is near many plain statements of time.
+TAG_THRESHOLDS: dict[str, float] = {"objection.timing": 0.6}
 NEIGHBOUR_WEIGHT = 0.4  # the nearest examples' share of a class's probability
 NEIGHBOUR_TEMPERATURE = 0.05  # of the softmax over each class's nearest example's cosine
-SPELLING_WEIGHT = 0.25  # the spelling head's share of a class's probability
+SPELLING_WEIGHT = 0.45  # the spelling head's share of a class's probability
 
 
 @dataclass(frozen=True, slots=True)
