@@ -17,7 +17,8 @@ from gateway.intel.tagger import RULES
 
 DATA = Path(__file__).parents[1] / "tests/data"
 HELDOUT_SETS = [DATA / "tag-heldout.tsv", DATA / "tag-heldout2.tsv", DATA / "tag-heldout3.tsv",
-                DATA / "tag-heldout4.tsv", DATA / "tag-heldout5.tsv"]
+                DATA / "tag-heldout4.tsv", DATA / "tag-heldout5.tsv",
+                DATA / "tag-heldout6.tsv"]
 MIN_PER_TAG = 16  # sentences whose only tag it is
 MIN_TWO_TAGS = 20
 MIN_NONE = 60
