@@ -1,7 +1,8 @@
 """The held-out paraphrase sets (each written from docs/taxonomy.md before the tagger was tuned
 again) are well formed: each has the columns ``bench/tags.py --split test`` reads (``split``
-``test``, tags joined by ``;``), covers every tag, and holds only tags the taxonomy defines, each
-from a speaker that can earn it. No row is tagged here."""
+``test``, tags joined by ``;``), covers every tag (a partial set: the tags it was written for),
+and holds only tags the taxonomy defines, each from a speaker that can earn it. No row is
+tagged here."""
 
 from __future__ import annotations
 
@@ -19,8 +20,11 @@ DATA = Path(__file__).parents[1] / "tests/data"
 HELDOUT_SETS = [DATA / "tag-heldout.tsv", DATA / "tag-heldout2.tsv", DATA / "tag-heldout3.tsv",
                 DATA / "tag-heldout4.tsv", DATA / "tag-heldout5.tsv",
                 DATA / "tag-heldout6.tsv"]
+PARTIAL_SETS = {DATA / "tag-heldout7.tsv": {  # written for six tags
+    "consent.disclosure", "consent.opt_out", "objection.price", "objection.timing", "financing",
+    "next_step"}}
 MIN_PER_TAG = 16  # sentences whose only tag it is
-MIN_TWO_TAGS = 20
+MIN_TWO_TAGS = 20  # in a set of every tag; in proportion in a partial set
 MIN_NONE = 60
 
 
@@ -28,7 +32,7 @@ def gold(row: dict[str, str]) -> set[str]:
     return {t for t in row["tags"].split(";") if t}
 
 
-@pytest.mark.parametrize("heldout", HELDOUT_SETS, ids=lambda path: path.name)
+@pytest.mark.parametrize("heldout", [*HELDOUT_SETS, *PARTIAL_SETS], ids=lambda path: path.name)
 def test_heldout_set_loads_and_covers_every_tag(heldout: Path) -> None:
     with heldout.open(newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle, delimiter="\t"))
@@ -41,6 +45,8 @@ def test_heldout_set_loads_and_covers_every_tag(heldout: Path) -> None:
                for tag in found)
     assert len({row["id"] for row in rows}) == len(rows)
     alone = Counter(next(iter(found)) for found in tags if len(found) == 1)
-    assert {tag: alone[tag] for tag in sentence_tags if alone[tag] < MIN_PER_TAG} == {}
-    assert sum(1 for found in tags if len(found) == 2) >= MIN_TWO_TAGS
-    assert sum(1 for found in tags if not found) >= MIN_NONE
+    covered = PARTIAL_SETS.get(heldout, sentence_tags)
+    assert {tag: alone[tag] for tag in covered if alone[tag] < MIN_PER_TAG} == {}
+    share = len(covered) / len(sentence_tags)
+    assert sum(1 for found in tags if len(found) == 2) >= MIN_TWO_TAGS * share
+    assert sum(1 for found in tags if not found) >= MIN_NONE * share
