@@ -320,7 +320,8 @@ def test_an_example_counts_in_the_head_as_much_as_its_weight() -> None:
 def test_the_built_in_examples_cover_every_tag_in_balance() -> None:
     counts = Counter(e.tag for e in builtin_examples() if not e.source)
     assert set(counts) == {*TAXONOMY, "none"}
-    assert all(80 <= counts[tag] <= 120 for tag in TAXONOMY), counts
+    per_tag = [counts[tag] for tag in TAXONOMY]
+    assert min(per_tag) >= 80 and max(per_tag) <= 1.3 * min(per_tag), counts
 
 
 def test_every_heard_example_is_one_of_todays_examples_as_the_recognizer_heard_it() -> None:
@@ -336,7 +337,8 @@ def test_every_heard_example_is_one_of_todays_examples_as_the_recognizer_heard_i
 def test_a_sentence_cut_by_a_window_break_is_read_whole(semantic_tagger: SemanticTagger) -> None:
     segments = [Segment(28.0, 30.0, "whatever we do the board", "customer"),
                 Segment(30.1, 32.0, "has the last word", "customer")]
-    assert semantic_tagger.classify_many([s.text for s in segments], []) == [{}, {}]
+    alone = semantic_tagger.classify_many([s.text for s in segments], [])
+    assert all("objection.authority" not in found for found in alone)
     tags = annotate(segments, tagger=semantic_tagger).tags
     assert [(t.tag, t.start, t.end) for t in tags] == [("objection.authority", 28.0, 32.0)]
 
