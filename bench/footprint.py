@@ -99,7 +99,7 @@ def keep_peaks(peaks: dict[str, tuple[float, float]],
 def speak(text: str, path: Path) -> None:
     raw = path.with_suffix(".raw.wav")
     subprocess.run(["espeak-ng", "-v", "en-us", "-w", str(raw), text], check=True)
-    subprocess.run(["sox", str(raw), "-r", "16000", "-c", "1", "-b", "16", str(path)],
+    subprocess.run(["sox", "-R", str(raw), "-r", "16000", "-c", "1", "-b", "16", str(path)],
                    check=True)
 
 

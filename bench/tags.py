@@ -68,7 +68,8 @@ def gold(row: dict[str, str]) -> set[str]:
 def speak(text: str, voice: str, work: Path) -> np.ndarray:
     raw, wav = work / "raw.wav", work / "utt.wav"
     subprocess.run(["espeak-ng", "-v", voice, "-w", str(raw), text], check=True)
-    subprocess.run(["sox", str(raw), "-r", "16000", "-c", "1", "-b", "16", str(wav)], check=True)
+    subprocess.run(["sox", "-R", str(raw), "-r", "16000", "-c", "1", "-b", "16", str(wav)],
+                   check=True)  # -R: the same dither every run, so the same words
     return load_audio(wav).samples
 
 
