@@ -279,22 +279,21 @@ def test_a_strong_rule_counts_only_where_the_head_allows_its_tag(
     assert trusting.classify_many([text], DEFAULT_COMPETITORS) == [{"competitor.mention": 0.85}]
 
 
-def test_a_stall_counts_higher_than_other_tags(semantic_tagger: SemanticTagger) -> None:
+def test_the_most_likely_tag_counts_from_the_threshold(semantic_tagger: SemanticTagger) -> None:
     classes = semantic_tagger.head.classes
+    threshold = semantic_tagger.threshold
 
     def likely(tag: str, probability: float) -> npt.NDArray[np.float32]:
         row = np.full(len(classes), (1 - probability) / (len(classes) - 1), dtype=np.float32)
         row[classes.index(tag)] = probability
         return row
 
-    rows = np.stack([likely("consent.opt_out", 0.35), likely("objection.timing", 0.55),
-                     likely("financing", 0.45), likely("objection.timing", 0.6)])
-    uniform = SemanticTagger(semantic_tagger.embed, head=semantic_tagger.head,
-                             tag_thresholds={})
-    assert [list(found) for found in uniform.head_tags(rows)] == [
-        [], ["objection.timing"], ["financing"], ["objection.timing"]]
+    rows = np.stack([likely("consent.opt_out", threshold - 0.02),
+                     likely("objection.timing", threshold + 0.02), likely("none", 0.9)])
     assert [list(found) for found in semantic_tagger.head_tags(rows)] == [
-        [], [], ["financing"], ["objection.timing"]]
+        [], ["objection.timing"], []]
+    assert [list(found) for found in semantic_tagger.head_tags(rows, threshold - 0.05)] == [
+        ["consent.opt_out"], ["objection.timing"], []]
 
 
 def test_examples_are_read_with_the_sentence_a_heard_one_came_from() -> None:

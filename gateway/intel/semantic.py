@@ -27,7 +27,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from importlib import resources
 
@@ -47,13 +47,10 @@ NONE = "none"
 EXAMPLES = "tag-examples.tsv"  # in gateway/intel/data/
 HEARD_EXAMPLES = "tag-examples-heard.tsv"  # the same, as the recognizer heard them
 HEARD_WEIGHT = 0.25  # a heard example's weight in the head's training (a written one's: 1)
-THRESHOLD = 0.4  # the head's probability for its most likely tag (of 11 classes)
+THRESHOLD = 0.35  # the head's probability for its most likely tag (of 11 classes)
 RULE_THRESHOLD = 0.5  # a rule's confidence that adds its tag on its own (its own threshold)
 RULE_FLOOR = 0.03  # the head's probability a strong rule's tag needs to be kept
 PART_THRESHOLD = 0.5  # the probability a tag of one clause of a longer text needs
-# Tags whose threshold (whole text and clause alike) differs, chosen by cross-validation and
-# kept as it helped the validation set too: "not now" is near many plain statements of time.
-TAG_THRESHOLDS: dict[str, float] = {"objection.timing": 0.6}
 NEIGHBOUR_WEIGHT = 0.4  # the nearest examples' share of a class's probability
 NEIGHBOUR_TEMPERATURE = 0.05  # of the softmax over each class's nearest example's cosine
 SPELLING_WEIGHT = 0.45  # the spelling head's share of a class's probability
@@ -177,15 +174,13 @@ class SemanticTagger:
     def __init__(self, embed: Embed, examples: Sequence[Example] | None = None,
                  threshold: float = THRESHOLD, head: Head | None = None, *,
                  rule_floor: float = RULE_FLOOR, part_threshold: float = PART_THRESHOLD,
-                 tag_thresholds: Mapping[str, float] = TAG_THRESHOLDS) -> None:
+                 ) -> None:
         """``head``: one trained before on these examples with this ``embed`` (a cache);
         ``rule_floor``: the head's probability a strong rule's tag needs to be kept;
         ``part_threshold``: the probability a tag of one clause of a longer text needs (1:
-        clauses are not read on their own); ``tag_thresholds``: the tags whose threshold,
-        whole text or clause, is another."""
+        clauses are not read on their own)."""
         self.embed = embed
         self.threshold = threshold
-        self.tag_thresholds = dict(tag_thresholds)
         self.rule_floor = rule_floor
         self.part_threshold = part_threshold
         self.head = head or fit(embed, builtin_examples() if examples is None else examples)
@@ -196,14 +191,14 @@ class SemanticTagger:
     def head_tags(self, probabilities: Vectors, threshold: float | None = None,
                   ) -> list[dict[str, float]]:
         """The head's tag (if any) for each sentence (a row of class probabilities): its most
-        likely class when that is a tag at or above its threshold (``threshold``, by default
-        the tagger's, unless the tag has its own)."""
+        likely class when that is a tag at or above ``threshold`` (by default the
+        tagger's)."""
         threshold = self.threshold if threshold is None else threshold
         found: list[dict[str, float]] = []
         for row in probabilities:
             best = int(row.argmax())
             label = self.head.classes[best]
-            keep = label != NONE and row[best] >= self.tag_thresholds.get(label, threshold)
+            keep = label != NONE and row[best] >= threshold
             found.append({label: round(float(row[best]), 2)} if keep else {})
         return found
 
