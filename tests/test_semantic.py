@@ -456,3 +456,14 @@ def test_a_preview_in_its_own_process_scores_as_the_tagger_does(
 def test_a_preview_without_the_model_says_how_to_install_it(tmp_path: Path) -> None:
     with pytest.raises(catalogue.TextModelError, match="models install minilm"):
         preview(tmp_path, ("a",) * 5, ["Is that covered?"])
+
+
+def test_installing_the_text_model_trains_its_head(tmp_path: Path) -> None:
+    import io
+
+    from gateway.cli.tag import text_models
+
+    out = io.StringIO()
+    assert text_models("install", "minilm", tmp_path, out) == 0
+    heads = list((tmp_path / "minilm").glob("head-*.npz"))
+    assert len(heads) == 1 and f"minilm head {heads[0]} examples=" in out.getvalue()

@@ -78,6 +78,14 @@ def text_models(action: str, name: str, models_dir: Path, out: TextIO) -> int:
         print(f"{name} onnx {model.onnx} sha256={model.entry.onnx_sha256}", file=out)
         print(f"{name} tokenizer {model.tokenizer} sha256={model.entry.tokenizer_sha256}",
               file=out)
+        # Train the tagger's head here, in a process that exits, so the gateway's first start
+        # loads it instead of training it (training peaks ~90 MB above a loaded head).
+        from gateway.semantic.loader import load_tagger
+
+        tagger = load_tagger(models_dir, model=name)
+        heads = sorted((models_dir / name).glob("head-*.npz"))
+        if tagger is not None and heads:
+            print(f"{name} head {heads[-1]} examples={len(tagger.head.labels)}", file=out)
         return 0
     if action == "list":
         for installed in catalogue.installed(models_dir):
