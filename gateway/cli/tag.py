@@ -80,12 +80,13 @@ def text_models(action: str, name: str, models_dir: Path, out: TextIO) -> int:
               file=out)
         # Train the tagger's head here, in a process that exits, so the gateway's first start
         # loads it instead of training it (training peaks ~90 MB above a loaded head).
-        from gateway.semantic.loader import load_tagger
+        from gateway.intel.semantic import builtin_examples
+        from gateway.semantic.loader import head_path, load_tagger
 
         tagger = load_tagger(models_dir, model=name)
-        heads = sorted((models_dir / name).glob("head-*.npz"))
-        if tagger is not None and heads:
-            print(f"{name} head {heads[-1]} examples={len(tagger.head.labels)}", file=out)
+        head = head_path(models_dir, name, builtin_examples())
+        if tagger is not None and head.is_file():
+            print(f"{name} head {head} examples={len(tagger.head.labels)}", file=out)
         return 0
     if action == "list":
         for installed in catalogue.installed(models_dir):

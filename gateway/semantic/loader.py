@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -11,7 +12,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from gateway.files import TEMP_SUFFIX, atomic_path
-from gateway.intel.semantic import Head, SemanticTagger, builtin_examples, fit, training_key
+from gateway.intel.semantic import (
+    Example,
+    Head,
+    SemanticTagger,
+    builtin_examples,
+    fit,
+    training_key,
+)
 from gateway.intel.spelling import SpellingHead
 from gateway.semantic.catalogue import CATALOGUE, DEFAULT, TextModelError
 
@@ -43,19 +51,26 @@ def load_tagger(models_dir: Path, engine: str = SEMANTIC, model: str = DEFAULT,
     except TextModelError as exc:
         log.warning("semantic tagger unavailable, tagging with the keyword rules alone: %s", exc)
         return None
-    return SemanticTagger(embedder, head=_head(embedder, models_dir / model))
+    return SemanticTagger(embedder, head=_head(embedder, models_dir))
 
 
-def _head(embed: Embedder, folder: Path) -> Head:
-    """The head trained on the built-in examples, kept beside the model (keyed by the model,
-    how it makes vectors, the examples and the training settings), so a start does not train
-    it again."""
-    examples = builtin_examples()
+def head_path(models_dir: Path, model: str, examples: Sequence[Example]) -> Path:
+    """Where the head trained on ``examples`` with the text model ``model`` is kept: beside
+    the model, keyed by the model, how it makes vectors, the examples and the training
+    settings."""
     from gateway.semantic.embedder import RECIPE
 
-    model = CATALOGUE[embed.name].onnx_sha256
-    key = hashlib.sha256(f"{model} {RECIPE} {training_key(examples)}".encode())
-    path = folder / f"head-{key.hexdigest()[:16]}.npz"
+    onnx = CATALOGUE[model].onnx_sha256
+    key = hashlib.sha256(f"{onnx} {RECIPE} {training_key(examples)}".encode())
+    return models_dir / model / f"head-{key.hexdigest()[:16]}.npz"
+
+
+def _head(embed: Embedder, models_dir: Path) -> Head:
+    """The head trained on the built-in examples, kept at :func:`head_path`, so a start does
+    not train it again."""
+    examples = builtin_examples()
+    path = head_path(models_dir, embed.name, examples)
+    folder = path.parent
     try:
         with np.load(path, allow_pickle=False) as saved:
             return Head(tuple(str(c) for c in saved["classes"]),
