@@ -8,7 +8,7 @@ tiny.en q8_0, guards, redaction), clean and (unless ``--clean-only``) with brown
 the recognizer's habits, not the benchmark's own voices; what the pipeline hears is kept, with the
 sentence's tag and the sentence itself (``source``), when it differs from the sentence in more
 than case and punctuation. ``--from examples`` speaks every built-in example (2318 sentences,
-clean and noisy; 1538 took 16 minutes on a quiet 2-core box; run nothing else that uses whisper.cpp
+clean and noisy; 2552 took 30 minutes on a quiet 2-core box; run nothing else that uses whisper.cpp
 meanwhile, as two such processes on two cores slow each other some fifteenfold); ``--from
 tune`` the tuning half of the paraphrase set (whose rows are examples too). Rerun it after
 changing the examples:
