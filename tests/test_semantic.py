@@ -29,6 +29,7 @@ from gateway.intel.semantic import (
     Example,
     builtin_examples,
     clauses,
+    distinct_heard,
     fit,
     read_examples,
     train_head,
@@ -306,6 +307,18 @@ def test_examples_are_read_with_the_sentence_a_heard_one_came_from() -> None:
     assert read_examples(text) == (Example("objection.price", "Whoa, prize it.", "Whoa, pricey!"),
                                    Example("none", "Nice dog."))
 
+
+
+def test_only_heard_examples_the_slips_moved_vote_as_neighbours() -> None:
+    examples = [Example("financing", "Is there a loan?"), Example("none", "Nice dog."),
+                Example("financing", "Is there a long?", "Is there a loan?"),
+                Example("financing", "Is there a lawn?", "Is there a loan?")]
+    vectors = np.array([[1, 0, 0], [0, 1, 0], [0.8, 0.6, 0], [0.6, 0, 0.8]], np.float32)
+    assert distinct_heard(examples, vectors).tolist() == [True, True, False, True]
+    head = train_head(vectors, [e.tag for e in examples], ("financing", "none"),
+                      voters=distinct_heard(examples, vectors))
+    assert head.examples.tolist() == [[1, 0, 0], pytest.approx([0.6, 0, 0.8]), [0, 1, 0]]
+    assert head.labels.tolist() == [0, 0, 1]
 
 
 def test_an_example_counts_in_the_head_as_much_as_its_weight() -> None:

@@ -5,21 +5,21 @@ Pure logic: the embedding model is passed in as ``embed`` (texts -> unit vectors
 sentences (``data/tag-examples.tsv``: a tag, or ``none``, and a sentence; and
 ``data/tag-examples-heard.tsv``: the same sentences as the recognizer heard them where it
 slipped, spoken by other voices and with another noise than the benchmarks use, written by
-``bench/tags_heard.py``; they show the head and the nearest-example vote sentences as
-tiny.en garbles them, and count :data:`HEARD_WEIGHT` of a written one in the head's
-training) and trains a small softmax head over the tags and ``none`` on them,
-deterministically (full-batch gradient descent from zero); the head's probabilities are
-blended with a vote of each class's nearest example (a softmax over the cosine of the closest
-example of each class), which keeps a sentence close to one example from being outvoted by
-the linear boundary; and then with a second softmax over the text's spelling (hashed
-character n-grams, :mod:`gateway.intel.spelling`), trained on the same examples, which counts
-the pieces of a half-heard word and a class's telling words where the embedding blurs them.
-A text earns the head's most likely class when that
-is a tag at or above the threshold, and so does each of its sentences or clauses (a text
-saying two things earns both tags); the keyword rules (:mod:`gateway.intel.tagger`) stay
-beside it: a rule that fires (at the rules' own threshold) adds its tag too, a second tag or
-one the head missed, unless the head rules that tag out. The settings were chosen by
-five-fold cross-validation on the tuning half of the paraphrase set (``bench/tags_cv.py``).
+``bench/tags_heard.py``; they show the head and the nearest-example vote sentences as tiny.en
+garbles them, and count :data:`HEARD_WEIGHT` of a written one in the head's training; the vote
+keeps only those whose meaning the slips moved, :func:`distinct_heard`) and trains a small
+softmax head over the tags and ``none`` on them, deterministically (full-batch gradient descent
+from zero); the head's probabilities are blended with a vote of each class's nearest example (a
+softmax over the cosine of the closest example of each class), which keeps a sentence close to
+one example from being outvoted by the linear boundary; and then with a second softmax over the
+text's spelling (hashed character n-grams, :mod:`gateway.intel.spelling`), trained on the same
+examples, which counts the pieces of a half-heard word and a class's telling words where the
+embedding blurs them. A text earns the head's most likely class when that is a tag at or above
+the threshold, and so does each of its sentences or clauses (a text saying two things earns
+both tags); the keyword rules (:mod:`gateway.intel.tagger`) stay beside it: a rule that fires
+(at the rules' own threshold) adds its tag too, a second tag or one the head missed, unless the
+head rules that tag out. The settings were chosen by five-fold cross-validation on the tuning
+half of the paraphrase set (``bench/tags_cv.py``).
 """
 
 from __future__ import annotations
@@ -54,6 +54,7 @@ PART_THRESHOLD = 0.5  # the probability a tag of one clause of a longer text nee
 NEIGHBOUR_WEIGHT = 0.4  # the nearest examples' share of a class's probability
 NEIGHBOUR_TEMPERATURE = 0.05  # of the softmax over each class's nearest example's cosine
 SPELLING_WEIGHT = 0.45  # the spelling head's share of a class's probability
+HEARD_DISTINCT = 0.7  # a heard example votes as a neighbour only under this cosine to its source
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,15 +131,32 @@ def _blend(first: Vectors, second: Vectors, share: float) -> Vectors:
 
 def train_head(vectors: Vectors, labels: Sequence[str], classes: Sequence[str],
                neighbours: float = 0.0, example_weights: Sequence[float] | None = None,
-               ) -> Head:
+               voters: npt.NDArray[np.bool_] | None = None) -> Head:
     """Fit a multinomial logistic head on embeddings (see :func:`train_softmax`: classes
     balanced, each example weighted by its ``example_weights``, default 1); ``neighbours``:
-    the nearest examples' share of its probabilities."""
+    the nearest examples' share of its probabilities; ``voters``: the examples kept for that
+    vote (default all)."""
     weights, bias = train_softmax(vectors, labels, classes, example_weights)
     index = {c: i for i, c in enumerate(classes)}
     indices = np.asarray([index[label] for label in labels], np.int64)
+    if voters is not None:
+        vectors, indices = vectors[voters], indices[voters]
     order = np.argsort(indices, kind="stable")
     return Head(tuple(classes), weights, bias, vectors[order], indices[order], neighbours)
+
+
+def distinct_heard(examples: Sequence[Example], vectors: Vectors) -> npt.NDArray[np.bool_]:
+    """Which examples the nearest-example vote keeps: every written one, and each heard one
+    whose meaning the slips moved away from its source's (cosine under
+    :data:`HEARD_DISTINCT`); a heard sentence that still reads as its source adds nothing
+    to that vote but memory."""
+    row = {e.text: n for n, e in enumerate(examples) if not e.source}
+    keep = np.ones(len(examples), np.bool_)
+    for n, example in enumerate(examples):
+        source = row.get(example.source) if example.source else None
+        if source is not None:
+            keep[n] = float(vectors[n] @ vectors[source]) < HEARD_DISTINCT
+    return keep
 
 
 def fit(embed: Embed, examples: Sequence[Example]) -> Head:
@@ -148,7 +166,9 @@ def fit(embed: Embed, examples: Sequence[Example]) -> Head:
     texts = [e.text for e in examples]
     labels = [e.tag for e in examples]
     weights = [HEARD_WEIGHT if e.source else 1.0 for e in examples]
-    head = train_head(embed(texts), labels, tags, NEIGHBOUR_WEIGHT, weights)
+    vectors = embed(texts)
+    head = train_head(vectors, labels, tags, NEIGHBOUR_WEIGHT, weights,
+                      distinct_heard(examples, vectors))
     return replace(head, spelling=train_spelling(texts, labels, tags, weights),
                    spelling_share=SPELLING_WEIGHT)
 
@@ -157,7 +177,7 @@ def training_key(examples: Sequence[Example]) -> str:
     """A digest of everything a trained head depends on, except the model (for a cache)."""
     digest = hashlib.sha256(
         f"grouped {training.EPOCHS} {training.LEARNING_RATE} {training.L2} "
-        f"{NEIGHBOUR_WEIGHT} {NEIGHBOUR_TEMPERATURE} heard {HEARD_WEIGHT} "
+        f"{NEIGHBOUR_WEIGHT} {NEIGHBOUR_TEMPERATURE} heard {HEARD_WEIGHT} {HEARD_DISTINCT} "
         f"spelling {SPELLING_WEIGHT} {spelling.WIDTH} {spelling.SIZES} {spelling.EPOCHS} "
         f"{spelling.LEARNING_RATE}\n"
         .encode())  # "grouped": the examples are kept grouped by class
