@@ -35,7 +35,7 @@ from gateway.intel.semantic import (
     train_head,
 )
 from gateway.intel.tagger import classify as rule_tags
-from gateway.semantic import catalogue
+from gateway.semantic import catalogue, loader
 from gateway.semantic.embedder import Embedder
 from gateway.semantic.loader import load_tagger
 from gateway.semantic.preview import preview, score_texts
@@ -161,6 +161,8 @@ def test_the_trained_head_is_kept_beside_the_model_and_trained_again_when_its_se
     folder = models / catalogue.DEFAULT
     for kept in folder.glob("head-*.npz"):
         kept.unlink()
+    few = builtin_examples()[::8]  # keeping and keying a head do not need every example
+    monkeypatch.setattr(loader, "builtin_examples", lambda: few)
     sentence = "Could we spread the payments out over a few years?"
     trained = load_tagger(models)
     assert trained is not None
