@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import importlib.metadata
+import io
 import json
 import logging
 import os
@@ -473,11 +474,14 @@ def test_a_preview_without_the_model_says_how_to_install_it(tmp_path: Path) -> N
         preview(tmp_path, ("a",) * 5, ["Is that covered?"])
 
 
-def test_installing_the_text_model_trains_its_head(tmp_path: Path) -> None:
-    import io
-
+def test_installing_the_text_model_trains_its_head(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from gateway.cli.tag import text_models
 
+    few = builtin_examples()[::8]  # the session's text_models fixture trains on them all
+    monkeypatch.setattr(semantic_module, "builtin_examples", lambda: few)
+    monkeypatch.setattr(loader, "builtin_examples", lambda: few)
     out = io.StringIO()
     assert text_models("install", "minilm", tmp_path, out) == 0
     heads = list((tmp_path / "minilm").glob("head-*.npz"))
