@@ -92,6 +92,14 @@ def test_same_ids_on_generated_text(ours: wordpiece.WordPiece, reference: Any,
     assert list(ours.encode(text).ids) == reference.encode(text).ids
 
 
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(st.characters(max_codepoint=0x7F), max_size=80))
+def test_same_ids_on_generated_ascii_text(ours: wordpiece.WordPiece, reference: Any,
+                                          text: str) -> None:
+    """ASCII text takes a shorter path (a table and a pattern) to the same ids."""
+    assert list(ours.encode(text).ids) == reference.encode(text).ids
+
+
 def test_a_tokenizer_of_another_kind_is_refused(tmp_path: Path, tokenizer_file: Path) -> None:
     spec = tokenizer_file.read_text(encoding="utf-8").replace('"BertPreTokenizer"',
                                                              '"ByteLevel"')

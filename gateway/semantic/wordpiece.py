@@ -23,6 +23,11 @@ CONTINUATION = "##"
 _CJK = ((0x4E00, 0x9FFF), (0x3400, 0x4DBF), (0x20000, 0x2A6DF), (0x2A700, 0x2B73F),
         (0x2B740, 0x2B81F), (0x2B920, 0x2CEAF), (0xF900, 0xFAFF), (0x2F800, 0x2FA1F))
 _ASCII_PUNCTUATION = frozenset("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
+# ASCII text (nearly all of it) takes a table and a pattern instead of a char-by-char walk:
+# the whitespace controls become spaces, the other controls go, every mark is a word.
+_ASCII_NORMAL = {**{code: None for code in (*range(0x20), 0x7F)},
+                 **{ord(char): " " for char in "\t\n\r"}}
+_ASCII_WORDS = re.compile(r"[^\s!-/:-@\[-`{-~]+|[!-/:-@\[-`{-~]")
 _WHITESPACE = frozenset("\t\n\r\x0b\x0c \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
                         "\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
 
@@ -55,7 +60,9 @@ class WordPiece:
             if is_special:
                 ids.append(self.special[piece])
                 continue
-            for word in pre_tokenize(normalize(piece)):
+            words = (_ASCII_WORDS.findall(piece.translate(_ASCII_NORMAL).lower())
+                     if piece.isascii() else pre_tokenize(normalize(piece)))
+            for word in words:
                 ids.extend(self._word_ids(word))
         body = ids[: max(self.max_length - 2, 0)]
         return Encoding((self.special["[CLS]"], *body, self.special["[SEP]"]))
