@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 Vectors = npt.NDArray[np.float32]
 #: How a text becomes its vector; a head trained on vectors made otherwise is trained again.
-RECIPE = "one text a call, mean-pooled, unit length"
+RECIPE = "one text a call, basic graph optimisations, mean-pooled, unit length"
 
 
 class Embedder:
@@ -44,6 +44,9 @@ class Embedder:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.enable_cpu_mem_arena = False  # give activations back after each call
+        # The extended fusions (of the int8 products) made a text 14 % slower here, and their
+        # vectors are no nearer the float32 model's (mean cosine 0.9921 either way).
+        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_BASIC
         self._session: Any = onnxruntime.InferenceSession(
             str(model.onnx), options, providers=["CPUExecutionProvider"])
 
