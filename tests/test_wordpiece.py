@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gateway.intel.semantic import clauses
 from gateway.semantic import wordpiece
 
 ROOT = Path(__file__).parents[1]
@@ -57,6 +58,25 @@ def test_same_ids_on_every_sentence_of_the_data(ours: wordpiece.WordPiece,
     expected = [e.ids for e in reference.encode_batch(texts)]
     differ = [t for t, e in zip(texts, expected, strict=True) if list(ours.encode(t).ids) != e]
     assert differ == []
+
+
+def test_the_parts_of_a_text_are_found_among_its_own_ids(ours: wordpiece.WordPiece) -> None:
+    texts = [t for t in _sentences() if clauses(t)]
+    assert len(texts) > 500
+    for text in texts:
+        parts = clauses(text)
+        encoding, spans = ours.encode_parts(text, parts)
+        assert encoding == ours.encode(text)
+        for part, span in zip(parts, spans, strict=True):
+            assert encoding.ids[span.start:span.end] == ours.encode(part).ids[1:-1]
+
+
+def test_a_part_past_the_token_limit_gets_an_empty_span(ours: wordpiece.WordPiece) -> None:
+    text = " ".join(["panels"] * 130) + ". My husband decides."
+    encoding, spans = ours.encode_parts(text, ["panels panels", "My husband decides."])
+    assert len(encoding.ids) == MAX_LENGTH
+    assert spans[0] == wordpiece.Span(1, 3)
+    assert spans[1].start == spans[1].end == MAX_LENGTH - 1
 
 
 ODD = [

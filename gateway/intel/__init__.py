@@ -29,8 +29,7 @@ from gateway.intel.trackers import (
 from gateway.intel.types import Segment, Tag
 
 if TYPE_CHECKING:
-    from gateway.intel.semantic import SemanticTagger
-    from gateway.intel.softmax import Vectors
+    from gateway.intel.semantic import Encoded, SemanticTagger
 
 __all__ = [
     "DEFAULT_COMPETITORS",
@@ -96,8 +95,8 @@ def annotate(
     texts = [segment.text for segment in clean]
     pairs = [i for i in range(len(clean) - 1) if _continues(clean[i], clean[i + 1])]
     joined = [f"{clean[i].text.rstrip()} {clean[i + 1].text.lstrip()}" for i in pairs]
-    vectors = tagger.embed(texts) if tagger is not None and texts else None
-    found_all = _classify(texts + joined, names, tagger, vectors)
+    encoded = tagger.encode(texts) if tagger is not None and texts else None
+    found_all = _classify(texts + joined, names, tagger, encoded)
     together = dict(zip(pairs, found_all[len(texts):], strict=True))
     alone = [_scoped(_confirmed(found_all[i], i, together), segment.speaker)
              for i, segment in enumerate(clean)]
@@ -118,8 +117,8 @@ def annotate(
             )
         for tag in matches(segment.text, segment.speaker, site_trackers):
             tags.append(Tag(tag, segment.start, segment.end, segment.text, CONFIDENCE))
-        if tagger is not None and vectors is not None:
-            for tag, score in smart_matches(vectors[index], segment.speaker, site_trackers,
+        if tagger is not None and encoded is not None:
+            for tag, score in smart_matches(encoded.vectors[index], segment.speaker, site_trackers,
                                             tagger.tracker_score):
                 tags.append(Tag(tag, segment.start, segment.end, segment.text, score))
     identifiers = tuple(f for r in redactions for f in r.findings)
@@ -128,11 +127,11 @@ def annotate(
 
 
 def _classify(texts: list[str], names: tuple[str, ...], tagger: SemanticTagger | None,
-              vectors: Vectors | None) -> list[dict[str, float]]:
-    """Tags of every text: the segments' own (embedded already), then the joined pairs'."""
+              encoded: Encoded | None) -> list[dict[str, float]]:
+    """Tags of every text: the segments' own (encoded already), then the joined pairs'."""
     if tagger is None:
         return [classify(text, names) for text in texts]
-    return tagger.classify_many(texts, names, vectors)
+    return tagger.classify_many(texts, names, encoded)
 
 
 def _confirmed(found: dict[str, float], index: int, together: dict[int, dict[str, float]],

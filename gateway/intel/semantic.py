@@ -30,6 +30,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from importlib import resources
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -42,6 +43,17 @@ from gateway.intel.tagger import classify as rule_tags
 from gateway.intel.tagger import tokenize
 
 Embed = Callable[[Sequence[str]], Vectors]
+
+
+class Encoder(Protocol):
+    """What the tagger reads texts with (:class:`gateway.semantic.embedder.Embedder`)."""
+
+    def __call__(self, texts: Sequence[str]) -> Vectors:
+        """One unit vector per text."""
+
+    def with_parts(self, texts: Sequence[str], parts: Sequence[Sequence[str]],
+                   ) -> tuple[Vectors, list[Vectors]]:
+        """Each text's unit vector, and one for each of its ``parts`` (pieces of it)."""
 
 NONE = "none"
 EXAMPLES = "tag-examples.tsv"  # in gateway/intel/data/
@@ -186,12 +198,29 @@ def training_key(examples: Sequence[Example]) -> str:
     return digest.hexdigest()
 
 
+@dataclass(frozen=True)
+class Encoded:
+    """Texts as the tagger reads them: their vectors, and each text's clauses (none for a
+    text of one clause) with theirs."""
+
+    vectors: Vectors  # (texts, dimensions)
+    parts: tuple[tuple[str, ...], ...]
+    part_vectors: tuple[Vectors, ...]  # (clauses of the text, dimensions) each
+
+    def __len__(self) -> int:
+        return len(self.vectors)
+
+    def __add__(self, more: Encoded) -> Encoded:
+        return Encoded(np.concatenate([self.vectors, more.vectors]), self.parts + more.parts,
+                       self.part_vectors + more.part_vectors)
+
+
 class SemanticTagger:
     """Tags sentences with an embedding model, a head trained on examples, and the rules."""
 
     name = "semantic"
 
-    def __init__(self, embed: Embed, examples: Sequence[Example] | None = None,
+    def __init__(self, embed: Encoder, examples: Sequence[Example] | None = None,
                  threshold: float = THRESHOLD, head: Head | None = None, *,
                  rule_floor: float = RULE_FLOOR, part_threshold: float = PART_THRESHOLD,
                  ) -> None:
@@ -222,21 +251,29 @@ class SemanticTagger:
             found.append({label: round(float(row[best]), 2)} if keep else {})
         return found
 
+    def encode(self, texts: Sequence[str]) -> Encoded:
+        """The texts' vectors and their clauses' (each clause's tokens read in its text's
+        one run of the model)."""
+        parts = [tuple(clauses(text)) if self.part_threshold < 1 else () for text in texts]
+        vectors, part_vectors = self.embed.with_parts(texts, parts)
+        return Encoded(vectors, tuple(parts), tuple(part_vectors))
+
     def classify_many(self, texts: Sequence[str], competitors: Sequence[str],
-                      vectors: Vectors | None = None) -> list[dict[str, float]]:
+                      encoded: Encoded | None = None) -> list[dict[str, float]]:
         """Taxonomy tags (without pii.*) for each text: the head's on the whole text and on
         each of its sentences or clauses, plus strong rules' that the head does not rule out.
-        ``vectors``: the embeddings of the first texts, when the caller has them already."""
+        ``encoded``: the first texts as :meth:`encode` gave them, when the caller has them."""
         if not texts:
             return []
-        if vectors is None:
-            vectors = self.embed(texts)
-        elif len(vectors) < len(texts):
-            vectors = np.concatenate([vectors, self.embed(texts[len(vectors):])])
-        parts = [clauses(text) if self.part_threshold < 1 else [] for text in texts]
+        if encoded is None:
+            encoded = self.encode(texts)
+        elif len(encoded) < len(texts):
+            encoded = encoded + self.encode(texts[len(encoded):])
+        parts = encoded.parts[:len(texts)]
         flat = [part for found in parts for part in found]
         # the texts and their parts in one pass through the heads
-        vectors = np.concatenate([vectors[:len(texts)], self.embed(flat)]) if flat else vectors
+        vectors = np.concatenate([encoded.vectors[:len(texts)],
+                                  *encoded.part_vectors[:len(texts)]])
         meaning = self.head.meaning(vectors)
         probabilities = self.head.probabilities(vectors, [*texts, *flat], meaning)
         whole = len(texts)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -37,6 +37,14 @@ class TokenizerFileError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
+class Span:
+    """Tokens ``start`` up to (not including) ``end`` of an encoding."""
+
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
 class Encoding:
     """One text's token ids, [CLS] and [SEP] included."""
 
@@ -55,6 +63,29 @@ class WordPiece:
 
     def encode(self, text: str) -> Encoding:
         """The ids of ``text`` as one sequence, truncated to ``max_length``."""
+        return self._wrap(self._body(text))
+
+    def encode_parts(self, text: str, parts: Sequence[str]) -> tuple[Encoding, list[Span]]:
+        """The ids of ``text`` (as :meth:`encode` gives them) and where the tokens of each of
+        its ``parts`` lie in them (``parts``: pieces of ``text`` in order, each beginning and
+        ending at a word's edge; a part cut off by the truncation gets an empty span)."""
+        body: list[int] = []
+        starts: list[int] = []
+        at = 0
+        for part in parts:
+            found = text.index(part, at)
+            body += self._body(text[at:found])
+            starts.append(len(body))
+            body += self._body(part)
+            at = found + len(part)
+            starts.append(len(body))
+        body += self._body(text[at:])
+        kept = self._room()
+        spans = [Span(1 + min(a, kept), 1 + min(b, kept))
+                 for a, b in zip(starts[::2], starts[1::2], strict=True)]
+        return self._wrap(body), spans
+
+    def _body(self, text: str) -> list[int]:
         ids: list[int] = []
         for piece, is_special in _split_special(text, self.special):
             if is_special:
@@ -64,8 +95,14 @@ class WordPiece:
                      if piece.isascii() else pre_tokenize(normalize(piece)))
             for word in words:
                 ids.extend(self._word_ids(word))
-        body = ids[: max(self.max_length - 2, 0)]
-        return Encoding((self.special["[CLS]"], *body, self.special["[SEP]"]))
+        return ids
+
+    def _room(self) -> int:
+        """How many tokens besides [CLS] and [SEP] a sequence keeps."""
+        return max(self.max_length - 2, 0)
+
+    def _wrap(self, body: list[int]) -> Encoding:
+        return Encoding((self.special["[CLS]"], *body[: self._room()], self.special["[SEP]"]))
 
     def _word_ids(self, word: str) -> list[int]:
         if len(word) > self.max_word_chars:
