@@ -24,7 +24,7 @@ import re
 import tempfile
 from pathlib import Path
 
-from tags import gold, heard, load_pipeline, split_rows
+from tags import VOICES, gold, heard, load_pipeline, split_rows
 
 from gateway.intel.semantic import (
     EXAMPLES,
@@ -59,15 +59,18 @@ def spoken(source: str) -> list[tuple[Example, str]]:
 
 
 def heard_examples(pipeline: object, source: str, work: Path, snr_db: float | None,
-                   noisy: bool) -> list[Example]:
-    """What the pipeline hears of each sentence, clean (then noisy), without repeats."""
+                   noisy: bool, voices: tuple[str, ...] = HEARD_VOICES, noise: str = NOISE,
+                   kept: tuple[Example, ...] = ()) -> list[Example]:
+    """What the pipeline hears of each sentence, clean (then noisy), without repeats (of a
+    written example or of the ``kept`` heard ones)."""
     sentences = spoken(source)
     rows = [{"text": e.text, "speaker": speaker} for e, speaker in sentences]
     found: list[Example] = []
     seen = {normalised(e.text) for e in builtin_examples() if not e.source}
+    seen |= {normalised(e.text) for e in kept}
     for name, condition in (("clean", None), ("noisy", snr_db))[: 2 if noisy else 1]:
         transcripts = heard(pipeline, rows, work, condition, work / f"{source}-heard-{name}.json",
-                            HEARD_VOICES, NOISE)
+                            voices, noise)
         for (example, _), parts in zip(sentences, transcripts, strict=True):
             text = " ".join(s.text.strip() for s in parts).strip()
             if text and normalised(text) not in seen:
@@ -84,15 +87,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clean-only", action="store_true", help="without the noisy pass")
     parser.add_argument("--from", dest="source", choices=("examples", "tune"), default="examples",
                         help="speak the built-in examples or the tuning half's sentences")
+    parser.add_argument("--voices", default=",".join(HEARD_VOICES),
+                        help="espeak-ng voices, by turns (default: %(default)s; not the "
+                             "benchmark's own)")
+    parser.add_argument("--noise", choices=("brown", "white"), default=NOISE,
+                        help="the noise's colour (not the benchmark's pink)")
+    parser.add_argument("--append", action="store_true",
+                        help="add to the heard examples in the file instead of replacing them")
     args = parser.parse_args(argv)
+    voices = tuple(args.voices.split(","))
+    if set(voices) & set(VOICES):
+        parser.error(f"the benchmark speaks with {', '.join(VOICES)}; choose other voices")
     work = args.work or Path(tempfile.mkdtemp(prefix="bench-tags-heard-"))
+    path = DATA / HEARD_EXAMPLES
+    kept = read_examples(path.read_text("utf-8")) if args.append and path.is_file() else ()
     pipeline = load_pipeline(work, args.threads)
-    found = heard_examples(pipeline, args.source, work, args.snr_db, not args.clean_only)
-    with (DATA / HEARD_EXAMPLES).open("w", newline="") as out:
+    found = heard_examples(pipeline, args.source, work, args.snr_db, not args.clean_only,
+                           voices, args.noise, kept)
+    with path.open("w", newline="") as out:
         writer = csv.writer(out, delimiter="\t", lineterminator="\n")
         writer.writerow(["tag", "text", "source"])
-        writer.writerows([e.tag, e.text, e.source] for e in found)
-    print(f"{len(found)} heard sentences ({args.source}) -> {DATA / HEARD_EXAMPLES}")
+        writer.writerows([e.tag, e.text, e.source] for e in (*kept, *found))
+    print(f"{len(found)} heard sentences ({args.source}) -> {path} ({len(kept)} kept)")
     return 0
 
 
