@@ -164,6 +164,7 @@ def test_the_trained_head_is_kept_beside_the_model_and_trained_again_when_its_se
         kept.unlink()
     few = builtin_examples()[::8]  # keeping and keying a head do not need every example
     monkeypatch.setattr(loader, "builtin_examples", lambda: few)
+    monkeypatch.setattr(loader, "each_builtin_example", lambda: iter(few))
     sentence = "Could we spread the payments out over a few years?"
     trained = load_tagger(models)
     assert trained is not None
@@ -515,8 +516,8 @@ def test_installing_the_text_model_trains_its_head(
     from gateway.cli.tag import text_models
 
     few = builtin_examples()[::8]  # the session's text_models fixture trains on them all
-    monkeypatch.setattr(semantic_module, "builtin_examples", lambda: few)
     monkeypatch.setattr(loader, "builtin_examples", lambda: few)
+    monkeypatch.setattr(loader, "each_builtin_example", lambda: iter(few))
     out = io.StringIO()
     assert text_models("install", "minilm", tmp_path, out) == 0
     heads = list((tmp_path / "minilm").glob("head-*.npz"))

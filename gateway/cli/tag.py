@@ -80,11 +80,10 @@ def text_models(action: str, name: str, models_dir: Path, out: TextIO) -> int:
               file=out)
         # Train the tagger's head here, in a process that exits, so the gateway's first start
         # loads it instead of training it (training peaks ~90 MB above a loaded head).
-        from gateway.intel.semantic import builtin_examples
-        from gateway.semantic.loader import head_path, load_tagger
+        from gateway.semantic.loader import builtin_head_path, load_tagger
 
         tagger = load_tagger(models_dir, model=name)
-        head = head_path(models_dir, name, builtin_examples())
+        head = builtin_head_path(models_dir, name)
         if tagger is not None and head.is_file():
             print(f"{name} head {head} examples={len(tagger.head.labels)}", file=out)
         return 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,6 +17,7 @@ from gateway.intel.semantic import (
     Head,
     SemanticTagger,
     builtin_examples,
+    each_builtin_example,
     fit,
     training_key,
 )
@@ -54,7 +55,7 @@ def load_tagger(models_dir: Path, engine: str = SEMANTIC, model: str = DEFAULT,
     return SemanticTagger(embedder, head=_head(embedder, models_dir))
 
 
-def head_path(models_dir: Path, model: str, examples: Sequence[Example]) -> Path:
+def head_path(models_dir: Path, model: str, examples: Iterable[Example]) -> Path:
     """Where the head trained on ``examples`` with the text model ``model`` is kept: beside
     the model, keyed by the model, how it makes vectors, the examples and the training
     settings."""
@@ -65,11 +66,15 @@ def head_path(models_dir: Path, model: str, examples: Sequence[Example]) -> Path
     return models_dir / model / f"head-{key.hexdigest()[:16]}.npz"
 
 
+def builtin_head_path(models_dir: Path, model: str) -> Path:
+    """Where the head trained on the built-in examples is kept (:func:`head_path`)."""
+    return head_path(models_dir, model, each_builtin_example())
+
+
 def _head(embed: Embedder, models_dir: Path) -> Head:
-    """The head trained on the built-in examples, kept at :func:`head_path`, so a start does
-    not train it again."""
-    examples = builtin_examples()
-    path = head_path(models_dir, embed.name, examples)
+    """The head trained on the built-in examples, kept at :func:`builtin_head_path`, so a
+    start does not train it again (nor hold the examples)."""
+    path = builtin_head_path(models_dir, embed.name)
     folder = path.parent
     try:
         with np.load(path, allow_pickle=False) as saved:
@@ -82,7 +87,7 @@ def _head(embed: Embedder, models_dir: Path) -> Head:
                         float(saved["spelling_share"]))
     except (OSError, ValueError, KeyError):
         pass
-    head = fit(embed, examples)
+    head = fit(embed, builtin_examples())
     if head.spelling is None:  # fit trains one
         raise TypeError("a head without its spelling head")
     try:
