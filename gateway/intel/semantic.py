@@ -55,6 +55,7 @@ class Encoder(Protocol):
                    ) -> tuple[Vectors, list[Vectors]]:
         """Each text's unit vector, and one for each of its ``parts`` (pieces of it)."""
 
+
 NONE = "none"
 EXAMPLES = "tag-examples.tsv"  # in gateway/intel/data/
 HEARD_EXAMPLES = "tag-examples-heard.tsv"  # the same, as the recognizer heard them
@@ -87,8 +88,8 @@ def builtin_examples() -> tuple[Example, ...]:
 
 def each_builtin_example() -> Iterator[Example]:
     """:func:`builtin_examples` one at a time, read a line at a time: keying a kept head on
-    them this way leaves no heap behind in the service (all of them as objects at once left
-    ~2 MB of it in use after they were freed)."""
+    them this way leaves 0.2 MB of the service's heap in use, where all of them as objects at
+    once left 0.4 MB (the 5331 shipped) to 2.0 MB (8820) after they were freed."""
     data = resources.files("gateway.intel").joinpath("data")
     for name in (EXAMPLES, HEARD_EXAMPLES):
         if name == EXAMPLES or data.joinpath(name).is_file():
