@@ -52,7 +52,7 @@ class CachedEmbed:
     def __init__(self, embed: Embedder, path: Path) -> None:
         self.embed, self.path = embed, path
         self.known: dict[str, Vectors] = {}
-        self.known_parts: dict[tuple[str, ...], Vectors] = {}
+        self.known_parts: dict[tuple[int | str, ...], Vectors] = {}
         if path.exists():
             with np.load(path, allow_pickle=False) as saved:
                 if "recipe" in saved and str(saved["recipe"]) == RECIPE:
@@ -66,18 +66,20 @@ class CachedEmbed:
         return np.stack([self.known[t] for t in texts]) if texts else self.embed([])
 
     def with_parts(self, texts: Sequence[str], parts: Sequence[Sequence[str]],
-                   ) -> tuple[Vectors, list[Vectors]]:
-        """As the embedder gives them; a text's parts remembered with the text (in memory)."""
-        missing = [n for n, (text, own) in enumerate(zip(texts, parts, strict=True))
-                   if own and (text, *own) not in self.known_parts]
+                   window: int = 0) -> tuple[Vectors, list[Vectors]]:
+        """As the embedder gives them; a text's parts and windows remembered with the text
+        (in memory)."""
+        keys = [(window, text, *own) for text, own in zip(texts, parts, strict=True)]
+        missing = [n for n, (key, own) in enumerate(zip(keys, parts, strict=True))
+                   if (own or window) and key not in self.known_parts]
         if missing:
             _, found = self.embed.with_parts([texts[n] for n in missing],
-                                             [parts[n] for n in missing])
-            self.known_parts.update(((texts[n], *parts[n]), vectors)
+                                             [parts[n] for n in missing], window)
+            self.known_parts.update((keys[n], vectors)
                                     for n, vectors in zip(missing, found, strict=True))
         empty = np.zeros((0, self.embed.dimensions), np.float32)
-        return self(texts), [self.known_parts[(text, *own)] if own else empty
-                             for text, own in zip(texts, parts, strict=True)]
+        return self(texts), [self.known_parts[key] if own or window else empty
+                             for key, own in zip(keys, parts, strict=True)]
 
     def save(self) -> None:
         texts = list(self.known)

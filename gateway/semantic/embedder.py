@@ -62,22 +62,26 @@ class Embedder:
         return self.with_parts(texts, [()] * len(texts))[0]
 
     def with_parts(self, texts: Sequence[str], parts: Sequence[Sequence[str]],
-                   ) -> tuple[Vectors, list[Vectors]]:
+                   window: int = 0) -> tuple[Vectors, list[Vectors]]:
         """Each text's unit vector, and its ``parts``' (pieces of it in order, its clauses):
         the states of a part's tokens from the text's own run, mean-pooled. A part reads in
         its sentence's context (mean cosine 0.80 with the part run alone, on the thirteenth
         paraphrase set; with the [CLS] and [SEP] states also pooled, 0.79) and costs no run
-        of its own."""
+        of its own. With a ``window`` (tokens), a text's part vectors are followed by its
+        windows': every run of that many tokens starting at each multiple of half of it, for
+        a text longer than one window."""
         vectors = np.empty((len(texts), self.dimensions), dtype=np.float32)
         found: list[Vectors] = []
         for row, (text, own) in enumerate(zip(texts, parts, strict=True)):
             encoding, spans = self._tokenizer.encode_parts(text, own)
             states = self._states(encoding.ids)
             vectors[row] = unit(states.mean(axis=0))
-            found.append(np.array(
-                [unit(states[s.start:s.end].mean(axis=0)) if s.end > s.start
-                 else self([part])[0] for part, s in zip(own, spans, strict=True)],
-                dtype=np.float32).reshape(len(own), self.dimensions))
+            pooled = [unit(states[s.start:s.end].mean(axis=0)) if s.end > s.start
+                      else self([part])[0] for part, s in zip(own, spans, strict=True)]
+            pooled += [unit(states[1 + start:1 + start + window].mean(axis=0))
+                       for start in windows(len(states) - 2, window)]
+            found.append(np.array(pooled, dtype=np.float32).reshape(len(pooled),
+                                                                     self.dimensions))
         return vectors, found
 
     def _states(self, ids: Sequence[int]) -> Vectors:
@@ -88,6 +92,14 @@ class Embedder:
                                           "token_type_ids": np.zeros_like(batch)})[0]
         states: Vectors = np.asarray(hidden[0], dtype=np.float32)
         return states
+
+
+def windows(tokens: int, window: int) -> range:
+    """Where each window of ``window`` tokens starts in a text of ``tokens`` (every half
+    window); none when the text is no longer than one window (or ``window`` is 0)."""
+    if window <= 0 or tokens <= window:
+        return range(0)
+    return range(0, tokens - window + 1, max(window // 2, 1))
 
 
 def unit(vector: Vectors) -> Vectors:
