@@ -293,6 +293,21 @@ def test_a_window_of_a_sentence_that_says_two_things_earns_its_own_tag(
     assert semantic_tagger.encode(["Turn it off."]).window_vectors[0].shape == (0, 384)
 
 
+def test_only_windows_that_cannot_reach_the_threshold_are_left_unread(
+    semantic_tagger: SemanticTagger,
+) -> None:
+    head = semantic_tagger.head
+    rng = np.random.default_rng(5)
+    mixed = head.examples[rng.choice(len(head.examples), (400, 3))].sum(axis=1)
+    vectors = (mixed / np.linalg.norm(mixed, axis=1, keepdims=True)).astype(np.float32)
+    tags = [n for n, c in enumerate(head.classes) if c != "none"]
+    best = head.meaning(vectors)[:, tags].max(axis=1)
+    for threshold in (0.5, 0.65, 0.8):
+        hopeful = head.may_reach(vectors, threshold)
+        assert not np.any(best[~hopeful] >= threshold)
+        assert 0 < hopeful.sum() < len(vectors)  # it does leave some unread
+
+
 def test_a_strong_rule_counts_where_one_clause_s_meaning_allows_its_tag(
     semantic_tagger: SemanticTagger,
 ) -> None:
