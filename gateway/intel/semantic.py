@@ -298,8 +298,9 @@ class SemanticTagger:
 
     def classify_many(self, texts: Sequence[str], competitors: Sequence[str],
                       encoded: Encoded | None = None) -> list[dict[str, float]]:
-        """Taxonomy tags (without pii.*) for each text: the head's on the whole text and on
-        each of its sentences or clauses, plus strong rules' that the head does not rule out.
+        """Taxonomy tags (without pii.*) for each text: the head's on the whole text, on each
+        of its sentences or clauses and on each of its windows, plus strong rules' that the
+        head does not rule out.
         ``encoded``: the first texts as :meth:`encode` gave them, when the caller has them."""
         if not texts:
             return []
