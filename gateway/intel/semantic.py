@@ -132,7 +132,7 @@ class Head:
     def meaning(self, vectors: Vectors) -> Vectors:
         """Each class's probability for the texts embedded as ``vectors``, by their meaning
         alone (the linear head blended with the nearest examples' vote)."""
-        found = softmax(vectors @ self.weights + self.bias)
+        found = self.linear(vectors)
         if not self.neighbours:
             return found
         starts = np.searchsorted(self.labels, np.arange(len(self.classes)))
@@ -141,11 +141,16 @@ class Head:
         nearest: Vectors = np.maximum.reduceat(self.examples @ vectors.T, starts, axis=0).T
         return _blend(found, softmax(nearest / NEIGHBOUR_TEMPERATURE), self.neighbours)
 
+    def linear(self, vectors: Vectors) -> Vectors:
+        """Each class's probability for the texts embedded as ``vectors`` by the linear head
+        alone."""
+        return softmax(vectors @ self.weights + self.bias)
+
     def may_reach(self, vectors: Vectors, threshold: float) -> npt.NDArray[np.bool_]:
         """Which of the texts embedded as ``vectors`` may have a tag whose :meth:`meaning`
         reaches ``threshold``: the nearest examples' vote adds at most its share, so such a
         tag needs (threshold - share) / (1 - share) of the linear head alone."""
-        linear = softmax(vectors @ self.weights + self.bias)
+        linear = self.linear(vectors)
         tags = [n for n, c in enumerate(self.classes) if c != NONE]
         need = (threshold - self.neighbours) / (1 - self.neighbours)
         hopeful: npt.NDArray[np.bool_] = linear[:, tags].max(axis=1, initial=0.0) >= need
@@ -311,6 +316,7 @@ class SemanticTagger:
         parts = encoded.parts[:len(texts)]
         flat = [part for found in parts for part in found]
         windows = encoded.window_vectors[:len(texts)]
+        # an empty first piece keeps the shape when no text has a window
         window_vectors = np.concatenate([encoded.vectors[:0], *windows])
         hopeful = self.head.may_reach(window_vectors, self.window_threshold)
         # the texts, their parts and the windows that may earn a tag in one pass through the
