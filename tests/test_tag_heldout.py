@@ -53,3 +53,17 @@ def test_heldout_set_loads_and_covers_every_tag(heldout: Path) -> None:
     share = len(covered) / len(sentence_tags)
     assert sum(1 for found in tags if len(found) == 2) >= MIN_TWO_TAGS * share
     assert sum(1 for found in tags if not found) >= MIN_NONE * share
+
+
+@pytest.mark.parametrize("name", ["trackers-tuning.tsv", "trackers-heldout.tsv"])
+def test_a_tracker_set_has_ten_examples_and_ten_tests_a_concept(name: str) -> None:
+    """``bench/trackers.py`` reads these: 8 concepts of 10 ``train`` and 10 ``test`` sentences,
+    80 ``negative`` ones, no sentence twice."""
+    with (DATA / name).open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle, delimiter="\t"))
+    counts = Counter((r["concept"], r["role"]) for r in rows)
+    concepts = {c for c, _ in counts if c != "none"}
+    assert len(concepts) == 8
+    assert all(counts[c, "train"] == counts[c, "test"] == 10 for c in concepts)
+    assert counts["none", "negative"] == 80 and len(counts) == 17
+    assert len({r["text"].lower() for r in rows}) == len(rows)

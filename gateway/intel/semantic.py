@@ -73,6 +73,10 @@ NEIGHBOUR_WEIGHT = 0.4  # the nearest examples' share of a class's probability
 NEIGHBOUR_TEMPERATURE = 0.05  # of the softmax over each class's nearest example's cosine
 SPELLING_WEIGHT = 0.45  # the spelling head's share of a class's probability
 HEARD_DISTINCT = 0.7  # a heard example votes as a neighbour only under this cosine to its source
+# A smart tracker's unit fits 5-20 sentences: a stronger weight decay than the head's keeps it
+# from drawing its boundary tight around them, and a smaller step keeps that fit stable.
+TRACKER_L2 = 2e-3
+TRACKER_LEARNING_RATE = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,12 +181,14 @@ def _blend(first: Vectors, second: Vectors, share: float) -> Vectors:
 
 def train_head(vectors: Vectors, labels: Sequence[str], classes: Sequence[str],
                neighbours: float = 0.0, example_weights: Sequence[float] | None = None,
-               voters: npt.NDArray[np.bool_] | None = None) -> Head:
+               voters: npt.NDArray[np.bool_] | None = None, *,
+               learning_rate: float = training.LEARNING_RATE, l2: float = training.L2) -> Head:
     """Fit a multinomial logistic head on embeddings (see :func:`train_softmax`: classes
     balanced, each example weighted by its ``example_weights``, default 1); ``neighbours``:
     the nearest examples' share of its probabilities; ``voters``: the examples kept for that
-    vote (default all)."""
-    weights, bias = train_softmax(vectors, labels, classes, example_weights)
+    vote (default all); ``learning_rate`` and ``l2``: the fit's step and weight decay."""
+    weights, bias = train_softmax(vectors, labels, classes, example_weights,
+                                  learning_rate=learning_rate, l2=l2)
     index = {c: i for i, c in enumerate(classes)}
     indices = np.asarray([index[label] for label in labels], np.int64)
     if voters is not None:
@@ -361,7 +367,8 @@ class SemanticTagger:
             positives = self.vectors(examples)
             vectors = np.concatenate([positives, self.head.examples])
             labels = ["yes"] * len(positives) + [NONE] * len(self.head.examples)
-            head = self._trackers[examples] = train_head(vectors, labels, ("yes", NONE))
+            head = self._trackers[examples] = train_head(
+                vectors, labels, ("yes", NONE), learning_rate=TRACKER_LEARNING_RATE, l2=TRACKER_L2)
         return float(head.probabilities(vector[None, :])[0, 0])
 
     def vectors(self, texts: Sequence[str]) -> Vectors:

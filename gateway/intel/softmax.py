@@ -56,11 +56,12 @@ def one_hot(labels: Sequence[str], classes: Sequence[str]) -> Vectors:
 
 def train_softmax(features: Features, labels: Sequence[str], classes: Sequence[str],
                   example_weights: Sequence[float] | None = None, *,
-                  epochs: int = EPOCHS, learning_rate: float = LEARNING_RATE,
+                  epochs: int = EPOCHS, learning_rate: float = LEARNING_RATE, l2: float = L2,
                   ) -> tuple[Vectors, Vectors]:
     """The weights (features' width, classes) and bias (classes,) of p = softmax(x . w + b)
-    fitted to ``labels`` in ``epochs`` steps of ``learning_rate``, each class weighted by the
-    inverse of its count and each example by its ``example_weights`` (default 1)."""
+    fitted to ``labels`` in ``epochs`` steps of ``learning_rate`` (weight decay ``l2``), each
+    class weighted by the inverse of its count and each example by its ``example_weights``
+    (default 1)."""
     targets = one_hot(labels, classes)
     own = np.ones(len(labels), np.float32) if example_weights is None else np.asarray(
         example_weights, np.float32)
@@ -72,6 +73,6 @@ def train_softmax(features: Features, labels: Sequence[str], classes: Sequence[s
     for _ in range(epochs):
         error = ((softmax(features @ weights + bias) - targets) * sample / total).astype(
             np.float32)
-        weights -= learning_rate * (features.T @ error + L2 * weights)
+        weights -= learning_rate * (features.T @ error + l2 * weights)
         bias -= learning_rate * error.sum(axis=0)
     return weights.astype(np.float32), bias.astype(np.float32)
