@@ -25,6 +25,8 @@ from pathlib import Path
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as every gateway program runs
 
+from tags import prf  # noqa: E402  (bench/, beside this script)
+
 from gateway.intel.trackers import THRESHOLD  # noqa: E402
 from gateway.semantic import catalogue  # noqa: E402
 from gateway.semantic.loader import load_tagger  # noqa: E402
@@ -46,9 +48,8 @@ def read_set(path: Path) -> tuple[dict[str, tuple[str, ...]], list[tuple[str, st
 
 
 def f1_line(label: str, tp: int, fp: int, fn: int) -> str:
-    precision, recall = tp / max(tp + fp, 1), tp / max(tp + fn, 1)
-    f1 = 2 * precision * recall / max(precision + recall, 1e-9)
-    return f"{label:24} P={precision:.3f} R={recall:.3f} F1={f1:.3f} ({tp}/{fp}/{fn})"
+    v = prf(tp, fp, fn)
+    return f"{label:24} P={v['p']:.3f} R={v['r']:.3f} F1={v['f1']:.3f} ({tp}/{fp}/{fn})"
 
 
 def main(argv: list[str] | None = None) -> int:
