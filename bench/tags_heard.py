@@ -60,10 +60,13 @@ def spoken(source: str) -> list[tuple[Example, str]]:
 
 def heard_examples(pipeline: object, source: str, work: Path, snr_db: float | None,
                    noisy: bool, voices: tuple[str, ...] = HEARD_VOICES, noise: str = NOISE,
-                   kept: tuple[Example, ...] = ()) -> list[Example]:
+                   kept: tuple[Example, ...] = (), unheard: bool = False) -> list[Example]:
     """What the pipeline hears of each sentence, clean (then noisy), without repeats (of a
-    written example or of the ``kept`` heard ones)."""
-    sentences = spoken(source)
+    written example or of the ``kept`` heard ones); with ``unheard``, only of the sentences
+    no kept heard example comes from."""
+    sources = {e.source for e in kept}
+    sentences = [(e, speaker) for e, speaker in spoken(source)
+                 if not unheard or e.text not in sources]
     rows = [{"text": e.text, "speaker": speaker} for e, speaker in sentences]
     found: list[Example] = []
     seen = {normalised(e.text) for e in builtin_examples() if not e.source}
@@ -94,7 +97,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="the noise's colour (not the benchmark's pink)")
     parser.add_argument("--append", action="store_true",
                         help="add to the heard examples in the file instead of replacing them")
+    parser.add_argument("--unheard", action="store_true",
+                        help="with --append, speak only the sentences no kept heard example "
+                             "comes from (the examples added since the file was made)")
     args = parser.parse_args(argv)
+    if args.unheard and not args.append:
+        parser.error("--unheard adds to the file: give --append too")
     voices = tuple(args.voices.split(","))
     if set(voices) & set(VOICES):
         parser.error(f"the benchmark speaks with {', '.join(VOICES)}; choose other voices")
@@ -103,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     kept = read_examples(path.read_text("utf-8")) if args.append and path.is_file() else ()
     pipeline = load_pipeline(work, args.threads)
     found = heard_examples(pipeline, args.source, work, args.snr_db, not args.clean_only,
-                           voices, args.noise, kept)
+                           voices, args.noise, kept, args.unheard)
     with path.open("w", newline="") as out:
         writer = csv.writer(out, delimiter="\t", lineterminator="\n")
         writer.writerow(["tag", "text", "source"])

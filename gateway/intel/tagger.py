@@ -275,7 +275,7 @@ def mentions_brand(tokens: Tokens, keys: frozenset[str]) -> bool:
     if not runs.isdisjoint(keys):
         return True
     near = near_names(keys)
-    return any(edit_distance(run, name, budget) <= budget
+    return any(abs(len(run) - len(name)) <= budget and edit_distance(run, name, budget) <= budget
                for run in runs for name, budget in near.get(run[:1], ()))
 
 
