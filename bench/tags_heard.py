@@ -14,6 +14,10 @@ tune`` the tuning half of the paraphrase set (whose rows are examples too). Reru
 changing the examples:
 
     PYTHONPATH=$PWD .venv/bin/python bench/tags_heard.py --work /tmp/heard
+
+or, after adding examples, hear only the new ones (1859 took 40 minutes beside other work):
+
+    PYTHONPATH=$PWD .venv/bin/python bench/tags_heard.py --work /tmp/heard --append --unheard
 """
 
 from __future__ import annotations
