@@ -275,24 +275,26 @@ def mentions_brand(tokens: Tokens, keys: frozenset[str]) -> bool:
     if not runs.isdisjoint(keys):
         return True
     near = near_names(keys)
-    return any(abs(len(run) - len(name)) <= budget and edit_distance(run, name, budget) <= budget
-               for run in runs for name, budget in near.get(run[:1], ()))
+    return any(edit_distance(run, name, budget) <= budget
+               for run in runs for name, budget in near.get((run[:1], len(run)), ()))
 
 
 BRAND_LETTERS_PER_EDIT = 7
 
 
 @lru_cache(maxsize=32)
-def near_names(keys: frozenset[str]) -> dict[str, tuple[tuple[str, int], ...]]:
-    """The names a run of words may miss by a letter or two, by their first letter, each with
-    the edits allowed: one in seven letters, at most two; none in the first letter nor below
-    seven letters ("Tesla", "Lowe's" and "Sunrun", not "the sun ran", must be heard exactly)."""
-    index: dict[str, list[tuple[str, int]]] = {}
+def near_names(keys: frozenset[str]) -> dict[tuple[str, int], tuple[tuple[str, int], ...]]:
+    """The names a run of words may miss by a letter or two, each with the edits allowed: one
+    in seven letters, at most two; none in the first letter nor below seven letters ("Tesla",
+    "Lowe's" and "Sunrun", not "the sun ran", must be heard exactly). Indexed by a run's first
+    letter and length: a name is listed under every length within its edits of its own, so a
+    run is compared only with the names it could be."""
+    index: dict[tuple[str, int], list[tuple[str, int]]] = {}
     for name in sorted(key for key in keys if key[:-1] not in keys):  # no plurals
         budget = min(len(name) // BRAND_LETTERS_PER_EDIT, 2)
-        if budget:
-            index.setdefault(name[0], []).append((name, budget))
-    return {first: tuple(names) for first, names in index.items()}
+        for length in range(len(name) - budget, len(name) + budget + 1) if budget else ():
+            index.setdefault((name[0], length), []).append((name, budget))
+    return {at: tuple(names) for at, names in index.items()}
 
 
 _NEGATORS = frozenset(lexicon.NEGATORS)
