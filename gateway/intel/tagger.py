@@ -292,7 +292,9 @@ def near_names(keys: frozenset[str]) -> dict[tuple[str, int], tuple[tuple[str, i
     index: dict[tuple[str, int], list[tuple[str, int]]] = {}
     for name in sorted(key for key in keys if key[:-1] not in keys):  # no plurals
         budget = min(len(name) // BRAND_LETTERS_PER_EDIT, 2)
-        for length in range(len(name) - budget, len(name) + budget + 1) if budget else ():
+        if not budget:
+            continue
+        for length in range(len(name) - budget, len(name) + budget + 1):
             index.setdefault((name[0], length), []).append((name, budget))
     return {at: tuple(names) for at, names in index.items()}
 
