@@ -70,3 +70,18 @@ def test_a_tracker_set_has_ten_examples_and_ten_tests_a_concept(name: str) -> No
     assert all(counts[c, "train"] == counts[c, "test"] == 10 for c in concepts)
     assert counts["none", "negative"] == 80 and len(counts) == 17
     assert len({r["text"].lower() for r in rows}) == len(rows)
+
+
+def test_the_kept_heard_forms_name_rows_of_the_sets() -> None:
+    """``scripts/train_adapter.py`` reads ``spent-sets-heard.tsv`` (``scripts/keep_heard.py``
+    writes it): each row a row of a paraphrase set, as heard clean and in noise, once each."""
+    with (DATA / "spent-sets-heard.tsv").open(newline="", encoding="utf-8") as handle:
+        heard = list(csv.DictReader(handle, delimiter="\t"))
+    keys = [(row["set"], row["id"], row["condition"]) for row in heard]
+    assert heard and len(set(keys)) == len(keys)
+    assert {row["condition"] for row in heard} == {"clean", "noisy"}
+    for name in {row["set"] for row in heard}:
+        with (DATA / name).open(newline="", encoding="utf-8") as handle:
+            ids = {row["id"] for row in csv.DictReader(handle, delimiter="\t")}
+        kept = [(row["id"], row["condition"]) for row in heard if row["set"] == name]
+        assert {row_id for row_id, _ in kept} == ids and len(kept) == 2 * len(ids)
