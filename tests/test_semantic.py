@@ -272,7 +272,7 @@ def test_a_text_saying_two_things_earns_both_tags(semantic_tagger: SemanticTagge
     assert found == {"buying_signal", "financing"}
     whole_only = SemanticTagger(semantic_tagger.embed, head=semantic_tagger.head,
                                 part_threshold=1.0, rule_floor=1.1)  # the head alone, whole
-    text = "We like the black panels. My husband has to okay it though."
+    text = "The black ones are nice. It's my husband's call."
     found = semantic_tagger.classify_many([text], [])[0]
     assert list(found) == ["objection.authority"]
     # the praise dilutes the whole text's reading; its clause's tokens, pooled from the same
@@ -402,8 +402,8 @@ def test_every_heard_example_is_one_of_todays_examples_as_the_recognizer_heard_i
 
 
 def test_a_sentence_cut_by_a_window_break_is_read_whole(semantic_tagger: SemanticTagger) -> None:
-    segments = [Segment(28.0, 30.0, "whatever we do the board", "customer"),
-                Segment(30.1, 32.0, "has the last word", "customer")]
+    segments = [Segment(28.0, 30.0, "whatever we do here the", "customer"),
+                Segment(30.1, 32.0, "last word is not mine", "customer")]
     alone = semantic_tagger.classify_many([s.text for s in segments], [])
     assert all("objection.authority" not in found for found in alone)
     tags = annotate(segments, tagger=semantic_tagger).tags
@@ -413,7 +413,7 @@ def test_a_sentence_cut_by_a_window_break_is_read_whole(semantic_tagger: Semanti
 def test_a_fragment_cut_by_a_window_break_keeps_only_what_the_whole_sentence_says(
     semantic_tagger: SemanticTagger,
 ) -> None:
-    first, rest = "we can't sign the contract until our", "board votes on it"
+    first, rest = "whatever we pick in the end the", "owner has to sign off"
     assert list(semantic_tagger.classify_many([first], [])[0]) == ["buying_signal"]  # alone
     segments = [Segment(28.0, 30.0, first, "customer"), Segment(30.1, 32.0, rest, "customer")]
     assert [t.tag for t in annotate(segments, tagger=semantic_tagger).tags] == [

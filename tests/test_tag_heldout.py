@@ -85,3 +85,21 @@ def test_the_kept_heard_forms_name_rows_of_the_sets() -> None:
             ids = {row["id"] for row in csv.DictReader(handle, delimiter="\t")}
         kept = [(row["id"], row["condition"]) for row in heard if row["set"] == name]
         assert {row_id for row_id, _ in kept} == ids and len(kept) == 2 * len(ids)
+
+
+def test_the_sentences_written_for_the_adapter_are_labelled_and_held_apart() -> None:
+    """``scripts/train_adapter.py`` also trains on ``scripts/data/adapter-sentences.tsv``:
+    one sentence tag or none a row, from a speaker that can earn it, every tag with examples,
+    and no sentence of a held-out set among them."""
+    path = Path(__file__).parents[1] / "scripts/data/adapter-sentences.tsv"
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle, delimiter="\t"))
+    sentence_tags = {rule.tag for rule in RULES}
+    assert len({row["id"] for row in rows}) == len(rows)
+    assert {row["tags"] for row in rows} == sentence_tags | {""}
+    assert all(allowed(row["tags"], row["speaker"]) for row in rows if row["tags"])
+    held_out = set()
+    for heldout in [*HELDOUT_SETS, *PARTIAL_SETS]:
+        with heldout.open(newline="", encoding="utf-8") as handle:
+            held_out |= {row["text"].lower() for row in csv.DictReader(handle, delimiter="\t")}
+    assert not {row["text"].lower() for row in rows} & held_out
