@@ -75,7 +75,7 @@ SPELLING_WEIGHT = 0.45  # the spelling head's share of a class's probability
 HEARD_DISTINCT = 0.7  # a heard example votes as a neighbour only under this cosine to its source
 # A smart tracker's unit fits 5-20 sentences: a stronger weight decay than the head's keeps it
 # from drawing its boundary tight around them, and a smaller step keeps that fit stable.
-TRACKER_L2 = 2e-3
+TRACKER_L2 = 1e-3
 TRACKER_LEARNING_RATE = 5.0
 
 
