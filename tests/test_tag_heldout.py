@@ -34,14 +34,19 @@ MIN_TWO_TAGS = 20  # in a set of every tag; in proportion in a partial set
 MIN_NONE = 60
 
 
+def read_tsv(path: Path) -> list[dict[str, str]]:
+    """The rows of a tab-separated file with a header line."""
+    with path.open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle, delimiter="\t"))
+
+
 def gold(row: dict[str, str]) -> set[str]:
     return {t for t in row["tags"].split(";") if t}
 
 
 @pytest.mark.parametrize("heldout", [*HELDOUT_SETS, *PARTIAL_SETS], ids=lambda path: path.name)
 def test_heldout_set_loads_and_covers_every_tag(heldout: Path) -> None:
-    with heldout.open(newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle, delimiter="\t"))
+    rows = read_tsv(heldout)
     assert rows and {row["split"] for row in rows} == {"test"}
     sentence_tags = {rule.tag for rule in RULES}
     defined = sentence_tags | {f"pii.{kind}" for kind in PLACEHOLDERS}
@@ -62,8 +67,7 @@ def test_heldout_set_loads_and_covers_every_tag(heldout: Path) -> None:
 def test_a_tracker_set_has_ten_examples_and_ten_tests_a_concept(name: str) -> None:
     """``bench/trackers.py`` reads these: 8 concepts of 10 ``train`` and 10 ``test`` sentences,
     80 ``negative`` ones, no sentence twice."""
-    with (DATA / name).open(newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle, delimiter="\t"))
+    rows = read_tsv(DATA / name)
     counts = Counter((r["concept"], r["role"]) for r in rows)
     concepts = {c for c, _ in counts if c != "none"}
     assert len(concepts) == 8
@@ -75,14 +79,12 @@ def test_a_tracker_set_has_ten_examples_and_ten_tests_a_concept(name: str) -> No
 def test_the_kept_heard_forms_name_rows_of_the_sets() -> None:
     """``scripts/train_adapter.py`` reads ``spent-sets-heard.tsv`` (``scripts/keep_heard.py``
     writes it): each row a row of a paraphrase set, as heard clean and in noise, once each."""
-    with (DATA / "spent-sets-heard.tsv").open(newline="", encoding="utf-8") as handle:
-        heard = list(csv.DictReader(handle, delimiter="\t"))
+    heard = read_tsv(DATA / "spent-sets-heard.tsv")
     keys = [(row["set"], row["id"], row["condition"]) for row in heard]
     assert heard and len(set(keys)) == len(keys)
     assert {row["condition"] for row in heard} == {"clean", "noisy"}
     for name in {row["set"] for row in heard}:
-        with (DATA / name).open(newline="", encoding="utf-8") as handle:
-            ids = {row["id"] for row in csv.DictReader(handle, delimiter="\t")}
+        ids = {row["id"] for row in read_tsv(DATA / name)}
         kept = [(row["id"], row["condition"]) for row in heard if row["set"] == name]
         assert {row_id for row_id, _ in kept} == ids and len(kept) == 2 * len(ids)
 
@@ -91,15 +93,11 @@ def test_the_sentences_written_for_the_adapter_are_labelled_and_held_apart() -> 
     """``scripts/train_adapter.py`` also trains on ``scripts/data/adapter-sentences.tsv``:
     one sentence tag or none a row, from a speaker that can earn it, every tag with examples,
     and no sentence of a held-out set among them."""
-    path = Path(__file__).parents[1] / "scripts/data/adapter-sentences.tsv"
-    with path.open(newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle, delimiter="\t"))
+    rows = read_tsv(Path(__file__).parents[1] / "scripts/data/adapter-sentences.tsv")
     sentence_tags = {rule.tag for rule in RULES}
     assert len({row["id"] for row in rows}) == len(rows)
     assert {row["tags"] for row in rows} == sentence_tags | {""}
     assert all(allowed(row["tags"], row["speaker"]) for row in rows if row["tags"])
-    held_out = set()
-    for heldout in [*HELDOUT_SETS, *PARTIAL_SETS]:
-        with heldout.open(newline="", encoding="utf-8") as handle:
-            held_out |= {row["text"].lower() for row in csv.DictReader(handle, delimiter="\t")}
+    held_out = {row["text"].lower() for heldout in [*HELDOUT_SETS, *PARTIAL_SETS]
+                for row in read_tsv(heldout)}
     assert not {row["text"].lower() for row in rows} & held_out
