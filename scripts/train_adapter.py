@@ -52,10 +52,11 @@ SEED = 0
 OUT = Path(__file__).parents[1] / "gateway/semantic/data/minilm-sales-adapter.npz"
 SETS = Path(__file__).parents[1] / "tests/data"
 SPENT_SETS = ("tag-paraphrases.tsv", "tag-validation.tsv", "tag-heldout.tsv",
-              *(f"tag-heldout{n}.tsv" for n in range(2, 20)))
+              *(f"tag-heldout{n}.tsv" for n in range(2, 21)))
 HEARD = SETS / "spent-sets-heard.tsv"  # scripts/keep_heard.py
 #: Sentences written for the adapter alone (one tag or none each), never scored on.
 WRITTEN = Path(__file__).parent / "data/adapter-sentences.tsv"
+WRITTEN_HEARD = Path(__file__).parent / "data/adapter-sentences-heard.tsv"  # keep_heard.py
 
 
 class Encoder(torch.nn.Module):
@@ -160,10 +161,16 @@ def batches(lengths: list[int], rng: random.Random) -> list[list[int]]:
 
 
 def written_examples() -> list[Example]:
-    """The sentences written for the adapter alone (WRITTEN)."""
+    """The sentences written for the adapter alone (WRITTEN), then those of them kept as the
+    recognizer heard them (WRITTEN_HEARD, see scripts/keep_heard.py --written)."""
     with WRITTEN.open(newline="", encoding="utf-8") as handle:
-        return [Example(row["tags"] or NONE, row["text"])
-                for row in csv.DictReader(handle, delimiter="\t")]
+        written = {row["id"]: Example(row["tags"] or NONE, row["text"])
+                   for row in csv.DictReader(handle, delimiter="\t")}
+    with WRITTEN_HEARD.open(newline="", encoding="utf-8") as handle:
+        heard = [Example(source.tag, row["heard"], source.text)
+                 for row in csv.DictReader(handle, delimiter="\t")
+                 if (source := written.get(row["id"])) and row["heard"]]
+    return [*written.values(), *heard]
 
 
 def spent_examples() -> list[Example]:

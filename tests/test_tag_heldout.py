@@ -102,3 +102,15 @@ def test_the_sentences_written_for_the_adapter_are_labelled_and_held_apart() -> 
     held_out = {row["text"].lower() for heldout in [*HELDOUT_SETS, *PARTIAL_SETS]
                 for row in read_tsv(heldout)}
     assert not {row["text"].lower() for row in rows} & held_out
+
+
+def test_the_heard_forms_of_the_written_sentences_name_them() -> None:
+    """``scripts/keep_heard.py --written`` keeps some of the adapter's own sentences as heard:
+    each row one of ``adapter-sentences.tsv``'s ids, heard clean and in noise, once each."""
+    scripts = Path(__file__).parents[1] / "scripts/data"
+    ids = {row["id"] for row in read_tsv(scripts / "adapter-sentences.tsv")}
+    heard = read_tsv(scripts / "adapter-sentences-heard.tsv")
+    kept = Counter(row["id"] for row in heard)
+    assert heard and set(kept) <= ids and set(kept.values()) == {2}
+    assert {(row["id"], row["condition"]) for row in heard} == {
+        (row_id, condition) for row_id in kept for condition in ("clean", "noisy")}
