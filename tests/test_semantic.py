@@ -413,7 +413,7 @@ def test_a_sentence_cut_by_a_window_break_is_read_whole(semantic_tagger: Semanti
 def test_a_fragment_cut_by_a_window_break_keeps_only_what_the_whole_sentence_says(
     semantic_tagger: SemanticTagger,
 ) -> None:
-    first, rest = "whatever we pick in the end the", "owner has to sign off"
+    first, rest = "this is exactly what we want but the", "owner has to sign off"
     assert list(semantic_tagger.classify_many([first], [])[0]) == ["buying_signal"]  # alone
     segments = [Segment(28.0, 30.0, first, "customer"), Segment(30.1, 32.0, rest, "customer")]
     assert [t.tag for t in annotate(segments, tagger=semantic_tagger).tags] == [
