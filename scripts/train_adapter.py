@@ -26,6 +26,7 @@ import argparse
 import csv
 import math
 import random
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -166,11 +167,7 @@ def written_examples() -> list[Example]:
     with WRITTEN.open(newline="", encoding="utf-8") as handle:
         written = {row["id"]: Example(row["tags"] or NONE, row["text"])
                    for row in csv.DictReader(handle, delimiter="\t")}
-    with WRITTEN_HEARD.open(newline="", encoding="utf-8") as handle:
-        heard = [Example(source.tag, row["heard"], source.text)
-                 for row in csv.DictReader(handle, delimiter="\t")
-                 if (source := written.get(row["id"])) and row["heard"]]
-    return [*written.values(), *heard]
+    return [*written.values(), *heard_examples(WRITTEN_HEARD, written, lambda row: row["id"])]
 
 
 def spent_examples() -> list[Example]:
@@ -185,11 +182,18 @@ def spent_examples() -> list[Example]:
                         tag.startswith("pii.") for tag in tags):
                     continue
                 written[name, row["id"]] = Example(tags[0] if tags else NONE, row["text"])
-    with HEARD.open(newline="", encoding="utf-8") as handle:
-        heard = [Example(source.tag, row["heard"], source.text)
-                 for row in csv.DictReader(handle, delimiter="\t")
-                 if (source := written.get((row["set"], row["id"]))) and row["heard"]]
+    heard = heard_examples(HEARD, written, lambda row: (row["set"], row["id"]))
     return [*written.values(), *heard]
+
+
+def heard_examples(path: Path, written: Mapping[Any, Example],
+                   key: Callable[[dict[str, str]], Any]) -> list[Example]:
+    """The rows of a file of heard sentences (scripts/keep_heard.py) whose sentence, found in
+    ``written`` by ``key`` of the row, is there, each an example of that sentence's tag."""
+    with path.open(newline="", encoding="utf-8") as handle:
+        return [Example(source.tag, row["heard"], source.text)
+                for row in csv.DictReader(handle, delimiter="\t")
+                if (source := written.get(key(row))) and row["heard"]]
 
 
 def train(out: Path) -> None:
