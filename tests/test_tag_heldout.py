@@ -17,6 +17,7 @@ from gateway.intel.scope import allowed
 from gateway.intel.tagger import RULES
 
 DATA = Path(__file__).parents[1] / "tests/data"
+SCRIPTS_DATA = Path(__file__).parents[1] / "scripts/data"
 HELDOUT_SETS = [DATA / "tag-heldout.tsv", DATA / "tag-heldout2.tsv", DATA / "tag-heldout3.tsv",
                 DATA / "tag-heldout4.tsv", DATA / "tag-heldout5.tsv",
                 DATA / "tag-heldout6.tsv", DATA / "tag-heldout8.tsv",
@@ -94,7 +95,7 @@ def test_the_sentences_written_for_the_adapter_are_labelled_and_held_apart() -> 
     """``scripts/train_adapter.py`` also trains on ``scripts/data/adapter-sentences.tsv``:
     one sentence tag or none a row, from a speaker that can earn it, every tag with examples,
     and no sentence of a held-out set among them."""
-    rows = read_tsv(Path(__file__).parents[1] / "scripts/data/adapter-sentences.tsv")
+    rows = read_tsv(SCRIPTS_DATA / "adapter-sentences.tsv")
     sentence_tags = {rule.tag for rule in RULES}
     assert len({row["id"] for row in rows}) == len(rows)
     assert {row["tags"] for row in rows} == sentence_tags | {""}
@@ -107,9 +108,8 @@ def test_the_sentences_written_for_the_adapter_are_labelled_and_held_apart() -> 
 def test_the_heard_forms_of_the_written_sentences_name_them() -> None:
     """``scripts/keep_heard.py --written`` keeps some of the adapter's own sentences as heard:
     each row one of ``adapter-sentences.tsv``'s ids, heard clean and in noise, once each."""
-    scripts = Path(__file__).parents[1] / "scripts/data"
-    ids = {row["id"] for row in read_tsv(scripts / "adapter-sentences.tsv")}
-    heard = read_tsv(scripts / "adapter-sentences-heard.tsv")
+    ids = {row["id"] for row in read_tsv(SCRIPTS_DATA / "adapter-sentences.tsv")}
+    heard = read_tsv(SCRIPTS_DATA / "adapter-sentences-heard.tsv")
     kept = Counter(row["id"] for row in heard)
     assert heard and set(kept) <= ids and set(kept.values()) == {2}
     assert {(row["id"], row["condition"]) for row in heard} == {
