@@ -77,6 +77,9 @@ HEARD_DISTINCT = 0.7  # a heard example votes as a neighbour only under this cos
 # from drawing its boundary tight around them, and a smaller step keeps that fit stable.
 TRACKER_L2 = 1e-3
 TRACKER_LEARNING_RATE = 5.0
+# The untagged examples' share of a smart tracker's negatives' weight (the tagged ones share
+# the rest): the adapter sets the tags far apart, so sentences with no tag are the near misses.
+TRACKER_NONE_SHARE = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -361,15 +364,29 @@ class SemanticTagger:
 
     def tracker_score(self, examples: tuple[str, ...], vector: Vectors) -> float:
         """How likely a sentence is one more of a smart tracker's ``examples`` (a logistic unit
-        trained, once per tracker, on them against the built-in examples)."""
+        trained, once per tracker, on them against the built-in examples, those with no tag
+        weighing :data:`TRACKER_NONE_SHARE` of them)."""
         head = self._trackers.get(examples)
         if head is None:
             positives = self.vectors(examples)
             vectors = np.concatenate([positives, self.head.examples])
             labels = ["yes"] * len(positives) + [NONE] * len(self.head.examples)
+            weights = [1.0] * len(positives) + self._background_weights()
             head = self._trackers[examples] = train_head(
-                vectors, labels, ("yes", NONE), learning_rate=TRACKER_LEARNING_RATE, l2=TRACKER_L2)
+                vectors, labels, ("yes", NONE), example_weights=weights,
+                learning_rate=TRACKER_LEARNING_RATE, l2=TRACKER_L2)
         return float(head.probabilities(vector[None, :])[0, 0])
+
+    def _background_weights(self) -> list[float]:
+        """Each built-in example's weight as a smart tracker's negative: the untagged ones
+        share :data:`TRACKER_NONE_SHARE` of the negatives' weight, the tagged ones the rest
+        (all weigh alike when either kind is missing)."""
+        untagged = self.head.labels == self.head.classes.index(NONE)
+        count = int(untagged.sum())
+        if count in (0, len(untagged)):
+            return [1.0] * len(untagged)
+        share = (TRACKER_NONE_SHARE / count, (1 - TRACKER_NONE_SHARE) / (len(untagged) - count))
+        return [len(untagged) * share[0 if none else 1] for none in untagged]
 
     def vectors(self, texts: Sequence[str]) -> Vectors:
         """Embeddings of fixed texts (a tracker's examples), computed once."""
