@@ -28,6 +28,7 @@ from gateway.intel import semantic as semantic_module
 from gateway.intel.lexicon import DEFAULT_COMPETITORS
 from gateway.intel.semantic import (
     Example,
+    background_weights,
     builtin_examples,
     clauses,
     distinct_heard,
@@ -445,6 +446,17 @@ def test_a_smart_tracker_needs_5_to_20_examples() -> None:
     with pytest.raises(ConfigError, match="tagger.trackers: smart tracker 'warranty' has 2"):
         parse_config({"tagger": {"trackers": ["warranty ~ one | two"]}})
     assert parse_config({"tagger": {"trackers": [WARRANTY, "pool = pool"]}}).tagger.trackers
+
+
+def test_a_smart_trackers_untagged_negatives_weigh_half() -> None:
+    """The built-in examples with no tag (a tracker's near misses) weigh as much together as
+    the tagged ones, however few they are; the negatives' mean weight stays 1."""
+    labels = np.array([0, 0, 1, 1, 1, 1, 1, 2], dtype=np.int64)  # class 2 is "none"
+    weights = background_weights(labels, none=2)
+    assert weights[-1] == pytest.approx(sum(weights[:-1])) == pytest.approx(4.0)
+    assert sum(weights) == pytest.approx(len(labels))
+    assert background_weights(np.array([2, 2], dtype=np.int64), none=2) == [1.0, 1.0]
+    assert background_weights(labels, none=2, share=0.25)[-1] == pytest.approx(2.0)
 
 
 def test_a_smart_tracker_matches_what_its_examples_mean(semantic_tagger: SemanticTagger) -> None:

@@ -371,22 +371,12 @@ class SemanticTagger:
             positives = self.vectors(examples)
             vectors = np.concatenate([positives, self.head.examples])
             labels = ["yes"] * len(positives) + [NONE] * len(self.head.examples)
-            weights = [1.0] * len(positives) + self._background_weights()
+            weights = [1.0] * len(positives) + background_weights(
+                self.head.labels, self.head.classes.index(NONE))
             head = self._trackers[examples] = train_head(
                 vectors, labels, ("yes", NONE), example_weights=weights,
                 learning_rate=TRACKER_LEARNING_RATE, l2=TRACKER_L2)
         return float(head.probabilities(vector[None, :])[0, 0])
-
-    def _background_weights(self) -> list[float]:
-        """Each built-in example's weight as a smart tracker's negative: the untagged ones
-        share :data:`TRACKER_NONE_SHARE` of the negatives' weight, the tagged ones the rest
-        (all weigh alike when either kind is missing)."""
-        untagged = self.head.labels == self.head.classes.index(NONE)
-        count = int(untagged.sum())
-        if count in (0, len(untagged)):
-            return [1.0] * len(untagged)
-        share = (TRACKER_NONE_SHARE / count, (1 - TRACKER_NONE_SHARE) / (len(untagged) - count))
-        return [len(untagged) * share[0 if none else 1] for none in untagged]
 
     def vectors(self, texts: Sequence[str]) -> Vectors:
         """Embeddings of fixed texts (a tracker's examples), computed once."""
@@ -394,6 +384,19 @@ class SemanticTagger:
         if missing:
             self._cache.update(zip(missing, self.embed(missing), strict=True))
         return np.stack([self._cache[t] for t in texts])
+
+
+def background_weights(labels: npt.NDArray[np.int64], none: int,
+                       share: float = TRACKER_NONE_SHARE) -> list[float]:
+    """Each built-in example's weight as a smart tracker's negative (their mean stays 1): those
+    labelled ``none`` (the class index) share ``share`` of the negatives' weight, the tagged
+    ones the rest; all weigh alike when either kind is missing."""
+    untagged = labels == none
+    count, total = int(untagged.sum()), len(labels)
+    if count in (0, total):
+        return [1.0] * total
+    each = (total * share / count, total * (1 - share) / (total - count))
+    return [each[0] if flag else each[1] for flag in untagged]
 
 
 def combine(semantic: dict[str, float], more: dict[str, float],
