@@ -61,10 +61,8 @@ def main() -> None:
     parser.add_argument("--written", action="store_true",
                         help="the sets are WORK/<set>.tsv, rows of the adapter's own sentences")
     args = parser.parse_args()
-    if args.written:
-        keep([row for work in args.work for row in heard_rows(work, work)], WRITTEN_HEARD)
-    else:
-        keep([row for work in args.work for row in heard_rows(work)], HEARD)
+    keep([row for work in args.work for row in heard_rows(work, work if args.written else SETS)],
+         WRITTEN_HEARD if args.written else HEARD)
 
 
 if __name__ == "__main__":
