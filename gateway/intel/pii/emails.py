@@ -337,12 +337,7 @@ def _provider_domains(text: str) -> list[Finding]:
         return found
     for m in _PROVIDER_DOMAIN.finditer(text):
         domain = "".join(_SPOKEN_DOT.sub(".", m.group("domain").lower()).replace(",", "").split())
-        name = _name_words(text, m)
-        if name:
-            user = "".join(w.group().lower() for w in name)
-            found.append(Finding("email", name[0].start(), m.end(), f"{user}@{domain}"))
-        else:
-            found.append(Finding("email", m.start("domain"), m.end(), domain))
+        found.append(_provider_address(text, m, _name_words(text, m), domain))
     return found
 
 
@@ -364,12 +359,18 @@ def _misheard_providers(text: str) -> list[Finding]:
         ):  # "the outlook, come spring": no address
             continue
         domain = f"{provider}.{'com' if tld == 'come' else tld}"
-        if name:
-            user = "".join(w.group().lower() for w in name)
-            found.append(Finding("email", name[0].start(), m.end(), f"{user}@{domain}"))
-        else:
-            found.append(Finding("email", m.start("domain"), m.end(), domain))
+        found.append(_provider_address(text, m, name, domain))
     return found
+
+
+def _provider_address(text: str, match: re.Match[str], name: list[re.Match[str]],
+                      domain: str) -> Finding:
+    """A provider's address found by ``match``: from its ``name`` words to the domain, or the
+    domain alone when no name was heard."""
+    if name:
+        user = "".join(word.group().lower() for word in name)
+        return Finding("email", name[0].start(), match.end(), f"{user}@{domain}")
+    return Finding("email", match.start("domain"), match.end(), domain)
 
 
 def _provider_misheard(word: str) -> str | None:
