@@ -257,11 +257,13 @@ def test_paraphrases_nobody_wrote_a_rule_for(
     assert found == ({tag} if tag else set())
 
 
-def test_clauses_are_cut_at_sentence_ends_and_at_a_comma_before_but_or_so() -> None:
+def test_clauses_are_cut_at_sentence_ends_and_at_a_comma_before_but_and_or_so() -> None:
     assert clauses("It looks great. My husband decides, though.") == [
         "It looks great.", "My husband decides"]  # "though." alone is one word
     assert clauses("I like it, but the price is steep; can we wait?") == [
         "I like it", "but the price is steep;", "can we wait?"]
+    assert clauses("Turn that off, and I'll want to think it over.") == [
+        "Turn that off", "and I'll want to think it over."]
     assert clauses("Red, white and blue.") == []  # one clause
     assert clauses("Okay. So.") == []  # one-word parts are not read alone
 

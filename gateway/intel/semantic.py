@@ -410,12 +410,12 @@ def combine(semantic: dict[str, float], more: dict[str, float],
 
 
 _CLAUSE_BREAK = re.compile(
-    r"(?<=[.!?;])\s+|,\s+(?=(?:but|and then|so|although|though|because|plus)\b)", re.IGNORECASE)
+    r"(?<=[.!?;])\s+|,\s+(?=(?:but|and|so|although|though|because|plus)\b)", re.IGNORECASE)
 
 
 def clauses(text: str) -> list[str]:
     """The sentences and clauses of a text (split at sentence ends, semicolons and ", but",
-    ", so" and the like) that have two words or more; none when the text is one clause."""
+    ", and", ", so" and the like) that have two words or more; none when the text is one clause."""
     found = [part.strip() for part in _CLAUSE_BREAK.split(text)]
     found = [part for part in found if len(tokenize(part).words) >= 2]
     return found if len(found) > 1 else []
