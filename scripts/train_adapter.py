@@ -2,10 +2,10 @@
 examples and the spent paraphrase sets. A development tool: it needs PyTorch (``pip install
 torch==2.13.0``, the CPU build), which the gateway itself never imports.
 
-    .venv/bin/python scripts/train_adapter.py [--out FILE]
+    .venv/bin/python scripts/train_adapter.py [--out FILE] [--pairs N]
 
 Besides the examples, the sentences written for the adapter alone (WRITTEN, one tag or none
-each, none of them a held-out set's; two thirds of them also as heard, WRITTEN_HEARD) and the
+each, none of them a held-out set's; also as heard, WRITTEN_HEARD) and the
 sentences with one tag or none of the spent paraphrase sets (``SPENT_SETS`` in tests/data, each
 already scored once and so no longer held out; the tuning half of tag-paraphrases.tsv is among
 the examples) train the encoder too, the spent sets written and, where their transcripts were
@@ -14,8 +14,12 @@ examples stay the shipped ones. MiniLM's six encoder layers get low-rank updates
 weight matrix (rank 16) and their bias and layer-norm vectors are trained too; the embeddings
 stay frozen. Each example's mean-pooled unit vector is pulled towards its class's prototype by
 a softmax over cosines with an additive margin (CosFace); heard examples weigh 0.25, classes
-are balanced, as in the tagger's own head. Two epochs at 3e-4 (2 threads, seed 0; 13 minutes
-for 18,507 examples on a 2-core x86_64 box). After training, update the adapter's and the built
+are balanced, as in the tagger's own head. Pairs of written sentences of two classes, said as
+one text (``PAIRS``, joined by a space after an end mark or by ", and", ", so", ", but"), train
+each one's clause the same way, pooled from the text's own run as the tagger pools a text's
+clauses (weight 0.5): a second thing said in the same breath keeps its own meaning. Two
+epochs at 3e-4 (2 threads, seed 0; 20 minutes for 26,461 examples and no pairs on a 2-core
+x86_64 box). After training, update the adapter's and the built
 graph's pins in gateway/semantic/catalogue.py (``models install minilm`` names the graph's new
 sha256) and run bench/tags.py on a set the adapter never saw.
 """
@@ -26,15 +30,15 @@ import argparse
 import csv
 import math
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
 import torch.nn.functional as F  # noqa: N812
 
-from gateway.intel.semantic import HEARD_WEIGHT, NONE, Example, builtin_examples
+from gateway.intel.semantic import HEARD_WEIGHT, NONE, Example, builtin_examples, clauses
 from gateway.semantic import wordpiece
 from gateway.semantic.adapter import LAYER_PREFIX, LOW_RANK
 from gateway.semantic.bert_onnx import HEADS, HIDDEN, LAYER_NORM_EPS, LAYERS, read_safetensors
@@ -50,6 +54,11 @@ BATCH = 32
 SCALE = 30.0  # of the cosines in the softmax
 MARGIN = 0.2  # taken off the true class's cosine
 SEED = 0
+#: Pairs of example sentences said as one text, each pair's two clauses pooled from the text's
+#: own run as the tagger reads a text's clauses, each towards its own sentence's class.
+PAIRS = 6000
+PAIR_WEIGHT = 0.5  # a pooled clause's weight (a written example's: 1)
+JOINERS = (" ", ", and ", ", so ", ", but ")
 OUT = Path(__file__).parents[1] / "gateway/semantic/data/minilm-sales-adapter.npz"
 SETS = Path(__file__).parents[1] / "tests/data"
 SPENT_SETS = ("tag-paraphrases.tsv", "tag-validation.tsv", "tag-heldout.tsv",
@@ -97,6 +106,20 @@ class Encoder(torch.nn.Module):
 
     def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Mean-pooled unit vectors of a padded batch."""
+        weight = mask[:, :, None].float()
+        return F.normalize((self.states(ids, mask) * weight).sum(1) / weight.sum(1), dim=-1)
+
+    def spans(self, ids: torch.Tensor, mask: torch.Tensor,
+              spans: list[list[tuple[int, int]]]) -> torch.Tensor:
+        """The unit vectors of each text's ``spans`` (token ranges), each the mean of its
+        tokens' states from its text's run, in order: as the tagger pools a text's clauses."""
+        states = self.states(ids, mask)
+        return F.normalize(torch.stack([states[row, start:end].mean(0)
+                                        for row, own in enumerate(spans)
+                                        for start, end in own]), dim=-1)
+
+    def states(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The last hidden state of every token of a padded batch."""
         batch, length = ids.shape
         size = HIDDEN // HEADS
         x = (self.frozen["embeddings.word_embeddings.weight"][ids]
@@ -114,8 +137,7 @@ class Encoder(torch.nn.Module):
                           p + "attention.output.LayerNorm")
             inner = F.gelu(self.dense(x, p + "intermediate.dense"))
             x = self.norm(x + self.dense(inner, p + "output.dense"), p + "output.LayerNorm")
-        weight = mask[:, :, None].float()
-        return F.normalize((x * weight).sum(1) / weight.sum(1), dim=-1)
+        return x
 
     def adapter(self) -> dict[str, np.ndarray[Any, Any]]:
         """The adapter file's arrays: int16 factors with one scale each, vectors whole."""
@@ -148,15 +170,16 @@ def padded(ids: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
     return tokens, mask
 
 
-def batches(lengths: list[int], rng: random.Random) -> list[list[int]]:
-    """Shuffled batches of similar lengths (less padding): sorted within chunks of 50."""
+def batches(lengths: list[int], rng: random.Random, size: int = BATCH) -> list[list[int]]:
+    """Shuffled batches of ``size`` of similar lengths (less padding): sorted within chunks
+    of 50 batches."""
     order = list(range(len(lengths)))
     rng.shuffle(order)
-    chunk = BATCH * 50
+    chunk = size * 50
     found = []
     for start in range(0, len(order), chunk):
         part = sorted(order[start:start + chunk], key=lengths.__getitem__)
-        found += [part[n:n + BATCH] for n in range(0, len(part), BATCH)]
+        found += [part[n:n + size] for n in range(0, len(part), size)]
     rng.shuffle(found)
     return found
 
@@ -196,7 +219,42 @@ def heard_examples(path: Path, written: Mapping[Any, Example],
                 if (source := written.get(key(row))) and row["heard"]]
 
 
-def train(out: Path) -> None:
+class Pair(NamedTuple):
+    """Two example sentences said as one text, and where each one's clause lies in its ids."""
+
+    ids: list[int]
+    spans: list[tuple[int, int]]
+    tags: tuple[str, str]
+
+
+def pairs(examples: Sequence[Example], tokenizer: Any, count: int,
+          rng: random.Random) -> list[Pair]:
+    """``count`` pairs of written examples (one clause each) of two different classes, joined
+    as a speaker might run them together (:data:`JOINERS`) into a text the tagger reads as
+    those two clauses."""
+    single = [e for e in examples if not e.source and not clauses(e.text)]
+    found: list[Pair] = []
+    while len(found) < count:
+        first, second = rng.sample(single, 2)
+        if first.tag == second.tag:
+            continue
+        joiner = rng.choice(JOINERS)
+        if joiner == " ":
+            text = f"{first.text} {second.text}"
+        else:
+            text = first.text.rstrip(".!?") + joiner + second.text[:1].lower() + second.text[1:]
+        parts = clauses(text)
+        if len(parts) != 2:  # e.g. a first sentence with no end mark, joined by a space
+            continue
+        encoding, spans = tokenizer.encode_parts(text, parts)
+        if any(span.end <= span.start for span in spans):  # cut off by the truncation
+            continue
+        found.append(Pair(list(encoding.ids), [(s.start, s.end) for s in spans],
+                          (first.tag, second.tag)))
+    return found
+
+
+def train(out: Path, pair_count: int = PAIRS) -> None:
     torch.manual_seed(SEED)
     rng = random.Random(SEED)  # noqa: S311 (a shuffle, not a secret)
     torch.set_num_threads(2)
@@ -209,8 +267,10 @@ def train(out: Path) -> None:
     finally:
         tokenizer_path.unlink()
     examples = [*builtin_examples(), *written_examples(), *spent_examples()]
-    print(f"{len(examples)} examples")
     ids = [tokenizer.encode(e.text).ids for e in examples]
+    joined = pairs(examples, tokenizer, pair_count, rng)
+    pair_lengths = [len(p.ids) for p in joined]
+    print(f"{len(examples)} examples, {len(joined)} pairs")
     classes = [*sorted({e.tag for e in examples} - {NONE}), NONE]
     labels = torch.tensor([classes.index(e.tag) for e in examples])
     weight = torch.tensor([HEARD_WEIGHT if e.source else 1.0 for e in examples])
@@ -225,19 +285,29 @@ def train(out: Path) -> None:
         {"params": [*model.a.values(), *model.b.values()], "lr": LEARNING_RATE},
         {"params": list(model.vectors.values()), "lr": VECTOR_LEARNING_RATE, "weight_decay": 0.0},
         {"params": [prototypes], "lr": PROTOTYPE_LEARNING_RATE}], weight_decay=0.01)
-    steps = EPOCHS * math.ceil(len(ids) / BATCH)
+    steps = EPOCHS * (math.ceil(len(ids) / BATCH) + math.ceil(len(joined) / (BATCH // 2)))
     warmup = 0.1 * steps
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: min(1.0, (s + 1) / warmup) * max(0.0, (steps - s) / steps))
     lengths = [len(i) for i in ids]
     for epoch in range(EPOCHS):
         losses = []
-        for batch in batches(lengths, rng):
-            found = model(*padded([ids[n] for n in batch]))
+        order = [*(("one", b) for b in batches(lengths, rng)),
+                 *(("pair", b) for b in batches(pair_lengths, rng, BATCH // 2))]
+        rng.shuffle(order)
+        for kind, batch in order:
+            if kind == "one":
+                found = model(*padded([ids[n] for n in batch]))
+                wanted, weights = labels[batch], weight[batch]
+            else:
+                found = model.spans(*padded([joined[n].ids for n in batch]),
+                                    [joined[n].spans for n in batch])
+                wanted = torch.tensor([classes.index(t) for n in batch for t in joined[n].tags])
+                weights = torch.full((len(wanted),), PAIR_WEIGHT)
             cosines = found @ F.normalize(prototypes, dim=-1).T
-            logits = SCALE * (cosines - MARGIN * F.one_hot(labels[batch], len(classes)))
-            each = F.cross_entropy(logits, labels[batch], weight=balance, reduction="none")
-            loss = (each * weight[batch]).sum() / weight[batch].sum()
+            logits = SCALE * (cosines - MARGIN * F.one_hot(wanted, len(classes)))
+            each = F.cross_entropy(logits, wanted, weight=balance, reduction="none")
+            loss = (each * weights).sum() / weights.sum()
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -251,7 +321,10 @@ def train(out: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=OUT, help=f"default: {OUT}")
-    train(parser.parse_args().out)
+    parser.add_argument("--pairs", type=int, default=PAIRS,
+                        help=f"pairs of sentences said as one (default {PAIRS}; 0: none)")
+    args = parser.parse_args()
+    train(args.out, args.pairs)
 
 
 if __name__ == "__main__":
