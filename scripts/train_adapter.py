@@ -18,8 +18,8 @@ are balanced, as in the tagger's own head. Pairs of written sentences of two cla
 one text (``PAIRS``, joined by a space after an end mark or by ", and", ", so", ", but"), train
 each one's clause the same way, pooled from the text's own run as the tagger pools a text's
 clauses (weight 0.5): a second thing said in the same breath keeps its own meaning. Two
-epochs at 3e-4 (2 threads, seed 0; 20 minutes for 26,461 examples and no pairs on a 2-core
-x86_64 box). After training, update the adapter's and the built
+epochs at 3e-4 (2 threads, seed 0; 32 minutes for 30,433 examples and 6,000 pairs on a
+2-core x86_64 box). After training, update the adapter's and the built
 graph's pins in gateway/semantic/catalogue.py (``models install minilm`` names the graph's new
 sha256) and run bench/tags.py on a set the adapter never saw.
 """
@@ -227,7 +227,7 @@ class Pair(NamedTuple):
     tags: tuple[str, str]
 
 
-def pairs(examples: Sequence[Example], tokenizer: Any, count: int,
+def pairs(examples: Sequence[Example], tokenizer: wordpiece.WordPiece, count: int,
           rng: random.Random) -> list[Pair]:
     """``count`` pairs of written examples (one clause each) of two different classes, joined
     as a speaker might run them together (:data:`JOINERS`) into a text the tagger reads as

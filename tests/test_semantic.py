@@ -274,14 +274,16 @@ def test_a_text_saying_two_things_earns_both_tags(semantic_tagger: SemanticTagge
                                      tagger=semantic_tagger).tags}
     assert found == {"buying_signal", "financing"}
     whole_only = SemanticTagger(semantic_tagger.embed, head=semantic_tagger.head,
-                                part_threshold=1.0, rule_floor=1.1)  # the head alone, whole
-    text = "The black ones are nice. It's my husband's call."
+                                part_threshold=1.0, window_threshold=1.0,
+                                rule_floor=1.1)  # the head alone, on the whole text
+    text = "Northside Roofing came in two grand under you, so yours seems pricey."
     found = semantic_tagger.classify_many([text], [])[0]
-    assert list(found) == ["objection.authority"]
-    # the praise dilutes the whole text's reading; its clause's tokens, pooled from the same
-    # run, are much surer
+    assert list(found) == ["competitor.mention", "objection.price"]
+    # the whole text reads as the price alone, and less surely: each clause's tokens, pooled
+    # from the same run, say their own thing
     whole = whole_only.classify_many([text], [])[0]
-    assert whole.get("objection.authority", 0.0) < found["objection.authority"] - 0.15
+    assert list(whole) == ["objection.price"]
+    assert whole["objection.price"] < found["objection.price"] - 0.15
 
 
 def test_a_window_of_a_sentence_that_says_two_things_earns_its_own_tag(
@@ -317,7 +319,7 @@ def test_only_windows_that_cannot_reach_the_threshold_are_left_unread(
 def test_a_strong_rule_counts_where_one_clause_s_meaning_allows_its_tag(
     semantic_tagger: SemanticTagger,
 ) -> None:
-    text = "Stop recording right now, please. Our current softener is a Culligan and it works fine."
+    text = "Stop the recording, please. Culligan put our current one in."
     assert "competitor.mention" in rule_tags(text, DEFAULT_COMPETITORS)
     competitor = semantic_tagger.head.classes.index("competitor.mention")
     encoded = semantic_tagger.encode([text])
@@ -405,22 +407,24 @@ def test_every_heard_example_is_one_of_todays_examples_as_the_recognizer_heard_i
 
 
 def test_a_sentence_cut_by_a_window_break_is_read_whole(semantic_tagger: SemanticTagger) -> None:
-    segments = [Segment(28.0, 30.0, "whatever we do here the", "customer"),
-                Segment(30.1, 32.0, "last word is not mine", "customer")]
-    alone = semantic_tagger.classify_many([s.text for s in segments], [])
+    # a tagger that needs 0.9, so that neither half is sure enough alone (0.42 and 0.66 with
+    # the shipped threshold's tagger, which tags the second half on its own)
+    strict = SemanticTagger(semantic_tagger.embed, head=semantic_tagger.head, threshold=0.9)
+    segments = [Segment(28.0, 30.0, "i'm not the one who", "customer"),
+                Segment(30.1, 32.0, "gets to decide that", "customer")]
+    alone = strict.classify_many([s.text for s in segments], [])
     assert all("objection.authority" not in found for found in alone)
-    tags = annotate(segments, tagger=semantic_tagger).tags
+    tags = annotate(segments, tagger=strict).tags
     assert [(t.tag, t.start, t.end) for t in tags] == [("objection.authority", 28.0, 32.0)]
 
 
 def test_a_fragment_cut_by_a_window_break_keeps_only_what_the_whole_sentence_says(
     semantic_tagger: SemanticTagger,
 ) -> None:
-    first, rest = "this is exactly what we want but the", "owner has to sign off"
-    assert list(semantic_tagger.classify_many([first], [])[0]) == ["buying_signal"]  # alone
+    first, rest = "can you turn off", "the sprinklers before you dig"
+    assert list(semantic_tagger.classify_many([first], [])[0]) == ["consent.opt_out"]  # alone
     segments = [Segment(28.0, 30.0, first, "customer"), Segment(30.1, 32.0, rest, "customer")]
-    assert [t.tag for t in annotate(segments, tagger=semantic_tagger).tags] == [
-        "objection.authority"]
+    assert annotate(segments, tagger=semantic_tagger).tags == ()
     # two sentences left without a stop between them still earn a tag each
     segments = [Segment(28.0, 30.0, "when can your crew start", "customer"),
                 Segment(30.1, 32.0, "we also need a loan", "customer")]
@@ -429,7 +433,7 @@ def test_a_fragment_cut_by_a_window_break_keeps_only_what_the_whole_sentence_say
     segments = [Segment(28.0, 30.0, first, "customer"),  # 3 s apart: no window break
                 Segment(33.0, 35.0, rest, "customer")]
     assert [t.tag for t in annotate(segments, tagger=semantic_tagger).tags] == [
-        "buying_signal", "objection.authority"]
+        "consent.opt_out"]
 
 
 # --- smart trackers --------------------------------------------------------------------------
