@@ -2,7 +2,7 @@
 examples and the spent paraphrase sets. A development tool: it needs PyTorch (``pip install
 torch==2.13.0``, the CPU build), which the gateway itself never imports.
 
-    .venv/bin/python scripts/train_adapter.py [--out FILE] [--pairs N]
+    .venv/bin/python scripts/train_adapter.py [--out FILE] [--pairs N] [--no-clauses]
 
 Besides the examples, the sentences written for the adapter alone (WRITTEN, one tag or none
 each, none of them a held-out set's; also as heard, WRITTEN_HEARD) and the
@@ -17,11 +17,14 @@ a softmax over cosines with an additive margin (CosFace); heard examples weigh 0
 are balanced, as in the tagger's own head. Pairs of written sentences of two classes, said as
 one text (``PAIRS``, joined by a space after an end mark or by ", and", ", so", ", but"), train
 each one's clause the same way, pooled from the text's own run as the tagger pools a text's
-clauses (weight 0.5): a second thing said in the same breath keeps its own meaning. Two
-epochs at 3e-4 (2 threads, seed 0; 32 minutes for 30,433 examples and 6,000 pairs on a
-2-core x86_64 box). After training, update the adapter's and the built
-graph's pins in gateway/semantic/catalogue.py (``models install minilm`` names the graph's new
-sha256) and run bench/tags.py on a set the adapter never saw.
+clauses (weight 0.5): a second thing said in the same breath keeps its own meaning. And each
+example of more than one clause trains its clauses, pooled the same way, towards its own class
+or none (weight 0.5; none alone for a sentence of none): a sentence that says one thing has no
+clause that says another. Two epochs at 3e-4 (2 threads, seed 0; an epoch of 31,243 examples,
+6,000 pairs and 6,136 sentences read as clauses took 9 minutes on a quiet 2-core x86_64 box).
+After training, update the adapter's and the built graph's pins in
+gateway/semantic/catalogue.py (``models install minilm`` names the graph's new sha256) and run
+bench/tags.py on a set the adapter never saw.
 """
 
 from __future__ import annotations
@@ -58,6 +61,9 @@ SEED = 0
 #: own run as the tagger reads a text's clauses, each towards its own sentence's class.
 PAIRS = 6000
 PAIR_WEIGHT = 0.5  # a pooled clause's weight (a written example's: 1)
+#: An example of more than one clause also trains each clause, pooled from its own run, towards
+#: its sentence's class or none (:func:`clauses_of_one`); heard ones weigh HEARD_WEIGHT times this.
+CLAUSE_WEIGHT = 0.5
 JOINERS = (" ", ", and ", ", so ", ", but ")
 OUT = Path(__file__).parents[1] / "gateway/semantic/data/minilm-sales-adapter.npz"
 SETS = Path(__file__).parents[1] / "tests/data"
@@ -219,21 +225,34 @@ def heard_examples(path: Path, written: Mapping[Any, Example],
                 if (source := written.get(key(row))) and row["heard"]]
 
 
-class Pair(NamedTuple):
-    """Two example sentences said as one text, and where each one's clause lies in its ids."""
+class Spoken(NamedTuple):
+    """A text read as clauses: where each clause lies in its ids, the classes each clause may
+    take (the first is the one it counts for in the classes' balance) and its weight."""
 
     ids: list[int]
     spans: list[tuple[int, int]]
-    tags: tuple[str, str]
+    allowed: list[tuple[str, ...]]
+    weight: float
+
+
+def _spoken(tokenizer: wordpiece.WordPiece, text: str, parts: list[str],
+            allowed: list[tuple[str, ...]], weight: float) -> Spoken | None:
+    """``text`` read as ``parts``, or none when the truncation cuts a part off."""
+    encoding, spans = tokenizer.encode_parts(text, parts)
+    if any(span.end <= span.start for span in spans):
+        return None
+    return Spoken(list(encoding.ids), [(s.start, s.end) for s in spans], allowed, weight)
 
 
 def pairs(examples: Sequence[Example], tokenizer: wordpiece.WordPiece, count: int,
-          rng: random.Random) -> list[Pair]:
+          rng: random.Random) -> list[Spoken]:
     """``count`` pairs of written examples (one clause each) of two different classes, joined
     as a speaker might run them together (:data:`JOINERS`) into a text the tagger reads as
-    those two clauses."""
+    those two clauses, each clause its own sentence's class."""
     single = [e for e in examples if not e.source and not clauses(e.text)]
-    found: list[Pair] = []
+    if count and len({e.tag for e in single}) < 2:
+        raise ValueError("pairs need written one-clause examples of two classes or more")
+    found: list[Spoken] = []
     while len(found) < count:
         first, second = rng.sample(single, 2)
         if first.tag == second.tag:
@@ -246,15 +265,30 @@ def pairs(examples: Sequence[Example], tokenizer: wordpiece.WordPiece, count: in
         parts = clauses(text)
         if len(parts) != 2:  # e.g. a first sentence with no end mark, joined by a space
             continue
-        encoding, spans = tokenizer.encode_parts(text, parts)
-        if any(span.end <= span.start for span in spans):  # cut off by the truncation
-            continue
-        found.append(Pair(list(encoding.ids), [(s.start, s.end) for s in spans],
-                          (first.tag, second.tag)))
+        pair = _spoken(tokenizer, text, parts, [(first.tag,), (second.tag,)], PAIR_WEIGHT)
+        if pair:
+            found.append(pair)
     return found
 
 
-def train(out: Path, pair_count: int = PAIRS) -> None:
+def clauses_of_one(examples: Sequence[Example], tokenizer: wordpiece.WordPiece) -> list[Spoken]:
+    """The examples of more than one clause, each clause free to take its sentence's class or
+    none (none alone for a sentence of none): a sentence that says one thing has no clause of
+    another class, so a clause the rest of its sentence explains earns no tag of its own."""
+    found = []
+    for example in examples:
+        parts = clauses(example.text)
+        if not parts:
+            continue
+        allowed = (example.tag,) if example.tag == NONE else (example.tag, NONE)
+        weight = CLAUSE_WEIGHT * (HEARD_WEIGHT if example.source else 1.0)
+        spoken = _spoken(tokenizer, example.text, parts, [allowed] * len(parts), weight)
+        if spoken:
+            found.append(spoken)
+    return found
+
+
+def train(out: Path, pair_count: int = PAIRS, clause_loss: bool = True) -> None:
     torch.manual_seed(SEED)
     rng = random.Random(SEED)  # noqa: S311 (a shuffle, not a secret)
     torch.set_num_threads(2)
@@ -268,9 +302,11 @@ def train(out: Path, pair_count: int = PAIRS) -> None:
         tokenizer_path.unlink()
     examples = [*builtin_examples(), *written_examples(), *spent_examples()]
     ids = [tokenizer.encode(e.text).ids for e in examples]
-    joined = pairs(examples, tokenizer, pair_count, rng)
+    paired = pairs(examples, tokenizer, pair_count, rng)
+    joined = [*paired, *(clauses_of_one(examples, tokenizer) if clause_loss else [])]
     pair_lengths = [len(p.ids) for p in joined]
-    print(f"{len(examples)} examples, {len(joined)} pairs")
+    print(f"{len(examples)} examples, {len(paired)} pairs, "
+          f"{len(joined) - len(paired)} sentences read as clauses")
     classes = [*sorted({e.tag for e in examples} - {NONE}), NONE]
     labels = torch.tensor([classes.index(e.tag) for e in examples])
     weight = torch.tensor([HEARD_WEIGHT if e.source else 1.0 for e in examples])
@@ -302,11 +338,20 @@ def train(out: Path, pair_count: int = PAIRS) -> None:
             else:
                 found = model.spans(*padded([joined[n].ids for n in batch]),
                                     [joined[n].spans for n in batch])
-                wanted = torch.tensor([classes.index(t) for n in batch for t in joined[n].tags])
-                weights = torch.full((len(wanted),), PAIR_WEIGHT)
+                allowed = [a for n in batch for a in joined[n].allowed]
+                wanted = torch.tensor([classes.index(a[0]) for a in allowed])
+                weights = torch.tensor([joined[n].weight for n in batch
+                                        for _ in joined[n].spans])
+                mask = torch.zeros(len(allowed), len(classes), dtype=torch.bool)
+                for row, classes_of_row in enumerate(allowed):
+                    mask[row, [classes.index(c) for c in classes_of_row]] = True
             cosines = found @ F.normalize(prototypes, dim=-1).T
-            logits = SCALE * (cosines - MARGIN * F.one_hot(wanted, len(classes)))
-            each = F.cross_entropy(logits, wanted, weight=balance, reduction="none")
+            if kind == "one":
+                mask = F.one_hot(wanted, len(classes)).bool()
+            logits = SCALE * (cosines - MARGIN * mask.float())
+            # the cross-entropy of the allowed classes together (of the one wanted, mostly)
+            each = balance[wanted] * (logits.logsumexp(-1)
+                                      - logits.masked_fill(~mask, -math.inf).logsumexp(-1))
             loss = (each * weights).sum() / weights.sum()
             optimizer.zero_grad()
             loss.backward()
@@ -323,8 +368,10 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=OUT, help=f"default: {OUT}")
     parser.add_argument("--pairs", type=int, default=PAIRS,
                         help=f"pairs of sentences said as one (default {PAIRS}; 0: none)")
+    parser.add_argument("--no-clauses", action="store_true",
+                        help="do not read the examples of more than one clause as clauses")
     args = parser.parse_args()
-    train(args.out, args.pairs)
+    train(args.out, args.pairs, not args.no_clauses)
 
 
 if __name__ == "__main__":

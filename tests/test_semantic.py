@@ -279,18 +279,17 @@ def test_a_text_saying_two_things_earns_both_tags(semantic_tagger: SemanticTagge
     text = "Northside Roofing came in two grand under you, so yours seems pricey."
     found = semantic_tagger.classify_many([text], [])[0]
     assert list(found) == ["competitor.mention", "objection.price"]
-    # the whole text reads as the price alone, and less surely: each clause's tokens, pooled
-    # from the same run, say their own thing
+    # the whole text reads as the competitor alone: the price is found in its own clause, whose
+    # tokens, pooled from the same run, say their own thing
     whole = whole_only.classify_many([text], [])[0]
-    assert list(whole) == ["objection.price"]
-    assert whole["objection.price"] < found["objection.price"] - 0.15
+    assert list(whole) == ["competitor.mention"]
 
 
 def test_a_window_of_a_sentence_that_says_two_things_earns_its_own_tag(
     semantic_tagger: SemanticTagger,
 ) -> None:
-    text = ("Turn the badge off please and honestly the reviews I read about you folks were "
-            "terrible.")
+    text = ("Please stop recording this and also I heard from a neighbor that your crews never "
+            "show up on time.")
     assert clauses(text) == []  # no clause break: the whole reads as the opt-out alone
     without = SemanticTagger(semantic_tagger.embed, head=semantic_tagger.head,
                              window_threshold=1.0)
@@ -319,7 +318,7 @@ def test_only_windows_that_cannot_reach_the_threshold_are_left_unread(
 def test_a_strong_rule_counts_where_one_clause_s_meaning_allows_its_tag(
     semantic_tagger: SemanticTagger,
 ) -> None:
-    text = "Stop the recording, please. Culligan put our current one in."
+    text = "Turn that recorder off, please. Culligan's guy came out last week."
     assert "competitor.mention" in rule_tags(text, DEFAULT_COMPETITORS)
     competitor = semantic_tagger.head.classes.index("competitor.mention")
     encoded = semantic_tagger.encode([text])

