@@ -335,6 +335,7 @@ def train(out: Path, pair_count: int = PAIRS, clause_loss: bool = True) -> None:
             if kind == "one":
                 found = model(*padded([ids[n] for n in batch]))
                 wanted, weights = labels[batch], weight[batch]
+                mask = F.one_hot(wanted, len(classes)).bool()
             else:
                 found = model.spans(*padded([joined[n].ids for n in batch]),
                                     [joined[n].spans for n in batch])
@@ -346,8 +347,6 @@ def train(out: Path, pair_count: int = PAIRS, clause_loss: bool = True) -> None:
                 for row, classes_of_row in enumerate(allowed):
                     mask[row, [classes.index(c) for c in classes_of_row]] = True
             cosines = found @ F.normalize(prototypes, dim=-1).T
-            if kind == "one":
-                mask = F.one_hot(wanted, len(classes)).bool()
             logits = SCALE * (cosines - MARGIN * mask.float())
             # the cross-entropy of the allowed classes together (of the one wanted, mostly)
             each = balance[wanted] * (logits.logsumexp(-1)
