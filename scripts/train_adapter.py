@@ -2,7 +2,8 @@
 examples and the spent paraphrase sets. A development tool: it needs PyTorch (``pip install
 torch==2.13.0``, the CPU build), which the gateway itself never imports.
 
-    .venv/bin/python scripts/train_adapter.py [--out FILE] [--pairs N] [--no-clauses]
+    .venv/bin/python scripts/train_adapter.py [--out FILE] [--pairs N] [--clause-weight W]
+        [--leave-out SET ...]
 
 Besides the examples, the sentences written for the adapter alone (WRITTEN, one tag or none
 each, none of them a held-out set's; also as heard, WRITTEN_HEARD) and the
@@ -33,7 +34,7 @@ import argparse
 import csv
 import math
 import random
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -199,11 +200,15 @@ def written_examples() -> list[Example]:
     return [*written.values(), *heard_examples(WRITTEN_HEARD, written, lambda row: row["id"])]
 
 
-def spent_examples() -> list[Example]:
+def spent_examples(left_out: Collection[str] = ()) -> list[Example]:
     """The spent sets' sentences with one sentence tag or none (and no pii.* tag), then the
-    same as the recognizer heard them where that is kept (HEARD, see scripts/keep_heard.py)."""
+    same as the recognizer heard them where that is kept (HEARD, see scripts/keep_heard.py);
+    none of the sets named in ``left_out``."""
+    unknown = set(left_out) - set(SPENT_SETS)
+    if unknown:
+        raise ValueError(f"not a spent set: {', '.join(sorted(unknown))}")
     written: dict[tuple[str, str], Example] = {}
-    for name in SPENT_SETS:
+    for name in (name for name in SPENT_SETS if name not in left_out):
         with (SETS / name).open(newline="", encoding="utf-8") as handle:
             for row in csv.DictReader(handle, delimiter="\t"):
                 tags = [tag for tag in row["tags"].split(";") if tag]
@@ -271,24 +276,29 @@ def pairs(examples: Sequence[Example], tokenizer: wordpiece.WordPiece, count: in
     return found
 
 
-def clauses_of_one(examples: Sequence[Example], tokenizer: wordpiece.WordPiece) -> list[Spoken]:
+def clauses_of_one(examples: Sequence[Example], tokenizer: wordpiece.WordPiece,
+                   weight: float = CLAUSE_WEIGHT) -> list[Spoken]:
     """The examples of more than one clause, each clause free to take its sentence's class or
     none (none alone for a sentence of none): a sentence that says one thing has no clause of
-    another class, so a clause the rest of its sentence explains earns no tag of its own."""
-    found = []
+    another class, so a clause the rest of its sentence explains earns no tag of its own. Each
+    weighs ``weight`` (a heard one HEARD_WEIGHT times that); there are none for a weight of 0."""
+    found: list[Spoken] = []
+    if weight <= 0:
+        return found
     for example in examples:
         parts = clauses(example.text)
         if not parts:
             continue
         allowed = (example.tag,) if example.tag == NONE else (example.tag, NONE)
-        weight = CLAUSE_WEIGHT * (HEARD_WEIGHT if example.source else 1.0)
-        spoken = _spoken(tokenizer, example.text, parts, [allowed] * len(parts), weight)
+        each = weight * (HEARD_WEIGHT if example.source else 1.0)
+        spoken = _spoken(tokenizer, example.text, parts, [allowed] * len(parts), each)
         if spoken:
             found.append(spoken)
     return found
 
 
-def train(out: Path, pair_count: int = PAIRS, clause_loss: bool = True) -> None:
+def train(out: Path, pair_count: int = PAIRS, clause_weight: float = CLAUSE_WEIGHT,
+          left_out: Collection[str] = ()) -> None:
     torch.manual_seed(SEED)
     rng = random.Random(SEED)  # noqa: S311 (a shuffle, not a secret)
     torch.set_num_threads(2)
@@ -300,10 +310,10 @@ def train(out: Path, pair_count: int = PAIRS, clause_loss: bool = True) -> None:
         tokenizer = wordpiece.load(tokenizer_path, entry.max_tokens)
     finally:
         tokenizer_path.unlink()
-    examples = [*builtin_examples(), *written_examples(), *spent_examples()]
+    examples = [*builtin_examples(), *written_examples(), *spent_examples(left_out)]
     ids = [tokenizer.encode(e.text).ids for e in examples]
     paired = pairs(examples, tokenizer, pair_count, rng)
-    joined = [*paired, *(clauses_of_one(examples, tokenizer) if clause_loss else [])]
+    joined = [*paired, *clauses_of_one(examples, tokenizer, clause_weight)]
     pair_lengths = [len(p.ids) for p in joined]
     print(f"{len(examples)} examples, {len(paired)} pairs, "
           f"{len(joined) - len(paired)} sentences read as clauses")
@@ -367,10 +377,15 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=OUT, help=f"default: {OUT}")
     parser.add_argument("--pairs", type=int, default=PAIRS,
                         help=f"pairs of sentences said as one (default {PAIRS}; 0: none)")
-    parser.add_argument("--no-clauses", action="store_true",
-                        help="do not read the examples of more than one clause as clauses")
+    parser.add_argument("--clause-weight", type=float, default=CLAUSE_WEIGHT,
+                        help="weight of each clause of an example of more than one clause, "
+                             f"held to its sentence's class or none (default {CLAUSE_WEIGHT}; "
+                             "0: such examples are not read as clauses)")
+    parser.add_argument("--leave-out", nargs="+", default=[], metavar="SET",
+                        help="spent sets not to train on (e.g. tag-heldout23.tsv), to score "
+                             "a change on sets the adapter never saw")
     args = parser.parse_args()
-    train(args.out, args.pairs, not args.no_clauses)
+    train(args.out, args.pairs, args.clause_weight, args.leave_out)
 
 
 if __name__ == "__main__":
