@@ -211,7 +211,7 @@ def spent_examples(left_out: Collection[str] = ()) -> list[Example]:
     if unknown:
         raise ValueError(f"not a spent set: {', '.join(sorted(unknown))}")
     written: dict[tuple[str, str], Example] = {}
-    for name in (name for name in SPENT_SETS if name not in left_out):
+    for name in [name for name in SPENT_SETS if name not in left_out]:
         with (SETS / name).open(newline="", encoding="utf-8") as handle:
             for row in csv.DictReader(handle, delimiter="\t"):
                 tags = [tag for tag in row["tags"].split(";") if tag]
