@@ -10,6 +10,7 @@
 # with `mke2fs -d`, and genimage lays them out (align = 4M). The full build needs arm64
 # emulation (qemu-user-static with binfmt_misc) unless it runs on an arm64 machine.
 set -euo pipefail
+shopt -s inherit_errexit  # a failing step inside $(full_rootfs) stops the build too
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(dirname "$HERE")
 
