@@ -25,10 +25,12 @@ REPO = Path(__file__).resolve().parents[1]
 BUILD = REPO / "image" / "build.sh"
 SECTOR = 512
 TOOLS = ("genimage", "mkfs.vfat", "mcopy", "mdir", "mke2fs", "debugfs", "e2fsck", "sfdisk")
+#: The full build's too: mmdebstrap checks a foreign architecture with arch-test.
+FULL_BUILD_TOOLS = ("arch-test",)
 
 
-def _need_tools() -> None:
-    missing = [tool for tool in TOOLS if shutil.which(tool) is None]
+def _need_tools(*more: str) -> None:
+    missing = [tool for tool in (*TOOLS, *more) if shutil.which(tool) is None]
     if missing:
         pytest.skip(f"missing {', '.join(missing)} (scripts/setup --dev installs them)")
     if os.geteuid() != 0:
@@ -207,9 +209,7 @@ def _arm64_emulation() -> str | None:
 @pytest.mark.slow
 def test_full_arm64_image(tmp_path: Path) -> None:
     """The documented target: mmdebstrap arm64 + raspi-firmware + the roles (10+ minutes)."""
-    _need_tools()
-    if shutil.which("arch-test") is None:  # mmdebstrap's check of a foreign architecture
-        pytest.skip("missing arch-test (scripts/setup --dev installs it)")
+    _need_tools(*FULL_BUILD_TOOLS)
     reason = _arm64_emulation()
     if reason:
         pytest.skip(f"full arm64 build skipped: {reason}")
