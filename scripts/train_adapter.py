@@ -36,7 +36,7 @@ import argparse
 import csv
 import math
 import random
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -44,11 +44,19 @@ import numpy as np
 import torch
 import torch.nn.functional as F  # noqa: N812
 
-from gateway.intel.semantic import HEARD_WEIGHT, NONE, Example, builtin_examples, clauses
+from gateway.intel.semantic import (
+    HEARD_WEIGHT,
+    NONE,
+    WINDOW_TOKENS,
+    Example,
+    builtin_examples,
+    clauses,
+)
 from gateway.semantic import wordpiece
 from gateway.semantic.adapter import LAYER_PREFIX, LOW_RANK
 from gateway.semantic.bert_onnx import HEADS, HIDDEN, LAYER_NORM_EPS, LAYERS, read_safetensors
 from gateway.semantic.catalogue import CATALOGUE, DEFAULT, TOKENIZER_FILE, read_weights_file
+from gateway.semantic.embedder import windows
 
 RANK = 16
 ALPHA = 2.0  # the low-rank product's scale while training
@@ -68,11 +76,17 @@ PAIR_WEIGHT = 0.5  # a pooled clause's weight (a written example's: 1)
 #: its sentence's class or none (:func:`clauses_of_one`); heard ones weigh HEARD_WEIGHT times this.
 #: 0.25 was tried: the same micro F1 on spent sets left out and on a blind set (README).
 CLAUSE_WEIGHT = 0.5
+#: A spent set's sentence of two tags said as two clauses trains them as one clause of each
+#: tag, in whichever order fits (:func:`told_apart`); each clause weighs this.
+TWO_TAG_WEIGHT = 0.5
+#: A spent set's sentence of two tags said as one clause trains its windows (as the tagger
+#: reads them): some window says one tag and some window the other (:func:`windows_of_two`).
+WINDOW_WEIGHT = 0.0
 JOINERS = (" ", ", and ", ", so ", ", but ")
 OUT = Path(__file__).parents[1] / "gateway/semantic/data/minilm-sales-adapter.npz"
 SETS = Path(__file__).parents[1] / "tests/data"
 SPENT_SETS = ("tag-paraphrases.tsv", "tag-validation.tsv", "tag-heldout.tsv",
-              *(f"tag-heldout{n}.tsv" for n in range(2, 25)))
+              *(f"tag-heldout{n}.tsv" for n in range(2, 26)))
 HEARD = SETS / "spent-sets-heard.tsv"  # scripts/keep_heard.py
 #: Sentences written for the adapter alone (one tag or none each), never scored on.
 WRITTEN = Path(__file__).parent / "data/adapter-sentences.tsv"
@@ -203,23 +217,47 @@ def written_examples() -> list[Example]:
     return [*written.values(), *heard_examples(WRITTEN_HEARD, written, lambda row: row["id"])]
 
 
-def spent_examples(left_out: Collection[str] = ()) -> list[Example]:
-    """The spent sets' sentences with one sentence tag or none (and no pii.* tag), then the
-    same as the recognizer heard them where that is kept (HEARD, see scripts/keep_heard.py);
-    none of the sets named in ``left_out``."""
+def spent_rows(left_out: Collection[str] = ()) -> Iterator[tuple[str, dict[str, str], list[str]]]:
+    """Each test row of the spent sets without a pii.* tag (its set, the row, its tags); none
+    of the sets named in ``left_out``."""
     unknown = set(left_out) - set(SPENT_SETS)
     if unknown:
         raise ValueError(f"not a spent set: {', '.join(sorted(unknown))}")
-    written: dict[tuple[str, str], Example] = {}
     for name in [name for name in SPENT_SETS if name not in left_out]:
         with (SETS / name).open(newline="", encoding="utf-8") as handle:
             for row in csv.DictReader(handle, delimiter="\t"):
                 tags = [tag for tag in row["tags"].split(";") if tag]
-                if row["split"] == "tune" or len(tags) > 1 or any(
-                        tag.startswith("pii.") for tag in tags):
-                    continue
-                written[name, row["id"]] = Example(tags[0] if tags else NONE, row["text"])
+                if row["split"] != "tune" and not any(tag.startswith("pii.") for tag in tags):
+                    yield name, row, tags
+
+
+def spent_examples(left_out: Collection[str] = ()) -> list[Example]:
+    """The spent sets' sentences with one sentence tag or none (and no pii.* tag), then the
+    same as the recognizer heard them where that is kept (HEARD, see scripts/keep_heard.py);
+    none of the sets named in ``left_out``."""
+    written = {(name, row["id"]): Example(tags[0] if tags else NONE, row["text"])
+               for name, row, tags in spent_rows(left_out) if len(tags) <= 1}
     heard = heard_examples(HEARD, written, lambda row: (row["set"], row["id"]))
+    return [*written.values(), *heard]
+
+
+class TwoTags(NamedTuple):
+    """A spent set's sentence of two tags, as written or as the recognizer heard it."""
+
+    tags: tuple[str, str]
+    text: str
+    heard: bool
+
+
+def spent_two_tags(left_out: Collection[str] = ()) -> list[TwoTags]:
+    """The spent sets' sentences of two tags (no pii.*), written and as heard where that is
+    kept; none of the sets named in ``left_out``."""
+    written = {(name, row["id"]): TwoTags((tags[0], tags[1]), row["text"], False)
+               for name, row, tags in spent_rows(left_out) if len(tags) == 2}
+    with HEARD.open(newline="", encoding="utf-8") as handle:
+        heard = [source._replace(text=row["heard"], heard=True)
+                 for row in csv.DictReader(handle, delimiter="\t")
+                 if (source := written.get((row["set"], row["id"]))) and row["heard"]]
     return [*written.values(), *heard]
 
 
@@ -300,8 +338,81 @@ def clauses_of_one(examples: Sequence[Example], tokenizer: wordpiece.WordPiece,
     return found
 
 
+def told_apart(sentences: Sequence[TwoTags], tokenizer: wordpiece.WordPiece,
+               weight: float = TWO_TAG_WEIGHT) -> list[Spoken]:
+    """The sentences of two tags read as exactly two clauses, each clause pooled from the
+    text's own run: one clause says one tag and the other the other, whichever way round
+    (the loss takes the likelier order, :func:`either_order`). Each clause weighs
+    ``weight`` (a heard one HEARD_WEIGHT times that); there are none for a weight of 0."""
+    found: list[Spoken] = []
+    if weight <= 0:
+        return found
+    for sentence in sentences:
+        parts = clauses(sentence.text)
+        if len(parts) != 2:
+            continue
+        each = weight * (HEARD_WEIGHT if sentence.heard else 1.0)
+        first, second = sentence.tags
+        spoken = _spoken(tokenizer, sentence.text, parts, [(first,), (second,)], each)
+        if spoken:
+            found.append(spoken)
+    return found
+
+
+def windows_of_two(sentences: Sequence[TwoTags], tokenizer: wordpiece.WordPiece,
+                   weight: float = WINDOW_WEIGHT) -> list[Spoken]:
+    """The sentences of two tags read as one clause and longer than a window, as their
+    windows (:data:`WINDOW_TOKENS` tokens every half window, each pooled from the text's own
+    run, as the tagger reads them): some window says one tag and some window the other
+    (:func:`somewhere`). Each weighs ``weight`` (a heard one HEARD_WEIGHT times that); there
+    are none for a weight of 0."""
+    found: list[Spoken] = []
+    if weight <= 0:
+        return found
+    for sentence in sentences:
+        ids = list(tokenizer.encode(sentence.text).ids)
+        starts = windows(len(ids) - 2, WINDOW_TOKENS)
+        if clauses(sentence.text) or not starts:
+            continue
+        spans = [(1 + start, 1 + start + WINDOW_TOKENS) for start in starts]
+        each = weight * (HEARD_WEIGHT if sentence.heard else 1.0)
+        found.append(Spoken(ids, spans, [(tag,) for tag in sentence.tags], each))
+    return found
+
+
+def cross_entropy(cosines: torch.Tensor, wanted: torch.Tensor) -> torch.Tensor:
+    """Each row's cross-entropy of its ``wanted`` class, with the additive margin on it."""
+    logits = SCALE * (cosines - MARGIN * F.one_hot(wanted, cosines.shape[-1]).float())
+    return logits.logsumexp(-1) - logits.gather(-1, wanted[:, None])[:, 0]
+
+
+def either_order(cosines: torch.Tensor, first: torch.Tensor,
+                 second: torch.Tensor) -> torch.Tensor:
+    """The loss of clause pairs (rows 0, 2, ... and 1, 3, ... of ``cosines``) whose two
+    classes (``first`` and ``second``) may lie either way round: minus the log of the summed
+    likelihoods of the two orders."""
+    one, other = cosines[0::2], cosines[1::2]
+    straight = cross_entropy(one, first) + cross_entropy(other, second)
+    swapped = cross_entropy(one, second) + cross_entropy(other, first)
+    return -torch.logsumexp(torch.stack([-straight, -swapped]), 0)
+
+
+def somewhere(cosines: torch.Tensor, counts: Sequence[int], first: torch.Tensor,
+              second: torch.Tensor) -> torch.Tensor:
+    """The loss of texts read as windows (``counts`` rows of ``cosines`` each, in order) of
+    which some window is of the ``first`` class and some of the ``second``: for each class,
+    minus the log of the windows' summed likelihoods of it."""
+    found = []
+    for row, window_cosines in enumerate(torch.split(cosines, list(counts))):
+        each = [cross_entropy(window_cosines, wanted[row].repeat(len(window_cosines)))
+                for wanted in (first, second)]
+        found.append(sum(-torch.logsumexp(-loss, 0) for loss in each))
+    return torch.stack(found)
+
+
 def train(out: Path, pair_count: int = PAIRS, clause_weight: float = CLAUSE_WEIGHT,
-          left_out: Collection[str] = ()) -> None:
+          left_out: Collection[str] = (), two_tag_weight: float = TWO_TAG_WEIGHT,
+          window_weight: float = WINDOW_WEIGHT) -> None:
     torch.manual_seed(SEED)
     rng = random.Random(SEED)  # noqa: S311 (a shuffle, not a secret)
     torch.set_num_threads(2)
@@ -318,8 +429,13 @@ def train(out: Path, pair_count: int = PAIRS, clause_weight: float = CLAUSE_WEIG
     paired = pairs(examples, tokenizer, pair_count, rng)
     joined = [*paired, *clauses_of_one(examples, tokenizer, clause_weight)]
     pair_lengths = [len(p.ids) for p in joined]
+    two_tags = spent_two_tags(left_out)
+    told = told_apart(two_tags, tokenizer, two_tag_weight)
+    windowed = windows_of_two(two_tags, tokenizer, window_weight)
     print(f"{len(examples)} examples, {len(paired)} pairs, "
-          f"{len(joined) - len(paired)} sentences read as clauses")
+          f"{len(joined) - len(paired)} sentences read as clauses, "
+          f"{len(told)} sentences of two tags read as two clauses, "
+          f"{len(windowed)} as windows")
     classes = [*sorted({e.tag for e in examples} - {NONE}), NONE]
     labels = torch.tensor([classes.index(e.tag) for e in examples])
     weight = torch.tensor([HEARD_WEIGHT if e.source else 1.0 for e in examples])
@@ -334,7 +450,9 @@ def train(out: Path, pair_count: int = PAIRS, clause_weight: float = CLAUSE_WEIG
         {"params": [*model.a.values(), *model.b.values()], "lr": LEARNING_RATE},
         {"params": list(model.vectors.values()), "lr": VECTOR_LEARNING_RATE, "weight_decay": 0.0},
         {"params": [prototypes], "lr": PROTOTYPE_LEARNING_RATE}], weight_decay=0.01)
-    steps = EPOCHS * (math.ceil(len(ids) / BATCH) + math.ceil(len(joined) / (BATCH // 2)))
+    steps = EPOCHS * (math.ceil(len(ids) / BATCH) + math.ceil(len(joined) / (BATCH // 2))
+                      + math.ceil(len(told) / (BATCH // 2))
+                      + math.ceil(len(windowed) / (BATCH // 2)))
     warmup = 0.1 * steps
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: min(1.0, (s + 1) / warmup) * max(0.0, (steps - s) / steps))
@@ -342,28 +460,42 @@ def train(out: Path, pair_count: int = PAIRS, clause_weight: float = CLAUSE_WEIG
     for epoch in range(EPOCHS):
         losses = []
         order = [*(("one", b) for b in batches(lengths, rng)),
-                 *(("pair", b) for b in batches(pair_lengths, rng, BATCH // 2))]
+                 *(("pair", b) for b in batches(pair_lengths, rng, BATCH // 2)),
+                 *(("two", b) for b in batches([len(t.ids) for t in told], rng, BATCH // 2)),
+                 *(("windows", b) for b in batches([len(t.ids) for t in windowed], rng,
+                                                   BATCH // 2))]
         rng.shuffle(order)
         for kind, batch in order:
-            if kind == "one":
-                found = model(*padded([ids[n] for n in batch]))
-                wanted, weights = labels[batch], weight[batch]
-                mask = F.one_hot(wanted, len(classes)).bool()
+            if kind in ("two", "windows"):
+                items = [(told if kind == "two" else windowed)[n] for n in batch]
+                found = model.spans(*padded([t.ids for t in items]), [t.spans for t in items])
+                cosines = found @ F.normalize(prototypes, dim=-1).T
+                first = torch.tensor([classes.index(t.allowed[0][0]) for t in items])
+                second = torch.tensor([classes.index(t.allowed[1][0]) for t in items])
+                weights = torch.tensor([t.weight for t in items])
+                loss_of = (either_order(cosines, first, second) if kind == "two" else
+                           somewhere(cosines, [len(t.spans) for t in items], first, second))
+                each = (balance[first] + balance[second]) / 2 * loss_of
             else:
-                found = model.spans(*padded([joined[n].ids for n in batch]),
-                                    [joined[n].spans for n in batch])
-                allowed = [a for n in batch for a in joined[n].allowed]
-                wanted = torch.tensor([classes.index(a[0]) for a in allowed])
-                weights = torch.tensor([joined[n].weight for n in batch
-                                        for _ in joined[n].spans])
-                mask = torch.zeros(len(allowed), len(classes), dtype=torch.bool)
-                for row, classes_of_row in enumerate(allowed):
-                    mask[row, [classes.index(c) for c in classes_of_row]] = True
-            cosines = found @ F.normalize(prototypes, dim=-1).T
-            logits = SCALE * (cosines - MARGIN * mask.float())
-            # the cross-entropy of the allowed classes together (of the one wanted, mostly)
-            each = balance[wanted] * (logits.logsumexp(-1)
-                                      - logits.masked_fill(~mask, -math.inf).logsumexp(-1))
+                if kind == "one":
+                    found = model(*padded([ids[n] for n in batch]))
+                    wanted, weights = labels[batch], weight[batch]
+                    mask = F.one_hot(wanted, len(classes)).bool()
+                else:
+                    found = model.spans(*padded([joined[n].ids for n in batch]),
+                                        [joined[n].spans for n in batch])
+                    allowed = [a for n in batch for a in joined[n].allowed]
+                    wanted = torch.tensor([classes.index(a[0]) for a in allowed])
+                    weights = torch.tensor([joined[n].weight for n in batch
+                                            for _ in joined[n].spans])
+                    mask = torch.zeros(len(allowed), len(classes), dtype=torch.bool)
+                    for row, classes_of_row in enumerate(allowed):
+                        mask[row, [classes.index(c) for c in classes_of_row]] = True
+                cosines = found @ F.normalize(prototypes, dim=-1).T
+                logits = SCALE * (cosines - MARGIN * mask.float())
+                # the cross-entropy of the allowed classes together (of the one wanted, mostly)
+                each = balance[wanted] * (logits.logsumexp(-1)
+                                          - logits.masked_fill(~mask, -math.inf).logsumexp(-1))
             loss = (each * weights).sum() / weights.sum()
             optimizer.zero_grad()
             loss.backward()
@@ -387,8 +519,15 @@ def main() -> None:
     parser.add_argument("--leave-out", nargs="+", default=[], metavar="SET",
                         help="spent sets not to train on (e.g. tag-heldout23.tsv), to score "
                              "a change on sets the adapter never saw")
+    parser.add_argument("--two-tag-weight", type=float, default=TWO_TAG_WEIGHT,
+                        help="weight of each clause of a spent set's sentence of two tags said "
+                             f"as two clauses (default {TWO_TAG_WEIGHT}; 0: not trained on)")
+    parser.add_argument("--window-weight", type=float, default=WINDOW_WEIGHT,
+                        help="weight of a spent set's sentence of two tags said as one clause, "
+                             f"read as windows (default {WINDOW_WEIGHT}; 0: not trained on)")
     args = parser.parse_args()
-    train(args.out, args.pairs, args.clause_weight, args.leave_out)
+    train(args.out, args.pairs, args.clause_weight, args.leave_out, args.two_tag_weight,
+          args.window_weight)
 
 
 if __name__ == "__main__":
