@@ -77,10 +77,12 @@ PAIR_WEIGHT = 0.5  # a pooled clause's weight (a written example's: 1)
 #: 0.25 was tried: the same micro F1 on spent sets left out and on a blind set (README).
 CLAUSE_WEIGHT = 0.5
 #: A spent set's sentence of two tags said as two clauses trains them as one clause of each
-#: tag, in whichever order fits (:func:`told_apart`); each clause weighs this.
-TWO_TAG_WEIGHT = 0.5
+#: tag, in whichever order fits (:func:`told_apart`); a batch of them weighs this against a
+#: batch of examples (within it, a heard sentence weighs HEARD_WEIGHT).
+TWO_TAG_WEIGHT = 1.0
 #: A spent set's sentence of two tags said as one clause trains its windows (as the tagger
-#: reads them): some window says one tag and some window the other (:func:`windows_of_two`).
+#: reads them): some window says one tag and some window the other (:func:`windows_of_two`);
+#: a batch of them weighs this.
 WINDOW_WEIGHT = 0.0
 JOINERS = (" ", ", and ", ", so ", ", but ")
 OUT = Path(__file__).parents[1] / "gateway/semantic/data/minilm-sales-adapter.npz"
@@ -338,20 +340,17 @@ def clauses_of_one(examples: Sequence[Example], tokenizer: wordpiece.WordPiece,
     return found
 
 
-def told_apart(sentences: Sequence[TwoTags], tokenizer: wordpiece.WordPiece,
-               weight: float = TWO_TAG_WEIGHT) -> list[Spoken]:
+def told_apart(sentences: Sequence[TwoTags], tokenizer: wordpiece.WordPiece) -> list[Spoken]:
     """The sentences of two tags read as exactly two clauses, each clause pooled from the
     text's own run: one clause says one tag and the other the other, whichever way round
-    (the loss takes the likelier order, :func:`either_order`). Each clause weighs
-    ``weight`` (a heard one HEARD_WEIGHT times that); there are none for a weight of 0."""
+    (the loss takes the likelier order, :func:`either_order`). A heard one weighs
+    HEARD_WEIGHT."""
     found: list[Spoken] = []
-    if weight <= 0:
-        return found
     for sentence in sentences:
         parts = clauses(sentence.text)
         if len(parts) != 2:
             continue
-        each = weight * (HEARD_WEIGHT if sentence.heard else 1.0)
+        each = HEARD_WEIGHT if sentence.heard else 1.0
         first, second = sentence.tags
         spoken = _spoken(tokenizer, sentence.text, parts, [(first,), (second,)], each)
         if spoken:
@@ -360,22 +359,19 @@ def told_apart(sentences: Sequence[TwoTags], tokenizer: wordpiece.WordPiece,
 
 
 def windows_of_two(sentences: Sequence[TwoTags], tokenizer: wordpiece.WordPiece,
-                   weight: float = WINDOW_WEIGHT) -> list[Spoken]:
+                   ) -> list[Spoken]:
     """The sentences of two tags read as one clause and longer than a window, as their
     windows (:data:`WINDOW_TOKENS` tokens every half window, each pooled from the text's own
     run, as the tagger reads them): some window says one tag and some window the other
-    (:func:`somewhere`). Each weighs ``weight`` (a heard one HEARD_WEIGHT times that); there
-    are none for a weight of 0."""
+    (:func:`somewhere`). A heard one weighs HEARD_WEIGHT."""
     found: list[Spoken] = []
-    if weight <= 0:
-        return found
     for sentence in sentences:
         ids = list(tokenizer.encode(sentence.text).ids)
         starts = windows(len(ids) - 2, WINDOW_TOKENS)
         if clauses(sentence.text) or not starts:
             continue
         spans = [(1 + start, 1 + start + WINDOW_TOKENS) for start in starts]
-        each = weight * (HEARD_WEIGHT if sentence.heard else 1.0)
+        each = HEARD_WEIGHT if sentence.heard else 1.0
         found.append(Spoken(ids, spans, [(tag,) for tag in sentence.tags], each))
     return found
 
@@ -430,8 +426,8 @@ def train(out: Path, pair_count: int = PAIRS, clause_weight: float = CLAUSE_WEIG
     joined = [*paired, *clauses_of_one(examples, tokenizer, clause_weight)]
     pair_lengths = [len(p.ids) for p in joined]
     two_tags = spent_two_tags(left_out)
-    told = told_apart(two_tags, tokenizer, two_tag_weight)
-    windowed = windows_of_two(two_tags, tokenizer, window_weight)
+    told = told_apart(two_tags, tokenizer) if two_tag_weight > 0 else []
+    windowed = windows_of_two(two_tags, tokenizer) if window_weight > 0 else []
     print(f"{len(examples)} examples, {len(paired)} pairs, "
           f"{len(joined) - len(paired)} sentences read as clauses, "
           f"{len(told)} sentences of two tags read as two clauses, "
@@ -475,7 +471,8 @@ def train(out: Path, pair_count: int = PAIRS, clause_weight: float = CLAUSE_WEIG
                 weights = torch.tensor([t.weight for t in items])
                 loss_of = (either_order(cosines, first, second) if kind == "two" else
                            somewhere(cosines, [len(t.spans) for t in items], first, second))
-                each = (balance[first] + balance[second]) / 2 * loss_of
+                share = two_tag_weight if kind == "two" else window_weight
+                each = share * (balance[first] + balance[second]) / 2 * loss_of
             else:
                 if kind == "one":
                     found = model(*padded([ids[n] for n in batch]))
@@ -520,10 +517,10 @@ def main() -> None:
                         help="spent sets not to train on (e.g. tag-heldout23.tsv), to score "
                              "a change on sets the adapter never saw")
     parser.add_argument("--two-tag-weight", type=float, default=TWO_TAG_WEIGHT,
-                        help="weight of each clause of a spent set's sentence of two tags said "
-                             f"as two clauses (default {TWO_TAG_WEIGHT}; 0: not trained on)")
+                        help="weight of a spent set's sentences of two tags said as two "
+                             f"clauses (default {TWO_TAG_WEIGHT}; 0: not trained on)")
     parser.add_argument("--window-weight", type=float, default=WINDOW_WEIGHT,
-                        help="weight of a spent set's sentence of two tags said as one clause, "
+                        help="weight of a spent set's sentences of two tags said as one clause, "
                              f"read as windows (default {WINDOW_WEIGHT}; 0: not trained on)")
     args = parser.parse_args()
     train(args.out, args.pairs, args.clause_weight, args.leave_out, args.two_tag_weight,
