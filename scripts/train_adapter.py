@@ -27,8 +27,9 @@ finds likelier (a batch of them weighs as much as a batch of examples): a rival 
 clause before a price objection is said as a rival, not as the price. (The same sentences said
 as one clause, read as the tagger's windows with some window of each tag, ``--window-weight``,
 were tried and not shipped: see the README.) Two epochs at 3e-4 (2 threads, seed 0; an epoch of
-32,859 examples, 6,000 pairs, 6,544 sentences read as clauses and 777 of two tags took 9
-minutes on a quiet 2-core x86_64 box).
+32,859 examples, 6,000 pairs, 6,544 sentences read as clauses and 777 of two tags took 12-15
+minutes on a 2-core x86_64 box with an image build beside it at low priority; with four sets
+left out, about 8 minutes on the quiet box).
 After training, update the adapter's and the built graph's pins in
 gateway/semantic/catalogue.py (``models install minilm`` names the graph's new sha256) and run
 bench/tags.py on a set the adapter never saw.

@@ -290,13 +290,17 @@ def test_a_window_of_a_sentence_that_says_two_things_earns_its_own_tag(
 ) -> None:
     text = ("Please stop recording this and also I heard from a neighbor that your crews never "
             "show up on time.")
-    assert clauses(text) == []  # no clause break: the whole reads as the opt-out alone
-    without = SemanticTagger(semantic_tagger.embed, head=semantic_tagger.head,
-                             window_threshold=1.0)
-    assert list(without.classify_many([text], [])[0]) == ["consent.opt_out"]
-    found = semantic_tagger.classify_many([text], [])[0]
+    assert clauses(text) == []  # no clause break: the head gives the whole text one tag
+    head_alone = {"head": semantic_tagger.head, "rule_floor": 1.1}  # no rules beside it
+    without = SemanticTagger(semantic_tagger.embed, window_threshold=1.0, **head_alone)
+    windowed = SemanticTagger(semantic_tagger.embed, **head_alone)
+    alone = without.classify_many([text], [])[0]
+    found = windowed.classify_many([text], [])[0]
+    assert len(alone) == 1
     assert list(found) == ["consent.opt_out", "objection.trust"]
-    assert found["objection.trust"] >= semantic_tagger.window_threshold + 0.1
+    (added,) = set(found) - set(alone)
+    assert found[added] >= semantic_tagger.window_threshold + 0.1
+    assert list(semantic_tagger.classify_many([text], [])[0]) == list(found)
     assert semantic_tagger.encode(["Turn it off."]).window_vectors[0].shape == (0, 384)
 
 
@@ -318,7 +322,8 @@ def test_only_windows_that_cannot_reach_the_threshold_are_left_unread(
 def test_a_strong_rule_counts_where_one_clause_s_meaning_allows_its_tag(
     semantic_tagger: SemanticTagger,
 ) -> None:
-    text = "Turn that recorder off, please. Culligan's guy came out last week."
+    text = ("Please turn that recorder off right now, I really don't want any of this on tape. "
+            "Culligan came by.")
     assert "competitor.mention" in rule_tags(text, DEFAULT_COMPETITORS)
     competitor = semantic_tagger.head.classes.index("competitor.mention")
     encoded = semantic_tagger.encode([text])
