@@ -43,7 +43,7 @@ import math
 import random
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 import torch
@@ -63,6 +63,7 @@ from gateway.semantic.bert_onnx import HEADS, HIDDEN, LAYER_NORM_EPS, LAYERS, re
 from gateway.semantic.catalogue import CATALOGUE, DEFAULT, TOKENIZER_FILE, read_weights_file
 from gateway.semantic.embedder import windows
 
+Written = TypeVar("Written")
 RANK = 16
 ALPHA = 2.0  # the low-rank product's scale while training
 EPOCHS = 2
@@ -261,20 +262,25 @@ def spent_two_tags(left_out: Collection[str] = ()) -> list[TwoTags]:
     kept; none of the sets named in ``left_out``."""
     written = {(name, row["id"]): TwoTags((tags[0], tags[1]), row["text"], False)
                for name, row, tags in spent_rows(left_out) if len(tags) == 2}
-    with HEARD.open(newline="", encoding="utf-8") as handle:
-        heard = [source._replace(text=row["heard"], heard=True)
-                 for row in csv.DictReader(handle, delimiter="\t")
-                 if (source := written.get((row["set"], row["id"]))) and row["heard"]]
+    heard = [source._replace(text=text, heard=True)
+             for source, text in heard_forms(HEARD, written, lambda row: (row["set"], row["id"]))]
     return [*written.values(), *heard]
 
 
 def heard_examples(path: Path, written: Mapping[Any, Example],
                    key: Callable[[dict[str, str]], Any]) -> list[Example]:
+    """The heard forms (:func:`heard_forms`) of ``written`` examples, each an example of its
+    sentence's tag."""
+    return [Example(source.tag, text, source.text)
+            for source, text in heard_forms(path, written, key)]
+
+
+def heard_forms(path: Path, written: Mapping[Any, Written],
+                key: Callable[[dict[str, str]], Any]) -> list[tuple[Written, str]]:
     """The rows of a file of heard sentences (scripts/keep_heard.py) whose sentence, found in
-    ``written`` by ``key`` of the row, is there, each an example of that sentence's tag."""
+    ``written`` by ``key`` of the row, is there: that sentence and what was heard."""
     with path.open(newline="", encoding="utf-8") as handle:
-        return [Example(source.tag, row["heard"], source.text)
-                for row in csv.DictReader(handle, delimiter="\t")
+        return [(source, row["heard"]) for row in csv.DictReader(handle, delimiter="\t")
                 if (source := written.get(key(row))) and row["heard"]]
 
 
@@ -381,10 +387,16 @@ def windows_of_two(sentences: Sequence[TwoTags], tokenizer: wordpiece.WordPiece,
     return found
 
 
-def cross_entropy(cosines: torch.Tensor, wanted: torch.Tensor) -> torch.Tensor:
-    """Each row's cross-entropy of its ``wanted`` class, with the additive margin on it."""
-    logits = SCALE * (cosines - MARGIN * F.one_hot(wanted, cosines.shape[-1]).float())
-    return logits.logsumexp(-1) - logits.gather(-1, wanted[:, None])[:, 0]
+def cross_entropy(cosines: torch.Tensor, allowed: torch.Tensor) -> torch.Tensor:
+    """Each row's cross-entropy of its ``allowed`` classes together (a boolean mask; mostly
+    the one wanted), with the additive margin on them."""
+    logits = SCALE * (cosines - MARGIN * allowed.float())
+    return logits.logsumexp(-1) - logits.masked_fill(~allowed, -math.inf).logsumexp(-1)
+
+
+def one_class(wanted: torch.Tensor, classes: int) -> torch.Tensor:
+    """The mask that allows each row its ``wanted`` class alone."""
+    return F.one_hot(wanted, classes).bool()
 
 
 def either_order(cosines: torch.Tensor, first: torch.Tensor,
@@ -393,6 +405,7 @@ def either_order(cosines: torch.Tensor, first: torch.Tensor,
     classes (``first`` and ``second``) may lie either way round: minus the log of the summed
     likelihoods of the two orders."""
     one, other = cosines[0::2], cosines[1::2]
+    first, second = (one_class(wanted, cosines.shape[-1]) for wanted in (first, second))
     straight = cross_entropy(one, first) + cross_entropy(other, second)
     swapped = cross_entropy(one, second) + cross_entropy(other, first)
     return -torch.logsumexp(torch.stack([-straight, -swapped]), 0)
@@ -405,7 +418,8 @@ def somewhere(cosines: torch.Tensor, counts: Sequence[int], first: torch.Tensor,
     minus the log of the windows' summed likelihoods of it."""
     found = []
     for row, window_cosines in enumerate(torch.split(cosines, list(counts))):
-        each = [cross_entropy(window_cosines, wanted[row].repeat(len(window_cosines)))
+        each = [cross_entropy(window_cosines, one_class(wanted[row].repeat(len(window_cosines)),
+                                                        cosines.shape[-1]))
                 for wanted in (first, second)]
         found.append(sum(-torch.logsumexp(-loss, 0) for loss in each))
     return torch.stack(found)
@@ -458,6 +472,11 @@ def train(out: Path, pair_count: int = PAIRS, clause_weight: float = CLAUSE_WEIG
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: min(1.0, (s + 1) / warmup) * max(0.0, (steps - s) / steps))
     lengths = [len(i) for i in ids]
+
+    def against(found: torch.Tensor) -> torch.Tensor:
+        """The cosines of unit vectors with the classes' prototypes."""
+        return found @ F.normalize(prototypes, dim=-1).T
+
     for epoch in range(EPOCHS):
         losses = []
         order = [*(("one", b) for b in batches(lengths, rng)),
@@ -467,37 +486,33 @@ def train(out: Path, pair_count: int = PAIRS, clause_weight: float = CLAUSE_WEIG
                                                    BATCH // 2))]
         rng.shuffle(order)
         for kind, batch in order:
-            if kind in ("two", "windows"):
+            if kind == "one":
+                found = model(*padded([ids[n] for n in batch]))
+                wanted, weights = labels[batch], weight[batch]
+                mask = one_class(wanted, len(classes))
+                each = balance[wanted] * cross_entropy(against(found), mask)
+            elif kind == "pair":
+                found = model.spans(*padded([joined[n].ids for n in batch]),
+                                    [joined[n].spans for n in batch])
+                allowed = [a for n in batch for a in joined[n].allowed]
+                wanted = torch.tensor([classes.index(a[0]) for a in allowed])
+                weights = torch.tensor([joined[n].weight for n in batch
+                                        for _ in joined[n].spans])
+                mask = torch.zeros(len(allowed), len(classes), dtype=torch.bool)
+                for row, classes_of_row in enumerate(allowed):
+                    mask[row, [classes.index(c) for c in classes_of_row]] = True
+                each = balance[wanted] * cross_entropy(against(found), mask)
+            else:  # "two" or "windows": sentences of two tags
                 items = [(told if kind == "two" else windowed)[n] for n in batch]
                 found = model.spans(*padded([t.ids for t in items]), [t.spans for t in items])
-                cosines = found @ F.normalize(prototypes, dim=-1).T
                 first = torch.tensor([classes.index(t.allowed[0][0]) for t in items])
                 second = torch.tensor([classes.index(t.allowed[1][0]) for t in items])
                 weights = torch.tensor([t.weight for t in items])
-                loss_of = (either_order(cosines, first, second) if kind == "two" else
-                           somewhere(cosines, [len(t.spans) for t in items], first, second))
+                loss_of = (either_order(against(found), first, second) if kind == "two" else
+                           somewhere(against(found), [len(t.spans) for t in items], first,
+                                     second))
                 share = two_tag_weight if kind == "two" else window_weight
                 each = share * (balance[first] + balance[second]) / 2 * loss_of
-            else:
-                if kind == "one":
-                    found = model(*padded([ids[n] for n in batch]))
-                    wanted, weights = labels[batch], weight[batch]
-                    mask = F.one_hot(wanted, len(classes)).bool()
-                else:
-                    found = model.spans(*padded([joined[n].ids for n in batch]),
-                                        [joined[n].spans for n in batch])
-                    allowed = [a for n in batch for a in joined[n].allowed]
-                    wanted = torch.tensor([classes.index(a[0]) for a in allowed])
-                    weights = torch.tensor([joined[n].weight for n in batch
-                                            for _ in joined[n].spans])
-                    mask = torch.zeros(len(allowed), len(classes), dtype=torch.bool)
-                    for row, classes_of_row in enumerate(allowed):
-                        mask[row, [classes.index(c) for c in classes_of_row]] = True
-                cosines = found @ F.normalize(prototypes, dim=-1).T
-                logits = SCALE * (cosines - MARGIN * mask.float())
-                # the cross-entropy of the allowed classes together (of the one wanted, mostly)
-                each = balance[wanted] * (logits.logsumexp(-1)
-                                          - logits.masked_fill(~mask, -math.inf).logsumexp(-1))
             loss = (each * weights).sum() / weights.sum()
             optimizer.zero_grad()
             loss.backward()
