@@ -89,7 +89,7 @@ TWO_TAG_WEIGHT = 1.0
 #: A spent set's sentence of two tags said as one clause trains its windows (as the tagger
 #: reads them): some window says one tag and some window the other (:func:`windows_of_two`);
 #: a batch of them weighs this.
-WINDOW_WEIGHT = 0.0
+WINDOW_WEIGHT = 0.5
 JOINERS = (" ", ", and ", ", so ", ", but ")
 OUT = Path(__file__).parents[1] / "gateway/semantic/data/minilm-sales-adapter.npz"
 SETS = Path(__file__).parents[1] / "tests/data"
