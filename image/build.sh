@@ -5,6 +5,8 @@
 #                                             (mmdebstrap + raspi-firmware + linux-image-arm64),
 #                                             the Ansible roles applied in the chroot, model baked in
 #   image/build.sh --rootfs TREE --out DIR    quick build: pack an existing tree (CI uses a small one)
+#   --ca-bundle FILE   (full build) certificate authorities pip trusts inside the chroot, for a
+#                      build host behind a TLS-inspecting proxy; used for the build, not kept
 #
 # Neither needs a loop device: the FAT partition is made with mkfs.vfat + mtools, the ext4 one
 # with `mke2fs -d`, and genimage lays them out (align = 4M). The full build needs arm64
@@ -14,18 +16,20 @@ shopt -s inherit_errexit  # a failing step inside $(full_rootfs) stops the build
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(dirname "$HERE")
 
-ROOTFS="" OUT="" ARCH=arm64 SUITE=bookworm MIRROR=${MIRROR:-http://deb.debian.org/debian}
+ROOTFS="" OUT="" CA_BUNDLE="" ARCH=arm64 SUITE=bookworm MIRROR=${MIRROR:-http://deb.debian.org/debian}
 BOOT_SIZE_MB=256 EXTRA_ROOT_MB=${EXTRA_ROOT_MB:-512}
 while (($#)); do
     case "$1" in
         --rootfs) ROOTFS=$2; shift 2 ;;
         --out) OUT=$2; shift 2 ;;
         --arch) ARCH=$2; shift 2 ;;
-        -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+        --ca-bundle) CA_BUNDLE=$2; shift 2 ;;
+        -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
         *) echo "build.sh: unknown argument $1" >&2; exit 2 ;;
     esac
 done
 [[ -n "$OUT" ]] || { echo "build.sh: --out DIR is required" >&2; exit 2; }
+[[ -z "$CA_BUNDLE" || -f "$CA_BUNDLE" ]] || { echo "build.sh: no CA bundle at $CA_BUNDLE" >&2; exit 2; }
 [[ $EUID -eq 0 ]] || { echo "build.sh: run as root (file ownership in the image)" >&2; exit 1; }
 for tool in genimage mkfs.vfat mcopy mke2fs sha256sum; do
     command -v "$tool" >/dev/null || { echo "build.sh: $tool missing (scripts/setup --dev)" >&2; exit 1; }
@@ -54,7 +58,16 @@ all:
           salestag_gateway_id: gw-unset
           salestag_provision_now: false
 HOSTS
-    (cd "$REPO/ansible" && PATH="$REPO/.venv/bin:$PATH" ansible-playbook -i "$WORK/hosts.yml" site.yml >&2)
+    if [[ -n "$CA_BUNDLE" ]]; then  # the build's own trust, removed before the tree is packed
+        install -m 0644 "$CA_BUNDLE" "$root/run/salestag-build-ca.pem"
+        echo "          salestag_pip_extra_args: --cert /run/salestag-build-ca.pem" >> "$WORK/hosts.yml"
+    fi
+    # The chroot's commands inherit the playbook's environment, and a host's CA and pip
+    # settings name host paths that inside the chroot are the image's own files (a host's
+    # REQUESTS_CA_BUNDLE even overrides pip's --cert): the playbook gets a clean one.
+    (cd "$REPO/ansible" && env -i HOME="$HOME" LANG=C.UTF-8 PATH="$REPO/.venv/bin:$PATH" \
+        ansible-playbook -i "$WORK/hosts.yml" site.yml >&2)
+    rm -f "$root/run/salestag-build-ca.pem"
     printf 'auto eth0\nallow-hotplug eth0\niface eth0 inet dhcp\n' > "$root/etc/network/interfaces.d/eth0"
     echo salestag-gateway > "$root/etc/hostname"
     echo "$root"

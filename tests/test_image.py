@@ -193,6 +193,17 @@ def test_build_refuses_a_tree_with_keys(tmp_path: Path, model_path: Path,
     assert not (tmp_path / "out" / "sdcard.img").exists()
 
 
+def test_build_refuses_a_missing_ca_bundle(tmp_path: Path) -> None:
+    """A CA bundle named for the chroot's downloads must exist: the build stops before it
+    starts, not half an hour in at pip."""
+    result = subprocess.run(["bash", str(BUILD), "--out", str(tmp_path / "out"),
+                             "--ca-bundle", str(tmp_path / "missing.pem")],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "no CA bundle at" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
 def _arm64_emulation() -> str | None:
     """None when arm64 binaries run here, else why not."""
     if os.uname().machine == "aarch64":
@@ -216,8 +227,11 @@ def test_full_arm64_image(tmp_path: Path) -> None:
     if os.environ.get("SALESTAG_IMAGE_FULL") != "1":
         pytest.skip("full arm64 build skipped: it takes 10+ minutes and downloads ~400 MB; "
                     "set SALESTAG_IMAGE_FULL=1 to run it")
-    result = subprocess.run(["bash", str(BUILD), "--out", str(tmp_path)], capture_output=True,
-                            text=True, timeout=3600)
+    # a build host behind a TLS-inspecting proxy names the proxy's CA bundle for pip
+    bundle = os.environ.get("SALESTAG_IMAGE_CA_BUNDLE")
+    result = subprocess.run(["bash", str(BUILD), "--out", str(tmp_path),
+                             *(["--ca-bundle", bundle] if bundle else [])],
+                            capture_output=True, text=True, timeout=3600)
     assert result.returncode == 0, result.stderr[-5000:]
     listing = subprocess.run(["mdir", "-b", "-i", f"{tmp_path / 'sdcard.img'}@@4M", "::/"],
                              capture_output=True, text=True, check=True).stdout
