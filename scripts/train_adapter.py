@@ -24,12 +24,13 @@ or none (weight 0.5; none alone for a sentence of none): a sentence that says on
 clause that says another. The spent sets' sentences of two tags said as two clauses train
 their clauses, pooled the same way: one clause of each tag, in whichever order the adapter
 finds likelier (a batch of them weighs as much as a batch of examples): a rival named in the
-clause before a price objection is said as a rival, not as the price. (The same sentences said
-as one clause, read as the tagger's windows with some window of each tag, ``--window-weight``,
-were tried and not shipped: see the README.) Two epochs at 3e-4 (2 threads, seed 0; an epoch of
-32,859 examples, 6,000 pairs, 6,544 sentences read as clauses and 777 of two tags took 12-15
+clause before a price objection is said as a rival, not as the price. The same sentences said
+as one clause are read as the tagger's windows, some window of each tag, at half weight
+(``--window-weight``): "X quoted us less for the same job" keeps the price beside the rival.
+Two epochs at 3e-4 (2 threads, seed 0; an epoch of 33,666 examples, 6,000 pairs, 6,738
+sentences read as clauses, 830 of two tags said as two clauses and 654 as one took 10-14
 minutes on a 2-core x86_64 box with an image build beside it at low priority; with four sets
-left out, about 8 minutes on the quiet box).
+left out, 10-20 minutes, with other work beside it).
 After training, update the adapter's and the built graph's pins in
 gateway/semantic/catalogue.py (``models install minilm`` names the graph's new sha256) and run
 bench/tags.py on a set the adapter never saw.
