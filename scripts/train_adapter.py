@@ -3,7 +3,7 @@ examples and the spent paraphrase sets. A development tool: it needs PyTorch (``
 torch==2.13.0``, the CPU build), which the gateway itself never imports.
 
     .venv/bin/python scripts/train_adapter.py [--out FILE] [--pairs N] [--clause-weight W]
-        [--two-tag-weight W] [--window-weight W] [--leave-out SET ...]
+        [--two-tag-weight W] [--window-weight W] [--heard-weight W] [--leave-out SET ...]
 
 Besides the examples, the sentences written for the adapter alone (WRITTEN, one tag or none
 each, none of them a held-out set's; also as heard, WRITTEN_HEARD) and the
@@ -332,11 +332,13 @@ def pairs(examples: Sequence[Example], tokenizer: wordpiece.WordPiece, count: in
 
 
 def clauses_of_one(examples: Sequence[Example], tokenizer: wordpiece.WordPiece,
-                   weight: float = CLAUSE_WEIGHT) -> list[Spoken]:
+                   weight: float = CLAUSE_WEIGHT, heard_weight: float = HEARD_WEIGHT,
+                   ) -> list[Spoken]:
     """The examples of more than one clause, each clause free to take its sentence's class or
     none (none alone for a sentence of none): a sentence that says one thing has no clause of
     another class, so a clause the rest of its sentence explains earns no tag of its own. Each
-    weighs ``weight`` (a heard one HEARD_WEIGHT times that); there are none for a weight of 0."""
+    weighs ``weight`` (a heard one ``heard_weight`` times that); there are none for a weight
+    of 0."""
     found: list[Spoken] = []
     if weight <= 0:
         return found
@@ -345,24 +347,25 @@ def clauses_of_one(examples: Sequence[Example], tokenizer: wordpiece.WordPiece,
         if not parts:
             continue
         allowed = (example.tag,) if example.tag == NONE else (example.tag, NONE)
-        each = weight * (HEARD_WEIGHT if example.source else 1.0)
+        each = weight * (heard_weight if example.source else 1.0)
         spoken = _spoken(tokenizer, example.text, parts, [allowed] * len(parts), each)
         if spoken:
             found.append(spoken)
     return found
 
 
-def told_apart(sentences: Sequence[TwoTags], tokenizer: wordpiece.WordPiece) -> list[Spoken]:
+def told_apart(sentences: Sequence[TwoTags], tokenizer: wordpiece.WordPiece,
+               heard_weight: float = HEARD_WEIGHT) -> list[Spoken]:
     """The sentences of two tags read as exactly two clauses, each clause pooled from the
     text's own run: one clause says one tag and the other the other, whichever way round
     (the loss takes the likelier order, :func:`either_order`). A heard one weighs
-    HEARD_WEIGHT."""
+    ``heard_weight``."""
     found: list[Spoken] = []
     for sentence in sentences:
         parts = clauses(sentence.text)
         if len(parts) != 2:
             continue
-        each = HEARD_WEIGHT if sentence.heard else 1.0
+        each = heard_weight if sentence.heard else 1.0
         first, second = sentence.tags
         spoken = _spoken(tokenizer, sentence.text, parts, [(first,), (second,)], each)
         if spoken:
@@ -371,11 +374,11 @@ def told_apart(sentences: Sequence[TwoTags], tokenizer: wordpiece.WordPiece) -> 
 
 
 def windows_of_two(sentences: Sequence[TwoTags], tokenizer: wordpiece.WordPiece,
-                   ) -> list[Spoken]:
+                   heard_weight: float = HEARD_WEIGHT) -> list[Spoken]:
     """The sentences of two tags read as one clause and longer than a window, as their
     windows (:data:`WINDOW_TOKENS` tokens every half window, each pooled from the text's own
     run, as the tagger reads them): some window says one tag and some window the other
-    (:func:`somewhere`). A heard one weighs HEARD_WEIGHT."""
+    (:func:`somewhere`). A heard one weighs ``heard_weight``."""
     found: list[Spoken] = []
     for sentence in sentences:
         ids = list(tokenizer.encode(sentence.text).ids)
@@ -383,7 +386,7 @@ def windows_of_two(sentences: Sequence[TwoTags], tokenizer: wordpiece.WordPiece,
         if clauses(sentence.text) or not starts:
             continue
         spans = [(1 + start, 1 + start + WINDOW_TOKENS) for start in starts]
-        each = HEARD_WEIGHT if sentence.heard else 1.0
+        each = heard_weight if sentence.heard else 1.0
         found.append(Spoken(ids, spans, [(tag,) for tag in sentence.tags], each))
     return found
 
@@ -428,7 +431,7 @@ def somewhere(cosines: torch.Tensor, counts: Sequence[int], first: torch.Tensor,
 
 def train(out: Path, pair_count: int = PAIRS, clause_weight: float = CLAUSE_WEIGHT,
           left_out: Collection[str] = (), two_tag_weight: float = TWO_TAG_WEIGHT,
-          window_weight: float = WINDOW_WEIGHT) -> None:
+          window_weight: float = WINDOW_WEIGHT, heard_weight: float = HEARD_WEIGHT) -> None:
     torch.manual_seed(SEED)
     rng = random.Random(SEED)  # noqa: S311 (a shuffle, not a secret)
     torch.set_num_threads(2)
@@ -443,18 +446,18 @@ def train(out: Path, pair_count: int = PAIRS, clause_weight: float = CLAUSE_WEIG
     examples = [*builtin_examples(), *written_examples(), *spent_examples(left_out)]
     ids = [tokenizer.encode(e.text).ids for e in examples]
     paired = pairs(examples, tokenizer, pair_count, rng)
-    joined = [*paired, *clauses_of_one(examples, tokenizer, clause_weight)]
+    joined = [*paired, *clauses_of_one(examples, tokenizer, clause_weight, heard_weight)]
     pair_lengths = [len(p.ids) for p in joined]
     two_tags = spent_two_tags(left_out)
-    told = told_apart(two_tags, tokenizer) if two_tag_weight > 0 else []
-    windowed = windows_of_two(two_tags, tokenizer) if window_weight > 0 else []
+    told = told_apart(two_tags, tokenizer, heard_weight) if two_tag_weight > 0 else []
+    windowed = windows_of_two(two_tags, tokenizer, heard_weight) if window_weight > 0 else []
     print(f"{len(examples)} examples, {len(paired)} pairs, "
           f"{len(joined) - len(paired)} sentences read as clauses, "
           f"{len(told)} sentences of two tags read as two clauses, "
           f"{len(windowed)} as windows")
     classes = [*sorted({e.tag for e in examples} - {NONE}), NONE]
     labels = torch.tensor([classes.index(e.tag) for e in examples])
-    weight = torch.tensor([HEARD_WEIGHT if e.source else 1.0 for e in examples])
+    weight = torch.tensor([heard_weight if e.source else 1.0 for e in examples])
     total = torch.zeros(len(classes)).index_add_(0, labels, weight)
     balance = total.sum() / (len(classes) * total)
     model = Encoder(weights, RANK)
@@ -543,9 +546,12 @@ def main() -> None:
     parser.add_argument("--window-weight", type=float, default=WINDOW_WEIGHT,
                         help="weight of a spent set's sentences of two tags said as one clause, "
                              f"read as windows (default {WINDOW_WEIGHT}; 0: not trained on)")
+    parser.add_argument("--heard-weight", type=float, default=HEARD_WEIGHT,
+                        help="weight of a sentence as the recognizer heard it, against its "
+                             f"written form's 1 (default {HEARD_WEIGHT}, as in the head)")
     args = parser.parse_args()
     train(args.out, args.pairs, args.clause_weight, args.leave_out, args.two_tag_weight,
-          args.window_weight)
+          args.window_weight, args.heard_weight)
 
 
 if __name__ == "__main__":
