@@ -28,10 +28,9 @@ finds likelier (a batch of them weighs as much as a batch of examples): a rival 
 clause before a price objection is said as a rival, not as the price. The same sentences said
 as one clause are read as the tagger's windows, some window of each tag, at half weight
 (``--window-weight``): "X quoted us less for the same job" keeps the price beside the rival.
-Two epochs at 3e-4 (2 threads, seed 0; an epoch of 33,666 examples, 6,000 pairs, 6,738
-sentences read as clauses, 830 of two tags said as two clauses and 654 as one took 10-14
-minutes on a 2-core x86_64 box with an image build beside it at low priority; with four sets
-left out, 10-20 minutes, with other work beside it).
+Two epochs at 3e-4 (2 threads, seed 0; an epoch of 34,476 examples, 6,000 pairs, 6,935
+sentences read as clauses, 862 of two tags said as two clauses and 711 as one took 9-17
+minutes on a 2-core x86_64 box, 28 minutes for both; with six sets left out, 10 minutes).
 After training, update the adapter's and the built graph's pins in
 gateway/semantic/catalogue.py (``models install minilm`` names the graph's new sha256) and run
 bench/tags.py on a set the adapter never saw.
