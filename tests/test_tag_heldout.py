@@ -32,7 +32,7 @@ HELDOUT_SETS = [DATA / "tag-heldout.tsv", DATA / "tag-heldout2.tsv", DATA / "tag
                 DATA / "tag-heldout25.tsv", DATA / "tag-heldout26.tsv",
                 DATA / "tag-heldout27.tsv", DATA / "tag-heldout28.tsv",
                 DATA / "tag-heldout29.tsv", DATA / "tag-heldout30.tsv",
-                DATA / "tag-heldout31.tsv"]
+                DATA / "tag-heldout31.tsv", DATA / "tag-heldout32.tsv"]
 PARTIAL_SETS = {DATA / "tag-heldout7.tsv": {  # written for six tags
     "consent.disclosure", "consent.opt_out", "objection.price", "objection.timing", "financing",
     "next_step"}}
