@@ -101,7 +101,7 @@ JOINERS = (" ", ", and ", ", so ", ", but ")
 OUT = Path(__file__).parents[1] / "gateway/semantic/data/minilm-sales-adapter.npz"
 SETS = Path(__file__).parents[1] / "tests/data"
 SPENT_SETS = ("tag-paraphrases.tsv", "tag-validation.tsv", "tag-heldout.tsv",
-              *(f"tag-heldout{n}.tsv" for n in range(2, 32)))
+              *(f"tag-heldout{n}.tsv" for n in range(2, 33)))
 HEARD = SETS / "spent-sets-heard.tsv"  # scripts/keep_heard.py
 #: Sentences written for the adapter alone (one tag or none each), never scored on.
 WRITTEN = Path(__file__).parent / "data/adapter-sentences.tsv"
